@@ -1,0 +1,59 @@
+/* NumPy .npy (format versions 1-3) and .npz (zip, stored or deflated, on
+ * libzip), and the Gait2Hip-60 file layout on top of them.
+ * Every size read from a file is capped; pickled object arrays are refused. */
+#ifndef GF_NPZ_H
+#define GF_NPZ_H
+#include <stddef.h>
+#include <stdint.h>
+#include "common/err.h"
+#include "sites/dataset.h"
+
+#define GF_NPY_MAX_DIMS 8
+#define GF_NPZ_MAX_MEMBER ((size_t)4 << 30)  /* uncompressed bytes per member */
+#define GF_NPZ_MAX_MEMBERS 256
+
+typedef enum {
+    GF_DT_F32, GF_DT_F64, GF_DT_I8, GF_DT_I16, GF_DT_I32, GF_DT_I64,
+    GF_DT_U8, GF_DT_U16, GF_DT_U32, GF_DT_U64, GF_DT_BOOL,
+    GF_DT_STR,   /* fixed-width unicode '<U n' (UTF-32LE), itemsize 4n */
+    GF_DT_BYTES, /* fixed-width bytes '|S n' */
+} gf_dtype;
+
+typedef struct {
+    char name[128];          /* key inside the npz (without .npy) */
+    gf_dtype dtype;
+    size_t itemsize;
+    int ndim;
+    int64_t shape[GF_NPY_MAX_DIMS];
+    int64_t count;           /* product of shape */
+    void *data;              /* C order, native little-endian; owned */
+} gf_array;
+
+gf_err gf_npy_parse(const char *what, const unsigned char *buf, size_t len, gf_array *out);
+/* Serializes as .npy version 1.0 (2.0 if the header needs it); *buf malloc'd. */
+gf_err gf_npy_serialize(const gf_array *a, unsigned char **buf, size_t *len);
+void gf_array_free(gf_array *a);
+/* Element i as double (numeric dtypes) / as a UTF-8 string (STR/BYTES). */
+double gf_array_get_f64(const gf_array *a, int64_t i);
+gf_err gf_array_get_str(const gf_array *a, int64_t i, char *dst, size_t cap);
+
+typedef struct {
+    int n;
+    gf_array *arrays;
+} gf_npz;
+
+gf_err gf_npz_read(const char *path, gf_npz *out);
+gf_err gf_npz_parse(const char *what, const unsigned char *buf, size_t len, gf_npz *out);
+const gf_array *gf_npz_get(const gf_npz *z, const char *key);
+void gf_npz_free(gf_npz *z);
+/* Writes arrays as an npz atomically (temp file, fsync, rename). compress: deflate. */
+gf_err gf_npz_write(const char *path, const gf_array *arrays, int n, int compress);
+
+/* Gait2Hip-60 layout: X (N,180,10), Y (N,180,D) in N or N·m, subject_id,
+ * height_m, weight_kg, speed_label, in_cols, out_cols. Columns are mapped by
+ * name. Reading fills ds->yf or ds->ym according to out_cols and sets *task;
+ * a file with only X (for predict) leaves both NULL and *task = -1. */
+gf_err gf_g2h_read(const char *path, gf_dataset *ds, int *task);
+gf_err gf_g2h_write(const char *path, const gf_dataset *ds, gf_task task);
+
+#endif

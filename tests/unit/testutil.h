@@ -1,0 +1,48 @@
+/* Helpers for tests: where the shared data, python oracle and binary are, and
+ * a private temporary directory per test process. */
+#ifndef GF_TESTUTIL_H
+#define GF_TESTUTIL_H
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ../shared/data/opensim relative to the repository (GF_ROOT), or $GF_OPENSIM. */
+static inline const char *tu_opensim_dir(void)
+{
+    static char buf[4096];
+    const char *e = getenv("GF_OPENSIM");
+    if (e) return e;
+    const char *root = getenv("GF_ROOT");
+    snprintf(buf, sizeof buf, "%s/../shared/data/opensim", root ? root : ".");
+    return buf;
+}
+static inline const char *tu_python(void) { const char *p = getenv("GF_PYTHON"); return p ? p : "/usr/bin/python3"; }
+static inline const char *tu_bin(void) { const char *p = getenv("GF_BIN"); return p ? p : "bin/gaitfed"; }
+static inline const char *tu_root(void) { const char *p = getenv("GF_ROOT"); return p ? p : "."; }
+
+/* A fresh temporary directory (mkdtemp); caller may leave it for inspection. */
+static inline const char *tu_tmpdir(void)
+{
+    static _Thread_local char buf[256];
+    snprintf(buf, sizeof buf, "/tmp/gaitfed-test-XXXXXX");
+    return mkdtemp(buf);
+}
+
+/* Runs a shell command, returns its exit status (or -1). */
+static inline int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include <stdarg.h>
+#include <sys/wait.h>
+static inline int tu_sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    if (rc == -1 || !WIFEXITED(rc)) return -1;
+    return WEXITSTATUS(rc);
+}
+
+#endif
