@@ -1,0 +1,118 @@
+/* gaitfed info FILE: what a site store, Gait2Hip NPZ or OpenSim table holds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "sites/npz.h"
+#include "sites/opensim.h"
+#include "sites/store.h"
+
+static const char *USAGE = "gaitfed info FILE   (.db site store, .npz, .sto/.mot)";
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+/* Cycles, subjects and per-speed counts of a data set. */
+static void print_cycles(const gf_dataset *ds)
+{
+    static const char *speeds[] = {"slow", "med", "fast", "self"};
+    long long per[5] = {0};
+    int subjects = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        int k = 4;
+        for (int s = 0; s < 4; s++) if (!strcmp(ds->meta[i].speed, speeds[s])) k = s;
+        per[k]++;
+        int seen = 0;
+        for (int64_t j = 0; j < i && !seen; j++) seen = !strcmp(ds->meta[j].subject_id, ds->meta[i].subject_id);
+        subjects += !seen;
+    }
+    printf("cycles: %lld (%d subjects; slow %lld, med %lld, fast %lld, self %lld, other %lld)\n", (long long)ds->n,
+           subjects, per[0], per[1], per[2], per[3], per[4]);
+    printf("targets: %s%s%s\n", ds->yf ? "14 hip muscle forces (N)" : "", ds->yf && ds->ym ? ", " : "",
+           ds->ym ? "3 hip moments (N·m)" : (ds->yf ? "" : "none"));
+}
+
+static int info_store(const char *path)
+{
+    gf_store *st;
+    gf_err e = gf_store_open(path, 0, &st);
+    if (e) return cli_fail(e);
+    char *name = NULL, *cap = NULL;
+    gf_dataset ds;
+    e = gf_store_get_site(st, &name, &cap);
+    if (!e) e = gf_store_load(st, 0, &ds);
+    gf_store_close(st);
+    if (e) { free(name); free(cap); return cli_fail(e); }
+    printf("%s: gaitfed site store\nsite: %s\ncapture: %s\n", path, name ? name : "(unnamed)", cap ? cap : "(unknown)");
+    print_cycles(&ds);
+    gf_dataset_free(&ds);
+    free(name);
+    free(cap);
+    return 0;
+}
+
+static int info_npz(const char *path)
+{
+    gf_npz z;
+    gf_err e = gf_npz_read(path, &z);
+    if (e) return cli_fail(e);
+    printf("%s: npz, %d arrays\n", path, z.n);
+    static const char *dt[] = {"float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+                               "uint16",  "uint32",  "uint64", "bool", "unicode", "bytes"};
+    for (int i = 0; i < z.n; i++) {
+        const gf_array *a = &z.arrays[i];
+        printf("  %-14s %-8s (", a->name, dt[a->dtype]);
+        for (int d = 0; d < a->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)a->shape[d]);
+        printf(a->ndim == 1 ? ",)\n" : ")\n");
+    }
+    int gait2hip = gf_npz_get(&z, "X") && gf_npz_get(&z, "Y");
+    gf_npz_free(&z);
+    if (!gait2hip) return 0;
+    gf_dataset ds;
+    int task;
+    e = gf_g2h_read(path, &ds, &task);
+    if (e) return cli_fail(e);
+    printf("Gait2Hip layout, task %s\n", task < 0 ? "none" : gf_task_name((gf_task)task));
+    print_cycles(&ds);
+    gf_dataset_free(&ds);
+    return 0;
+}
+
+static int info_opensim(const char *path)
+{
+    gf_osim_table t;
+    gf_err e = gf_osim_read(path, &t);
+    if (e) return cli_fail(e);
+    printf("%s: OpenSim table '%s', version %d, inDegrees %s\n", path, t.name ? t.name : "",
+           t.version, t.in_degrees < 0 ? "not declared" : t.in_degrees ? "yes" : "no");
+    printf("rows: %d, columns: %d, time %.4f .. %.4f s\n", t.n_rows, t.n_cols, t.data[0],
+           t.data[(size_t)(t.n_rows - 1) * t.n_cols]);
+    printf("columns:");
+    for (int c = 1; c < t.n_cols; c++) printf(" %s", t.labels[c]);
+    printf("\n");
+    gf_osim_free(&t);
+    return 0;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    const char *pos[1];
+    int np;
+    int rc = cli_parse("info", USAGE, argc, argv, NULL, 0, pos, 1, &np);
+    if (rc) return rc;
+    if (np != 1) return cli_usage("info", USAGE, "give one file");
+    const char *f = pos[0];
+    if (ends_with(f, ".npz")) return info_npz(f);
+    if (ends_with(f, ".sto") || ends_with(f, ".mot")) return info_opensim(f);
+    if (ends_with(f, ".db")) return info_store(f);
+    if (ends_with(f, ".safetensors")) {
+        fprintf(stderr, "gaitfed info: %s: model checkpoints are not readable in this version\n", f);
+        return 1;
+    }
+    fprintf(stderr, "gaitfed info: %s: unknown file kind (expected .db, .npz, .sto or .mot)\n", f);
+    return 2;
+}
