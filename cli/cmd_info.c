@@ -1,4 +1,5 @@
 /* gaitfed info FILE: what a site store, Gait2Hip NPZ or OpenSim table holds. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,21 +17,29 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Cycles, subjects and per-speed counts of a data set. */
 static void print_cycles(const gf_dataset *ds)
 {
     static const char *speeds[] = {"slow", "med", "fast", "self"};
-    long long per[5] = {0};
-    int subjects = 0;
+    long long per[5] = {0}, subjects = 0;
+    const char **ids = malloc((size_t)(ds->n ? ds->n : 1) * sizeof *ids);
     for (int64_t i = 0; i < ds->n; i++) {
         int k = 4;
         for (int s = 0; s < 4; s++) if (!strcmp(ds->meta[i].speed, speeds[s])) k = s;
         per[k]++;
-        int seen = 0;
-        for (int64_t j = 0; j < i && !seen; j++) seen = !strcmp(ds->meta[j].subject_id, ds->meta[i].subject_id);
-        subjects += !seen;
+        if (ids) ids[i] = ds->meta[i].subject_id;
     }
-    printf("cycles: %lld (%d subjects; slow %lld, med %lld, fast %lld, self %lld, other %lld)\n", (long long)ds->n,
+    if (ids) {
+        qsort(ids, (size_t)ds->n, sizeof *ids, cmp_id);
+        for (int64_t i = 0; i < ds->n; i++) subjects += i == 0 || strcmp(ids[i], ids[i - 1]);
+        free(ids);
+    }
+    printf("cycles: %lld (%lld subjects; slow %lld, med %lld, fast %lld, self %lld, other %lld)\n", (long long)ds->n,
            subjects, per[0], per[1], per[2], per[3], per[4]);
     printf("targets: %s%s%s\n", ds->yf ? "14 hip muscle forces (N)" : "", ds->yf && ds->ym ? ", " : "",
            ds->ym ? "3 hip moments (N·m)" : (ds->yf ? "" : "none"));
@@ -106,13 +115,20 @@ int cmd_info(int argc, char **argv)
     if (rc) return rc;
     if (np != 1) return cli_usage("info", USAGE, "give one file");
     const char *f = pos[0];
+    /* The content decides, the name only breaks ties. */
+    char magic[16] = {0};
+    FILE *fp = fopen(f, "rb");
+    if (!fp) { fprintf(stderr, "gaitfed info: %s: %s\n", f, strerror(errno)); return 1; }
+    size_t got = fread(magic, 1, sizeof magic, fp);
+    fclose(fp);
+    if (got == 16 && !memcmp(magic, "SQLite format 3", 16)) return info_store(f);
+    if (got >= 4 && !memcmp(magic, "PK\x03\x04", 4)) return info_npz(f);
     if (ends_with(f, ".npz")) return info_npz(f);
     if (ends_with(f, ".sto") || ends_with(f, ".mot")) return info_opensim(f);
-    if (ends_with(f, ".db")) return info_store(f);
     if (ends_with(f, ".safetensors")) {
         fprintf(stderr, "gaitfed info: %s: model checkpoints are not readable in this version\n", f);
         return 1;
     }
-    fprintf(stderr, "gaitfed info: %s: unknown file kind (expected .db, .npz, .sto or .mot)\n", f);
-    return 2;
+    fprintf(stderr, "gaitfed info: %s: unknown file kind (expected a site store, .npz, .sto or .mot)\n", f);
+    return 1;
 }
