@@ -576,9 +576,12 @@ static gf_err read_blob(const gf_store *s, sqlite3_stmt *q, int col, float *dst,
     int type = sqlite3_column_type(q, col); /* before any conversion */
     const void *b = sqlite3_column_blob(q, col);
     int len = sqlite3_column_bytes(q, col);
-    if (type != SQLITE_BLOB || len < 0 || (size_t)len != want || !b)
+    if (type != SQLITE_BLOB)
+        return gf_fail(GF_EFORMAT, "%s: cycle %lld: %s is not a blob (SQLite type %d)", s->path, (long long)cid, what,
+                       type);
+    if (len < 0 || (size_t)len != want || !b)
         return gf_fail(GF_EFORMAT, "%s: cycle %lld: %s holds %d bytes, expected %zu", s->path, (long long)cid, what,
-                       type == SQLITE_BLOB ? len : -1, want);
+                       len, want);
     get_le32(b, (size_t)GF_T * dim, dst);
     for (int k = 0; k < GF_T * dim; k++)
         if (!isfinite(dst[k]))
