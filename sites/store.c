@@ -69,8 +69,9 @@ _Static_assert(GF_T * GF_DIN * 4 == 7200 && GF_T * GF_NF * 4 == 10080 && GF_T * 
 static gf_err db_fail(const gf_store *s, const char *what)
 {
     int rc = sqlite3_errcode(s->db) & 0xff;
-    gf_err e = (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) ? GF_EFORMAT : GF_EDB;
-    return gf_fail(e, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+        return gf_fail(GF_EFORMAT, "%s: damaged or not a site store: %s (%s)", s->path, sqlite3_errmsg(s->db), what);
+    return gf_fail(GF_EDB, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
 static gf_err prep(const gf_store *s, const char *sql, sqlite3_stmt **st)

@@ -259,6 +259,14 @@ Test(store, duplicate_trial_refused_nothing_written)
     assert_msg_has("subject H00, speed fast, trial 1");
     assert_msg_has(path);
     assert_counts_eq(counts(s), before);
+    /* The failed import left no transaction open: another connection can write. */
+    gf_store *other = NULL;
+    cr_assert_eq(gf_store_open(path, 0, &other), GF_OK, "%s", gf_errmsg());
+    b.meta[4].trial = 2;
+    b.meta[3].trial = 3;
+    cr_assert_eq(gf_store_add(other, &b, "fixed"), GF_OK, "%s", gf_errmsg());
+    gf_store_close(other);
+    cr_assert_eq(counts(s).cycles, before.cycles + 5);
     gf_store_close(s);
     gf_dataset_free(&a); gf_dataset_free(&b);
     free(path);
@@ -389,8 +397,8 @@ Test(store, refuses_newer_or_unknown_schema_and_changed_channels)
     free(path);
 }
 
-/* A truncated store fails with a message naming it, at open or at load. */
-Test(store, truncated_file_is_an_error_not_a_crash)
+/* A truncated or damaged store fails with a message naming it, at open or at load. */
+Test(store, damaged_file_is_an_error_not_a_crash)
 {
     char *path = tmp_path("site.db");
     gf_dataset ds;
@@ -398,10 +406,14 @@ Test(store, truncated_file_is_an_error_not_a_crash)
     gf_store *s = open_new(path);
     add_ok(s, &ds);
     gf_store_close(s);
-    const char *cuts[] = {"50", "100", "4096", "8192", "half"};
+    /* Cut at various lengths, or pages in the cycle data zeroed (open succeeds, load fails). */
+    const char *cuts[] = {"50", "100", "4096", "8192", "half", "zero-middle"};
     for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
         char *cut = tmp_path("cut.db");
-        if (!strcmp(cuts[k], "half"))
+        if (!strcmp(cuts[k], "zero-middle"))
+            cr_assert_eq(tu_sh("cp '%s' '%s' && dd if=/dev/zero of='%s' bs=4096 seek=40 count=2 conv=notrunc 2>/dev/null",
+                               path, cut, cut), 0);
+        else if (!strcmp(cuts[k], "half"))
             cr_assert_eq(tu_sh("head -c $(( $(stat -c %%s '%s') / 2 )) '%s' > '%s'", path, path, cut), 0);
         else
             cr_assert_eq(tu_sh("head -c %s '%s' > '%s'", cuts[k], path, cut), 0);
@@ -412,7 +424,8 @@ Test(store, truncated_file_is_an_error_not_a_crash)
             gf_store_close(s);
             if (e == GF_OK) gf_dataset_free(&got);
         }
-        cr_assert_neq(e, GF_OK, "store cut to %s bytes was accepted", cuts[k]);
+        cr_assert_neq(e, GF_OK, "damaged store (%s) was accepted", cuts[k]);
+        cr_log_info("%s: %s", cuts[k], gf_errmsg());
         assert_msg_has(cut);
         free(cut);
     }
