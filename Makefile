@@ -54,7 +54,7 @@ deps:
 # Unit and oracle tests (Criterion). GF_BIN lets tests drive the CLI as a user would.
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/unit_tests
-	GF_ROOT=$(CURDIR) GF_BIN=$(CURDIR)/$(BIN) GF_PYTHON=$(PYTHON) $(BUILD)/unit_tests --jobs 2
+	GF_ROOT=$(CURDIR) GF_BIN=$(CURDIR)/$(BIN) GF_PYTHON=$(PYTHON) $(BUILD)/unit_tests --jobs 2 $(if $(filter 1,$(SAN)),--no-early-exit)
 
 test-san: deps
 	@$(MAKE) --no-print-directory SAN=1 test
