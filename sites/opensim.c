@@ -372,6 +372,10 @@ gf_err gf_osim_parse(const char *what, const unsigned char *buf, size_t len, gf_
         gf_osim_free(out);
         return e;
     }
+    if (!out->name && !(out->name = strdup(""))) { /* no name line: "" so callers can print it */
+        gf_osim_free(out);
+        return gf_fail(GF_ENOMEM, "%s: out of memory", what);
+    }
     /* Shrink the row buffer to what was used. */
     double *nd = realloc(out->data, (size_t)out->n_rows * (size_t)out->n_cols * sizeof(double));
     if (nd) out->data = nd;

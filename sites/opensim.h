@@ -13,7 +13,7 @@
 #define GF_OSIM_MAX_ROWS 10000000
 
 typedef struct {
-    char *name;          /* first header line (table name) */
+    char *name;          /* first header line (table name); "" when the file has none */
     int version;         /* 0 when absent */
     int in_degrees;      /* 1 yes, 0 no, -1 not declared */
     int text_degrees;    /* free-text "Angles are in degrees"/"...radians": 1/0, -1 neither */

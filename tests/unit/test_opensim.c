@@ -136,6 +136,11 @@ Test(opensim, variants_crlf_scientific_negative_time_trailing_tabs)
     cr_assert_str_eq(t.labels[1], "soleus_r");
     cr_assert_str_eq(t.labels[2], "soleus_r_activation");
     gf_osim_free(&t);
+
+    /* No name line: the name is "", never NULL. */
+    cr_assert_eq(parse_str("nRows=1\nendheader\ntime\ta\n0\t1\n", &t), GF_OK, "%s", gf_errmsg());
+    cr_assert_str_eq(t.name, "");
+    gf_osim_free(&t);
 }
 
 /* A line of several KB: 600 columns of 17-digit numbers (~12 KB per row). */
