@@ -6,11 +6,14 @@
 #include "sites/dataset.h"
 
 /* Times where fy rises through thresh_n (heel strikes), linear-interpolated
- * between samples, at least min_gap_s apart. *hs is malloc'd. */
+ * between samples, at least min_gap_s apart (a later crossing closer than that
+ * to the last accepted one is force-plate chatter and is ignored). t and fy are
+ * read with the same stride (both columns of one row-major table). *hs is
+ * malloc'd (caller frees; NULL when none). */
 gf_err gf_heel_strikes(const double *t, const double *fy, int n, int stride, double thresh_n, double min_gap_s,
                        double **hs, int *n_hs);
 
-/* Resamples v(t) (n samples, stride between values) on [t0, t1] to T points
+/* Resamples v(t) (n samples, stride between values, for t and v alike) on [t0, t1] to T points
  * (t0 + k (t1-t0)/(T-1)), linear interpolation; fails if [t0,t1] is not covered. */
 gf_err gf_resample(const double *t, const double *v, int n, int stride, double t0, double t1, float *out,
                    int out_stride, int T);
@@ -32,5 +35,26 @@ typedef struct {
  * IK (and ID/SO when given) becomes one cycle of `out` (x in degrees, knee
  * flexion positive). Forces are kept only when all 14 muscles map. */
 gf_err gf_osim_import(const gf_osim_trial *tr, gf_dataset *out);
+
+#define GF_HS_MIN_GAP_S 0.4    /* no one strides faster than this (fast walking ~0.9 s) */
+#define GF_GRF_THRESHOLD_N 20.0
+
+/* What the import saw, for `gaitfed info` and import progress. */
+typedef struct {
+    double *hs;             /* [n_hs] right heel strikes, s (malloc'd, gf_osim_report_free) */
+    int n_hs;
+    int *cycle_start;       /* [n_cycles] index into hs of each imported cycle (malloc'd) */
+    int n_cycles;           /* cycles imported (= out->n on success) */
+    int n_skipped;          /* heel-strike pairs not imported (not covered, or implausible stance) */
+    char grf_col[64];       /* right vertical GRF column used */
+    int ik_radians;         /* 1 when IK angles were converted from radians */
+    int knee_flipped;       /* 1 when knee angles were negated to make flexion positive */
+    char warning[512];      /* non-fatal notes, e.g. SO muscles that did not map ("" if none) */
+} gf_osim_report;
+
+/* As gf_osim_import; rep (may be NULL) is filled even when the import fails
+ * after the heel strikes were found (e.g. no cycle covered). */
+gf_err gf_osim_import_ex(const gf_osim_trial *tr, gf_dataset *out, gf_osim_report *rep);
+void gf_osim_report_free(gf_osim_report *rep);
 
 #endif
