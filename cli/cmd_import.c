@@ -13,7 +13,7 @@
 
 static const char *USAGE =
     "gaitfed import --db SITE.db [--site NAME] (--npz F [--npz F2] | --opensim IK.mot --grf GRF.mot [--id ID.sto] "
-    "[--so SO.sto] --mass KG --subject ID [--height M] [--speed slow|med|fast|self] [--knee-sign auto|pos|neg])";
+    "[--so SO.sto] --mass KG --subject ID [--height M] [--speed slow|med|fast|self] [--trial N] [--knee-sign auto|pos|neg])";
 
 /* Joins a forces file and a moments file of the same cycles into a. */
 static gf_err merge_tasks(gf_dataset *a, gf_dataset *b, const char *fa, const char *fb)
@@ -63,11 +63,11 @@ int cmd_import(int argc, char **argv)
         }
     }
     const char *db = NULL, *site = NULL, *ik = NULL, *grf = NULL, *id = NULL, *so = NULL, *mass_s = NULL,
-               *subject = NULL, *height_s = NULL, *speed = NULL, *knee = "auto";
+               *subject = NULL, *height_s = NULL, *speed = NULL, *knee = "auto", *trial_s = "1";
     cli_opt opts[] = {{"--db", 1, &db},         {"--site", 1, &site},       {"--opensim", 1, &ik},
                       {"--grf", 1, &grf},       {"--id", 1, &id},           {"--so", 1, &so},
                       {"--mass", 1, &mass_s},   {"--subject", 1, &subject}, {"--height", 1, &height_s},
-                      {"--speed", 1, &speed},   {"--knee-sign", 1, &knee}};
+                      {"--speed", 1, &speed},   {"--knee-sign", 1, &knee},     {"--trial", 1, &trial_s}};
     int rc = cli_parse("import", USAGE, nrest, rest, opts, (int)(sizeof opts / sizeof *opts), NULL, 0, NULL);
     if (rc) return rc;
     if (!db) return cli_usage("import", USAGE, "--db is required");
@@ -86,13 +86,24 @@ int cmd_import(int argc, char **argv)
         if ((rc = cli_double("import", USAGE, "--mass", mass_s, 1, 500, &mass))) return rc;
         if (height_s && (rc = cli_double("import", USAGE, "--height", height_s, 0.5, 2.5, &height))) return rc;
         if (strlen(subject) >= GF_ID_MAX) return cli_usage("import", USAGE, "--subject: at most %d characters", GF_ID_MAX - 1);
+        long trial;
+        if ((rc = cli_long("import", USAGE, "--trial", trial_s, 1, 1000000, &trial))) return rc;
         int ks = 0;
         if (!strcmp(knee, "pos")) ks = 1;
         else if (!strcmp(knee, "neg")) ks = -1;
         else if (strcmp(knee, "auto")) return cli_usage("import", USAGE, "--knee-sign: auto, pos or neg");
         gf_osim_trial tr = {.ik = ik, .id = id, .so = so, .grf = grf, .mass_kg = mass, .height_m = height,
-                            .subject_id = subject, .speed = speed, .knee_sign = ks};
-        e = gf_osim_import(&tr, &ds);
+                            .subject_id = subject, .speed = speed, .knee_sign = ks,
+                            .trial = (int)trial};
+        gf_osim_report rep;
+        e = gf_osim_import_ex(&tr, &ds, &rep);
+        if (!e) {
+            fprintf(stderr, "import: %s: %d right heel strikes (%s), %d cycles, %d skipped%s%s\n", grf, rep.n_hs,
+                    rep.grf_col, rep.n_cycles, rep.n_skipped, rep.ik_radians ? ", angles converted from radians" : "",
+                    rep.knee_flipped ? ", knee sign flipped to flexion-positive" : "");
+            if (rep.warning[0]) fprintf(stderr, "import: warning: %s\n", rep.warning);
+        }
+        gf_osim_report_free(&rep);
         snprintf(provbuf, sizeof provbuf, "opensim:%s", ik);
     }
     if (e) return cli_fail(e);

@@ -11,10 +11,10 @@ typedef struct {
 
 /* Commands without a function are on the roadmap (DESIGN.md) but not built yet. */
 static const command commands[] = {
-    {"synth", NULL, "synthetic hospitals + cohorts"},
-    {"import", NULL, "load real recordings (NPZ or OpenSim) into a site store"},
-    {"export", NULL, "write a site store as a Gait2Hip NPZ"},
-    {"info", NULL, "summary of a .db/.npz/.sto/.mot file"},
+    {"synth", cmd_synth, "synthetic hospitals + cohorts"},
+    {"import", cmd_import, "load real recordings (NPZ or OpenSim) into a site store"},
+    {"export", cmd_export, "write a site store as a Gait2Hip NPZ"},
+    {"info", cmd_info, "summary of a .db/.npz/.sto/.mot file"},
     {"train", NULL, "centralized training, Gait2Hip protocol"},
     {"eval", NULL, "metrics of a model on a data set"},
     {"predict", NULL, "model outputs for an NPZ of inputs"},

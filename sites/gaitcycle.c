@@ -359,7 +359,7 @@ static gf_err fill_cycle(importer *im, const gf_osim_trial *tr, gf_dataset *ds, 
     m->height_m = (float)tr->height_m;
     m->weight_kg = (float)tr->mass_kg;
     m->cadence_spm = (float)(120.0 / (t1 - t0)); /* two steps per stride */
-    m->trial = i + 1;
+    m->trial = tr->trial > 0 ? tr->trial : 1; /* one recording is one trial; the store numbers its cycles */
     return GF_OK;
 }
 

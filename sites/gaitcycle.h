@@ -29,6 +29,7 @@ typedef struct {
     const char *speed;      /* "slow"/"med"/"fast"/"self"; NULL -> "self" */
     int knee_sign;          /* 0 auto-detect, +1 file is flexion-positive, -1 flexion-negative */
     double grf_threshold_n; /* 0 -> default (20 N) */
+    int trial;              /* trial number of this recording (0 -> 1); its cycles share it */
 } gf_osim_trial;
 
 /* Every complete right-foot cycle (heel strike to heel strike) covered by the

@@ -78,10 +78,21 @@ Test(cli, opensim_import_of_real_walk, .timeout = 60)
 {
     const char *t = tu_tmpdir();
     const char *o = tu_opensim_dir();
+    /* The ID file covers 0.4-1.6 s, shorter than any right stride: refused, nothing written. */
     cr_assert_eq(tu_sh("%s import --db %s/s01.db --opensim %s/subject01_walk1_ik.mot --grf %s/subject01_walk1_grf.mot "
-                       "--id %s/std_subject01_InverseDynamics.sto --mass 72.6 --subject S01 > %s/out 2>&1",
+                       "--id %s/std_subject01_InverseDynamics.sto --mass 72.6 --subject S01 2> %s/err",
                        tu_bin(), t, o, o, o, t),
-                 0);
-    cr_assert_eq(tu_sh("%s info %s/s01.db | grep -q 'moments'", tu_bin(), t), 0);
+                 1);
+    cr_assert_eq(tu_sh("test $(wc -l < %s/err) -eq 1 && test ! -e %s/s01.db", t, t), 0);
+    /* Inputs only: the two right strides between 0.62 and 3.08 s. */
+    cr_assert_eq(tu_sh("%s import --db %s/s01.db --opensim %s/subject01_walk1_ik.mot --grf %s/subject01_walk1_grf.mot "
+                       "--mass 72.6 --subject S01 > %s/out 2>&1", tu_bin(), t, o, o, t), 0);
+    cr_assert_eq(tu_sh("%s info %s/s01.db | grep -q 'cycles: 2 (1 subjects'", tu_bin(), t), 0);
+    /* The same recording again is refused; as trial 2 it is taken. */
+    cr_assert_eq(tu_sh("%s import --db %s/s01.db --opensim %s/subject01_walk1_ik.mot --grf %s/subject01_walk1_grf.mot "
+                       "--mass 72.6 --subject S01 2>/dev/null", tu_bin(), t, o, o), 1);
+    cr_assert_eq(tu_sh("%s import --db %s/s01.db --opensim %s/subject01_walk1_ik.mot --grf %s/subject01_walk1_grf.mot "
+                       "--mass 72.6 --subject S01 --trial 2 >/dev/null", tu_bin(), t, o, o), 0);
+    cr_assert_eq(tu_sh("%s info %s/s01.db | grep -q 'cycles: 4 (1 subjects'", tu_bin(), t), 0);
     cr_assert_eq(tu_sh("%s info %s/subject01_walk1_ik.mot | grep -q 'hip_flexion_r'", tu_bin(), o), 0);
 }
