@@ -210,11 +210,12 @@ static void plan_sizes(cohort_plan *P)
     }
 }
 
-static int by_age_desc(const void *a, const void *b, const cohort_plan *P)
+/* > 0 when subject b should come before subject a: older first, then by id. */
+static int cmp_older_first(int a, int b, const cohort_plan *P)
 {
-    double da = P->h[*(const int *)a].g.age_y, db = P->h[*(const int *)b].g.age_y;
+    double da = P->h[a].g.age_y, db = P->h[b].g.age_y;
     if (da != db) return da < db ? 1 : -1;
-    return *(const int *)a - *(const int *)b;
+    return a - b;
 }
 
 /* Senior sites take the oldest pool subjects; the others get a seeded
@@ -225,7 +226,7 @@ static void plan_membership(uint64_t seed, cohort_plan *P)
     for (int s = 0; s < GF_SYNTH_HEALTHY; s++) if (!P->h[s].test) pool[np++] = s;
     /* Insertion sort by age (48 items; qsort has no context argument in C11). */
     for (int i = 1; i < np; i++)
-        for (int j = i; j > 0 && by_age_desc(&pool[j - 1], &pool[j], P) > 0; j--) {
+        for (int j = i; j > 0 && cmp_older_first(pool[j - 1], pool[j], P) > 0; j--) {
             int t = pool[j]; pool[j] = pool[j - 1], pool[j - 1] = t;
         }
     int next = 0;
@@ -406,6 +407,8 @@ static gf_err build(uint64_t seed, cohort_plan *P, gf_synth_cohort *out)
     return build_onfh(seed, P, out);
 }
 
+/* out is overwritten, not freed: pass a zeroed or already freed cohort. On
+ * failure out holds nothing (everything allocated is released). */
 gf_err gf_synth_build(uint64_t seed, int n_sites, gf_synth_cohort *out)
 {
     if (!out) return gf_fail(GF_EINVAL, "gf_synth_build: no output cohort");
