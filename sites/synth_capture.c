@@ -26,6 +26,24 @@ const char *gf_capture_name(gf_capture_system s)
     return "unknown";
 }
 
+gf_capture_profile gf_capture_default(gf_capture_system s)
+{
+    gf_capture_profile p = {.system = s};
+    switch (s) {
+    case GF_CAPTURE_OPTICAL: /* marker noise; inter-session placement offsets ~1 deg */
+        p.noise_deg = 0.5, p.offset_sd_deg = 1.0;
+        break;
+    case GF_CAPTURE_INERTIAL: /* fusion noise; sensor-to-segment misalignment; gyro drift */
+        p.noise_deg = 2.0, p.offset_sd_deg = 3.0, p.drift_deg = 1.5;
+        break;
+    case GF_CAPTURE_MARKERLESS: /* video keypoints: noisy, smoothed, one 30 fps frame late, knee bias */
+        p.noise_deg = 3.0, p.offset_sd_deg = 2.0, p.lag_s = 1.0 / 30.0, p.smooth_s = 0.1;
+        p.knee_bias_deg = 4.0;
+        break;
+    }
+    return p;
+}
+
 static int wrap(int i) { return ((i % PERIOD) + PERIOD) % PERIOD; }
 
 /* Zero-phase circular box filter of (fractional) width w samples: the

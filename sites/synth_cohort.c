@@ -47,26 +47,6 @@ static gf_rng rng_for(uint64_t seed, unsigned dom, unsigned a, unsigned b, unsig
 
 static double clamp(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* ---- capture profiles (degrees, seconds) ---- */
-
-static gf_capture_profile capture_profile(gf_capture_system s)
-{
-    gf_capture_profile p = {.system = s};
-    switch (s) {
-    case GF_CAPTURE_OPTICAL: /* marker noise + soft-tissue artefact; placement offsets ~1 deg */
-        p.noise_deg = 0.5, p.offset_sd_deg = 1.0;
-        break;
-    case GF_CAPTURE_INERTIAL: /* sensor fusion noise; sensor-to-segment misalignment; gyro drift */
-        p.noise_deg = 2.0, p.offset_sd_deg = 3.0, p.drift_deg = 1.5;
-        break;
-    case GF_CAPTURE_MARKERLESS: /* 2D keypoints -> 3D: noisy, filtered, one 30 fps frame late */
-        p.noise_deg = 3.0, p.offset_sd_deg = 2.0, p.lag_s = 1.0 / 30.0, p.smooth_s = 0.1;
-        p.knee_bias_deg = 4.0;
-        break;
-    }
-    return p;
-}
-
 /* ---- site archetypes ---- */
 
 typedef struct {
@@ -343,13 +323,13 @@ static void name_sites(const cohort_plan *P, gf_synth_cohort *out)
         gf_synth_site *st = &out->sites[k];
         if (k < 4) snprintf(st->name, sizeof st->name, "%s", site_arch(k)->name);
         else snprintf(st->name, sizeof st->name, "%s-%d", site_arch(k)->name, k / 4 + 1);
-        st->capture = capture_profile(site_capture(k));
+        st->capture = gf_capture_default(site_capture(k));
     }
 }
 
 static gf_err build_healthy(uint64_t seed, const cohort_plan *P, gf_synth_cohort *out)
 {
-    const gf_capture_profile bench = capture_profile(GF_CAPTURE_OPTICAL);
+    const gf_capture_profile bench = gf_capture_default(GF_CAPTURE_OPTICAL);
     int64_t ih = 0, it = 0, isite[GF_SYNTH_MAX_SITES] = {0};
     true_cycle c;
     for (int s = 0; s < GF_SYNTH_HEALTHY; s++) {
@@ -377,7 +357,7 @@ static gf_err build_healthy(uint64_t seed, const cohort_plan *P, gf_synth_cohort
 
 static gf_err build_onfh(uint64_t seed, const cohort_plan *P, gf_synth_cohort *out)
 {
-    const gf_capture_profile lab = capture_profile(GF_CAPTURE_OPTICAL);
+    const gf_capture_profile lab = gf_capture_default(GF_CAPTURE_OPTICAL);
     int64_t io = 0;
     true_cycle c;
     for (int i = 0; i < GF_SYNTH_ONFH; i++) {

@@ -57,6 +57,14 @@ static int64_t find_in_healthy(const gf_dataset *h, const gf_cycle_meta *m)
     return -1;
 }
 
+/* Field by field: the struct has padding after the enum. */
+static int same_profile(const gf_capture_profile *a, const gf_capture_profile *b)
+{
+    return a->system == b->system && a->noise_deg == b->noise_deg && a->offset_sd_deg == b->offset_sd_deg &&
+           a->drift_deg == b->drift_deg && a->lag_s == b->lag_s && a->smooth_s == b->smooth_s &&
+           a->knee_bias_deg == b->knee_bias_deg;
+}
+
 static void same_dataset(const gf_dataset *a, const gf_dataset *b, const char *what)
 {
     cr_assert_eq(a->n, b->n, "%s: %lld vs %lld cycles", what, (long long)a->n, (long long)b->n);
@@ -150,18 +158,12 @@ static void assert_near_rel(double got, double want, double rel, const char *wha
     cr_assert(fabs(got - want) <= rel * want, "%s: %.3f, expected %.3f +- %.0f %%", what, got, want, rel * 100);
 }
 
+/* The shipped profiles, without building a cohort (no physics involved). */
 static gf_capture_profile profile_of(gf_capture_system s)
 {
-    gf_synth_cohort c;
-    build_or_fail(1, 4, &c);
-    for (int k = 0; k < c.n_sites; k++)
-        if (c.sites[k].capture.system == s) {
-            gf_capture_profile p = c.sites[k].capture;
-            gf_synth_free(&c);
-            return p;
-        }
-    cr_assert_fail("no site with capture %s", gf_capture_name(s));
-    return (gf_capture_profile){0};
+    gf_capture_profile p = gf_capture_default(s);
+    cr_assert_eq(p.system, s);
+    return p;
 }
 
 /* ---- determinism ---- */
@@ -177,7 +179,7 @@ Test(synth_cohort, same_seed_identical_different_seed_differs)
     cr_assert_eq(a.n_sites, b.n_sites);
     for (int k = 0; k < a.n_sites; k++) {
         cr_assert_str_eq(a.sites[k].name, b.sites[k].name);
-        cr_assert_eq(memcmp(&a.sites[k].capture, &b.sites[k].capture, sizeof a.sites[k].capture), 0);
+        cr_assert(same_profile(&a.sites[k].capture, &b.sites[k].capture));
         same_dataset(&a.sites[k].data, &b.sites[k].data, a.sites[k].name);
     }
     build_or_fail(2025, 4, &c);
@@ -265,6 +267,13 @@ Test(synth_cohort, counts_ids_and_split)
     cr_assert_str_eq(c.sites[1].name, "imu-clinic");
     cr_assert_str_eq(c.sites[2].name, "video-clinic");
     cr_assert_str_eq(c.sites[3].name, "senior-centre");
+    static const gf_capture_system want[4] = {GF_CAPTURE_OPTICAL, GF_CAPTURE_INERTIAL, GF_CAPTURE_MARKERLESS,
+                                              GF_CAPTURE_INERTIAL};
+    for (int k = 0; k < 4; k++) {
+        gf_capture_profile d = gf_capture_default(want[k]);
+        cr_assert(same_profile(&c.sites[k].capture, &d), "%s uses the %s profile", c.sites[k].name,
+                     gf_capture_name(want[k]));
+    }
     /* Unequal cohorts. */
     int64_t lo = c.sites[0].data.n, hi = lo;
     for (int k = 1; k < 4; k++) {
