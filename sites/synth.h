@@ -28,6 +28,8 @@ typedef struct {
 } gf_capture_profile;
 
 const char *gf_capture_name(gf_capture_system s);
+/* The error model a site with capture system s gets (docs/SYNTHETIC.md). */
+gf_capture_profile gf_capture_default(gf_capture_system s);
 /* Applies the capture error to one true cycle x_true -> x_meas ([GF_T][GF_DIN]).
  * session_rng draws offsets, noise_rng the per-sample noise. cycle_s is the
  * stride time (for lag and smoothing). */
