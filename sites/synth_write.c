@@ -69,7 +69,7 @@ gf_err gf_synth_write(const gf_synth_cohort *c, const char *dir)
         free(cap);
     }
     if (!e) {
-        gf_capture_profile optical = {.system = GF_CAPTURE_OPTICAL, .noise_deg = 0.5};
+        gf_capture_profile optical = gf_capture_default(GF_CAPTURE_OPTICAL);
         char *cap = gf_capture_json(&optical);
         if (!cap) e = gf_fail(GF_ENOMEM, "out of memory");
         if (!e) e = write_store(cohorts_dir, "healthy-test", cap, &c->healthy_test, "gaitfed synth: held-out healthy");

@@ -18,7 +18,7 @@ static const char *synth_dir(void)
     return g_synth;
 }
 
-Test(cli, synth_layout_checked_by_numpy, .timeout = 120)
+Test(cli, synth_layout_checked_by_numpy)
 {
     const char *d = synth_dir();
     cr_assert_eq(tu_sh("%s %s/tests/py/check_synth_files.py %s", tu_python(), tu_root(), d), 0);
@@ -27,7 +27,7 @@ Test(cli, synth_layout_checked_by_numpy, .timeout = 120)
     cr_assert_eq(tu_sh("test -s %s/cohorts/onfh.db", d), 0);
 }
 
-Test(cli, synth_same_seed_same_bytes, .timeout = 120)
+Test(cli, synth_same_seed_same_bytes)
 {
     const char *d = synth_dir();
     const char *e = tu_tmpdir();
@@ -40,7 +40,7 @@ Test(cli, synth_same_seed_same_bytes, .timeout = 120)
     cr_assert_eq(tu_sh("test $(ls %s/sites | wc -l) -eq 2", g), 0, "--sites 2 should give two site stores");
 }
 
-Test(cli, export_import_round_trip_is_byte_exact, .timeout = 120)
+Test(cli, export_import_round_trip_is_byte_exact)
 {
     const char *d = synth_dir();
     const char *t = tu_tmpdir();
@@ -53,7 +53,7 @@ Test(cli, export_import_round_trip_is_byte_exact, .timeout = 120)
     cr_assert_eq(tu_sh("%s info %s/mf.npz | grep -q 'task forces'", tu_bin(), t), 0);
 }
 
-Test(cli, bad_input_one_line_error_and_no_write, .timeout = 120)
+Test(cli, bad_input_one_line_error_and_no_write)
 {
     const char *d = synth_dir();
     const char *t = tu_tmpdir();
@@ -74,7 +74,7 @@ Test(cli, bad_input_one_line_error_and_no_write, .timeout = 120)
     cr_assert_eq(tu_sh("%s frobnicate 2>/dev/null", tu_bin()), 2);
 }
 
-Test(cli, opensim_import_of_real_walk, .timeout = 60)
+Test(cli, opensim_import_of_real_walk)
 {
     const char *t = tu_tmpdir();
     const char *o = tu_opensim_dir();
