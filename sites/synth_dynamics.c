@@ -3,7 +3,10 @@
  * kinematics from the true angles, a ground-reaction-force model over right
  * stance, and the hip moment
  *   M_hip = sum_i [ r_i x m_i a_i + I_i alpha_i ] - sum_i r_i x m_i g - r_cop x F - T_free
- * about the hip joint centre (hip acceleration neglected), projected on the
+ * about the hip joint centre, a_i = segment acceleration relative to the hip
+ * plus the hip acceleration (taken as the body centre-of-mass acceleration,
+ * (F_right + F_left)/m + g, the left foot loaded by the same GRF model half a
+ * cycle later), projected on the
  * ground axes x forward, y up, z right (pelvis frame ~ ground frame):
  * flexion = M_z, adduction = M_x, internal rotation = M_y (OpenSim
  * generalized-force signs: flexion negative = extensor, adduction negative =
@@ -108,7 +111,7 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
     const double rg[NSEG] = {THIGH_RG, SHANK_RG, FOOT_RG}, rgl[NSEG] = {THIGH_RGL, SHANK_RGL, FOOT_RGL};
     double com[GF_T][NSEG][3];
     double ang3[GF_T][NSEG][3]; /* segment angles about x, y, z (deg), for alpha */
-    double cop[GF_T][3], grf[GF_T][3];
+    double cop[GF_T][3], grf[GF_T][3], ahip[GF_T][3];
     double dt = p->stride_s / N;
 
     for (int k = 0; k < N; k++) {
@@ -146,11 +149,22 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
             double c;
             grf_model(p, ph / p->right.stance, bw, grf[k], &c);
             for (int i = 0; i < 3; i++) cop[k][i] = heel[i] + c * (toe[i] - heel[i]);
-            cop[k][2] -= p->cop_med_m; /* medial of the foot axis */
+            /* the COP runs from the lateral heel to the medial forefoot */
+            double sl = ph / p->right.stance;
+            cop[k][2] += p->cop_lat_heel_m * (1.0 - sl) - p->cop_med_m * sl;
         } else {
             memset(grf[k], 0, sizeof grf[k]);
             memset(cop[k], 0, sizeof cop[k]);
         }
+        /* Hip (~ body centre of mass) acceleration from both feet's GRF:
+         * the left foot's force is the same model half a cycle later. */
+        double fl[3] = {0, 0, 0}, cl;
+        double phl = (double)k / N - 0.5 - p->left.phase;
+        phl -= floor(phl);
+        if (phl < p->left.stance) grf_model(p, phl / p->left.stance, bw, fl, &cl);
+        fl[2] = -fl[2]; /* mirrored medial direction */
+        for (int i = 0; i < 3; i++) ahip[k][i] = (grf[k][i] + fl[i]) / M;
+        ahip[k][1] -= GRAV;
     }
 
     const double g[3] = {0, -GRAV, 0};
@@ -161,7 +175,7 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
             double acc[3], ma[3], alpha[3];
             for (int i = 0; i < 3; i++) {
                 acc[i] = (com[kp][sg][i] - 2 * com[k][sg][i] + com[km][sg][i]) / (dt * dt);
-                ma[i] = mass[sg] * (acc[i] - g[i]);
+                ma[i] = mass[sg] * (acc[i] + ahip[k][i] - g[i]);
                 alpha[i] = (ang3[kp][sg][i] - 2 * ang3[k][sg][i] + ang3[km][sg][i]) * DEG / (dt * dt);
             }
             cross(com[k][sg], ma, t);

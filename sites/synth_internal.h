@@ -48,7 +48,8 @@ typedef struct {
     double fy1, fy2, fyv;       /* vertical first peak, second peak, valley */
     double fx_brake, fx_prop;   /* anterior-posterior peaks (magnitudes) */
     double fz_med;              /* medial peak */
-    double cop_med_m;           /* COP medial of the foot long axis (m), frontal lever arm */
+    double cop_lat_heel_m;      /* COP lateral of the foot axis at heel strike (m) */
+    double cop_med_m;           /* COP medial of the foot axis at toe-off (m) */
     double cop_start, cop_end;  /* COP along the foot (fraction of foot length from heel) */
     double free_torque;         /* vertical free-moment peak, N·m per (BW·m) */
 } gf_trial_params;

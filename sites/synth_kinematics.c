@@ -45,6 +45,16 @@ static double cad_gain(int j, double c)
     return g < 0.5 ? 0.5 : g;
 }
 
+#ifndef COP_LAT
+#define COP_LAT 0.075
+#endif
+#ifndef COP_MED
+#define COP_MED (-0.02)
+#endif
+#ifndef COP_END
+#define COP_END 0.95
+#endif
+#define H_SCALE (s->height_m / 1.75)
 static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_trial_params *p)
@@ -100,12 +110,13 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     p->fy1 = (1.15 + 0.45 * dc) * (1.0 + 0.04 * st[6]);
     p->fy2 = 1.10 + 0.20 * dc;
     p->fyv = clampd(0.72 - 0.45 * dc, 0.45, 0.95);
-    p->fx_brake = clampd(0.20 * (1.0 + 1.0 * dc), 0.05, 0.4);
-    p->fx_prop = clampd(0.20 * (1.0 + 1.0 * dc), 0.05, 0.4);
+    p->fx_brake = clampd(0.23 * (1.0 + 0.5 * dc), 0.05, 0.4);
+    p->fx_prop = clampd(0.23 * (1.0 + 0.5 * dc), 0.05, 0.4);
     p->fz_med = 0.05;
-    p->cop_med_m = 0.0 * (1.0 + 0.12 * st[2]);
+    p->cop_lat_heel_m = COP_LAT * H_SCALE;
+    p->cop_med_m = COP_MED * H_SCALE * (1.0 + 0.12 * st[2]);
     p->cop_start = 0.10;
-    p->cop_end = 0.85;
+    p->cop_end = COP_END;
     p->free_torque = 0.0;
 
     /* ONFH: the affected hip loses range (sagittal and frontal most), the
@@ -128,6 +139,7 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
             p->fx_brake *= 1.0 - 0.25 * sev;
             p->fx_prop *= 1.0 - 0.25 * sev;
             p->cop_med_m *= 1.0 - 0.45 * sev;
+            p->cop_lat_heel_m += 0.01 * sev;
         } else {
             p->fy1 *= 1.0 + 0.03 * sev;
             p->fy2 *= 1.0 + 0.03 * sev;
