@@ -87,7 +87,7 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     base.gain[GF_J_HIPFLEX] *= 1.0 + 0.08 * st[0];
     base.offset[GF_J_HIPFLEX] = 3.5 * st[1];
     base.gain[GF_J_HIPADD] *= clampd(1.0 + 0.15 * st[2], 0.5, 1.6);
-    base.offset[GF_J_HIPADD] = 1.5 * st[2];
+    base.offset[GF_J_HIPADD] = 0.5 * st[2];
     base.gain[GF_J_HIPROT] *= clampd(1.0 + 0.10 * st[3], 0.5, 1.6);
     base.offset[GF_J_HIPROT] = 5.0 * st[3];
     base.gain[GF_J_KNEE] *= clampd(1.0 + 0.07 * st[4], 0.6, 1.4);
@@ -156,11 +156,13 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
         sides[k]->stance = clampd(sides[k]->stance + 0.004 * gf_rng_normal(r), 0.55, 0.72);
         sides[k]->phase += 0.004 * gf_rng_normal(r);
     }
-    p->fy1 *= 1.0 + 0.03 * gf_rng_normal(r);
-    p->fy2 *= 1.0 + 0.03 * gf_rng_normal(r);
-    double fx = 1.0 + 0.05 * gf_rng_normal(r);
-    p->fx_brake *= fx;
-    p->fx_prop *= fx;
+    /* loading varies as a whole: AP scales with the vertical force so the
+     * GRF direction (and the small net hip moment it leaves) stays stable */
+    double load = 1.0 + 0.03 * gf_rng_normal(r);
+    p->fy1 *= load;
+    p->fy2 *= load * (1.0 + 0.01 * gf_rng_normal(r));
+    p->fx_brake *= load;
+    p->fx_prop *= load;
     return GF_OK;
 }
 

@@ -13,12 +13,12 @@ static const double fmax75[GF_NF] = {
     650,  /* addlong   418 / 917 */
     1700, /* addmag    1102 / 2388 (all parts) */
     130,  /* grac      108 / 138 */
-    1600, /* iliopsoas 800 / 2186 (iliacus + psoas) */
-    900,  /* recfem    779 / 1169 */
+    2186, /* iliopsoas 800 / 2186 (iliacus + psoas) */
+    779,  /* recfem    779 / 1169 */
     180,  /* sart      104 / 249 */
     1300, /* glmax     1296 / 3338 (three parts) */
     710,  /* bflh      717 / 705 */
-    2000, /* hamstring 1358 / 2792 (semimem + semiten) */
+    2792, /* hamstring 1358 / 2792 (semimem + semiten) */
     1800, /* glmed     1363 / 2199 (three parts) */
     585,  /* glmin     585 (Delp, three parts) */
     300,  /* tfl       155 / 411 */
@@ -41,7 +41,7 @@ static const double arm0[GF_NF][3] = {
     {0.040, 0.065, 0.004},   /* addlong */
     {-0.025, 0.045, -0.004}, /* addmag */
     {0.020, 0.055, 0.002},   /* grac */
-    {0.028, 0.003, 0.004},   /* iliopsoas */
+    {0.024, 0.003, 0.004},   /* iliopsoas */
     {0.042, -0.008, 0.000},  /* recfem */
     {0.045, -0.015, -0.008}, /* sart */
     {-0.055, -0.005, -0.025},/* glmax */
