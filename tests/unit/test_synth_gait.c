@@ -1,0 +1,315 @@
+/* The gait simulator: plausibility of moments and forces at 115 steps/min
+ * against the Gait2Hip-60 / OpenSim reference peaks (DESIGN.md), cadence
+ * trends, ONFH effects, static-optimization balance and bounds, determinism,
+ * and that the template table is what tools/fit_templates.py makes of the
+ * real OpenSim walks. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "common/rng.h"
+#include "sites/synth_gait.h"
+#include "sites/synth_internal.h"
+#include "tests/unit/testutil.h"
+
+#define NSUB 16
+
+/* Mean curves (per kg) over NSUB subjects of typical anthropometrics. */
+typedef struct {
+    double m[GF_T][GF_NM], f[GF_T][GF_NF], x[GF_T][GF_DIN];
+} mean_curves;
+
+static void simulate_mean(double cadence, int random_style, int onfh, mean_curves *out)
+{
+    memset(out, 0, sizeof *out);
+    static float x[GF_T * GF_DIN], ym[GF_T * GF_NM], yf[GF_T * GF_NF];
+    for (int i = 0; i < NSUB; i++) {
+        gf_rng r;
+        gf_rng_derive(&r, 2024, (uint64_t)i);
+        gf_gait_subject s = {0};
+        s.mass_kg = 60.0 + 30.0 * gf_rng_uniform(&r);
+        s.height_m = 1.60 + 0.25 * gf_rng_uniform(&r);
+        s.female = i % 2;
+        s.age_y = 25 + i;
+        for (int d = 0; d < GF_STYLE_DIMS; d++) {
+            double z = gf_rng_normal(&r);
+            s.style[d] = random_style ? z : 0.0;
+        }
+        s.onfh = onfh;
+        s.onfh_severity = onfh ? 1.0 : 0.0;
+        cr_assert_eq(gf_gait_simulate(&s, cadence, &r, x, ym, yf), GF_OK, "%s", gf_errmsg());
+        for (int k = 0; k < GF_T; k++) {
+            for (int c = 0; c < GF_NM; c++) out->m[k][c] += ym[k * GF_NM + c] / s.mass_kg / NSUB;
+            for (int c = 0; c < GF_NF; c++) out->f[k][c] += yf[k * GF_NF + c] / s.mass_kg / NSUB;
+            for (int c = 0; c < GF_DIN; c++) out->x[k][c] += x[k * GF_DIN + c] / NSUB;
+        }
+    }
+}
+
+/* Peak of the curve (sign -1: most negative), value and % of cycle. */
+static void peak_of(const double *v, int stride, int sign, double *val, double *pct)
+{
+    int best = 0;
+    for (int k = 1; k < GF_T; k++)
+        if (sign * v[k * stride] > sign * v[best * stride]) best = k;
+    *val = v[best * stride];
+    *pct = 100.0 * best / (GF_T - 1);
+}
+
+typedef struct {
+    const char *name;
+    int is_force, col, sign;
+    double ref, ref_pct;
+} ref_peak;
+
+/* DESIGN.md "Synthetic generator requirements" / shared/data/opensim/README.md */
+static const ref_peak refs[] = {
+    {"hip extensor moment (N·m/kg)", 0, 0, -1, -0.80, 12.0},
+    {"hip flexor moment (N·m/kg)", 0, 0, +1, 0.55, 58.0},
+    {"hip abductor moment (N·m/kg)", 0, 1, -1, -0.56, 45.0},
+    {"glmed_r (N/kg)", 1, 10, +1, 10.0, 45.0},
+    {"iliopsoas_r (N/kg)", 1, 4, +1, 20.0, 52.0},
+    {"glmax_r (N/kg)", 1, 7, +1, 4.0, 12.0},
+};
+#define NREF (int)(sizeof refs / sizeof refs[0])
+
+static void measure(const mean_curves *mc, int i, double *val, double *pct)
+{
+    const ref_peak *r = &refs[i];
+    if (r->is_force) peak_of(&mc->f[0][r->col], GF_NF, r->sign, val, pct);
+    else peak_of(&mc->m[0][r->col], GF_NM, r->sign, val, pct);
+}
+
+static void check_plausible(int random_style)
+{
+    mean_curves mc;
+    simulate_mean(115.0, random_style, 0, &mc);
+    fprintf(stderr, "synth_gait peaks at 115 steps/min, %d subjects, %s style:\n", NSUB,
+            random_style ? "random" : "zero");
+    fprintf(stderr, "  %-30s %9s %7s | %9s %7s\n", "quantity", "measured", "% cyc", "reference", "% cyc");
+    for (int i = 0; i < NREF; i++) {
+        double v, p;
+        measure(&mc, i, &v, &p);
+        fprintf(stderr, "  %-30s %9.3f %7.1f | %9.3f %7.1f\n", refs[i].name, v, p, refs[i].ref, refs[i].ref_pct);
+    }
+    int fails = 0;
+    for (int i = 0; i < NREF; i++) {
+        double v, p;
+        measure(&mc, i, &v, &p);
+        int ok_amp = fabs(v - refs[i].ref) <= 0.20 * fabs(refs[i].ref);
+        int ok_t = fabs(p - refs[i].ref_pct) <= 6.0;
+        if (!ok_amp || !ok_t) {
+            fails++;
+            cr_log_error("%s: %.3f at %.1f %% (reference %.3f at %.1f %%, +-20 %%, +-6 %% of cycle)", refs[i].name, v,
+                         p, refs[i].ref, refs[i].ref_pct);
+        }
+    }
+    cr_assert_eq(fails, 0, "%d of %d peaks outside tolerance", fails, NREF);
+}
+
+Test(synth_gait, plausible_peaks_zero_style) { check_plausible(0); }
+Test(synth_gait, plausible_peaks_random_style) { check_plausible(1); }
+
+static double rom(const mean_curves *mc, int c)
+{
+    double lo = 1e9, hi = -1e9;
+    for (int k = 0; k < GF_T; k++) {
+        lo = fmin(lo, mc->x[k][c]);
+        hi = fmax(hi, mc->x[k][c]);
+    }
+    return hi - lo;
+}
+
+Test(synth_gait, amplitudes_grow_with_cadence)
+{
+    static mean_curves mc[3];
+    const double cad[3] = {78, 115, 135};
+    for (int i = 0; i < 3; i++) simulate_mean(cad[i], 1, 0, &mc[i]);
+    double q[3][7];
+    for (int i = 0; i < 3; i++) {
+        double v, p;
+        q[i][0] = rom(&mc[i], 0);
+        peak_of(&mc[i].m[0][0], GF_NM, -1, &v, &p); q[i][1] = -v;
+        peak_of(&mc[i].m[0][0], GF_NM, +1, &v, &p); q[i][2] = v;
+        peak_of(&mc[i].m[0][1], GF_NM, -1, &v, &p); q[i][3] = -v;
+        peak_of(&mc[i].f[0][10], GF_NF, +1, &v, &p); q[i][4] = v;
+        peak_of(&mc[i].f[0][4], GF_NF, +1, &v, &p); q[i][5] = v;
+        peak_of(&mc[i].f[0][7], GF_NF, +1, &v, &p); q[i][6] = v;
+    }
+    const char *names[7] = {"hip flexion ROM", "extensor peak", "flexor peak", "abductor peak", "glmed peak",
+                            "iliopsoas peak", "glmax peak"};
+    for (int j = 0; j < 7; j++) {
+        fprintf(stderr, "  cadence trend %-16s slow %.3f med %.3f fast %.3f\n", names[j], q[0][j], q[1][j], q[2][j]);
+        cr_expect(q[0][j] < q[1][j] && q[1][j] < q[2][j], "%s: slow %.3f med %.3f fast %.3f not increasing",
+                  names[j], q[0][j], q[1][j], q[2][j]);
+    }
+}
+
+Test(synth_gait, onfh_right_reduces_rom_and_moments)
+{
+    static mean_curves h, o;
+    simulate_mean(100.0, 0, 0, &h);
+    simulate_mean(100.0, 0, 1, &o);
+    double vh, vo, p;
+    cr_assert_lt(rom(&o, 0), rom(&h, 0) * 0.85, "hip flexion ROM %.1f vs healthy %.1f", rom(&o, 0), rom(&h, 0));
+    peak_of(&h.m[0][0], GF_NM, -1, &vh, &p);
+    peak_of(&o.m[0][0], GF_NM, -1, &vo, &p);
+    cr_assert_lt(-vo, -vh * 0.95, "extensor %.3f vs healthy %.3f", vo, vh);
+    peak_of(&h.m[0][0], GF_NM, +1, &vh, &p);
+    peak_of(&o.m[0][0], GF_NM, +1, &vo, &p);
+    cr_assert_lt(vo, vh * 0.95, "flexor %.3f vs healthy %.3f", vo, vh);
+    peak_of(&h.m[0][1], GF_NM, -1, &vh, &p);
+    peak_of(&o.m[0][1], GF_NM, -1, &vo, &p);
+    cr_assert_lt(-vo, -vh * 0.95, "abductor %.3f vs healthy %.3f", vo, vh);
+}
+
+Test(synth_gait, static_optimization_balances_and_bounds)
+{
+    gf_rng r;
+    gf_rng_seed(&r, 99);
+    static float x[GF_T * GF_DIN], ym[GF_T * GF_NM], yf[GF_T * GF_NF];
+    int checked = 0;
+    for (int t = 0; t < 12; t++) {
+        gf_gait_subject s = {0};
+        s.mass_kg = 55 + 4 * t;
+        s.height_m = 1.55 + 0.03 * t;
+        for (int d = 0; d < GF_STYLE_DIMS; d++) s.style[d] = gf_rng_normal(&r);
+        s.onfh = t % 3 == 0 ? 1 : 0;
+        s.onfh_severity = 0.7;
+        double res;
+        double cad = 78 + 5 * t;
+        cr_assert_eq(gf_synth_cycle(&s, cad, &r, x, ym, yf, &res), GF_OK, "%s", gf_errmsg());
+        double fmax[GF_NF];
+        gf_synth_fmax(s.mass_kg, fmax);
+        for (int k = 0; k < GF_T; k++) {
+            for (int c = 0; c < GF_DIN; c++) cr_assert(isfinite(x[k * GF_DIN + c]));
+            for (int c = 0; c < GF_NM; c++) cr_assert(isfinite(ym[k * GF_NM + c]));
+            for (int c = 0; c < GF_NF; c++) {
+                float f = yf[k * GF_NF + c];
+                cr_assert(isfinite(f));
+                cr_assert(f >= 0.0f && f <= fmax[c] * (1 + 1e-6), "F[%d] = %g outside [0, %g]", c, f, fmax[c]);
+            }
+            /* recompute the muscles' own moment balance at the sample */
+            double r3[3][GF_NF], fk[GF_NF], res3[3];
+            gf_synth_moment_arms(x[k * GF_DIN + 0], x[k * GF_DIN + 1], r3);
+            double m[3] = {ym[k * GF_NM], ym[k * GF_NM + 1], ym[k * GF_NM + 2]};
+            cr_assert_eq(gf_synth_static_opt(r3, fmax, m, fk, res3), GF_OK);
+            if (fabs(res3[0]) + fabs(res3[1]) + fabs(res3[2]) > 1e-4) continue; /* infeasible: reserve acts */
+            for (int d = 0; d < 3; d++) {
+                double sum = 0;
+                for (int c = 0; c < GF_NF; c++) sum += r3[d][c] * yf[k * GF_NF + c];
+                cr_assert(fabs(sum - m[d]) < 1e-3, "sample %d dof %d: R F = %.6f, M = %.6f", k, d, sum, m[d]);
+            }
+            checked++;
+        }
+    }
+    cr_assert_gt(checked, 12 * GF_T / 2, "only %d feasible samples", checked);
+}
+
+Test(synth_gait, static_optimization_is_optimal_on_a_small_case)
+{
+    /* Perturbing the solution along the null space of R within the bounds
+     * must not lower the cost. */
+    double r[3][GF_NF], fmax[GF_NF], f[GF_NF], res[3];
+    gf_synth_moment_arms(10.0, 2.0, r);
+    gf_synth_fmax(70.0, fmax);
+    double m[3] = {-40.0, -30.0, -3.0};
+    cr_assert_eq(gf_synth_static_opt(r, fmax, m, f, res), GF_OK);
+    double cost = 0;
+    for (int i = 0; i < GF_NF; i++) cost += f[i] * f[i] / (fmax[i] * fmax[i]);
+    gf_rng g;
+    gf_rng_seed(&g, 5);
+    for (int trial = 0; trial < 200; trial++) {
+        double d[GF_NF];
+        for (int i = 0; i < GF_NF; i++) d[i] = gf_rng_normal(&g);
+        /* project d onto null(R): d -= R^T (R R^T)^-1 R d via 3 Gram-Schmidt rows */
+        double q[3][GF_NF];
+        for (int a = 0; a < 3; a++) {
+            for (int i = 0; i < GF_NF; i++) q[a][i] = r[a][i];
+            for (int b = 0; b < a; b++) {
+                double dot = 0;
+                for (int i = 0; i < GF_NF; i++) dot += q[a][i] * q[b][i];
+                for (int i = 0; i < GF_NF; i++) q[a][i] -= dot * q[b][i];
+            }
+            double n = 0;
+            for (int i = 0; i < GF_NF; i++) n += q[a][i] * q[a][i];
+            for (int i = 0; i < GF_NF; i++) q[a][i] /= sqrt(n);
+            double dot = 0;
+            for (int i = 0; i < GF_NF; i++) dot += d[i] * q[a][i];
+            (void)dot;
+        }
+        for (int a = 0; a < 3; a++) {
+            double dot = 0;
+            for (int i = 0; i < GF_NF; i++) dot += d[i] * q[a][i];
+            for (int i = 0; i < GF_NF; i++) d[i] -= dot * q[a][i];
+        }
+        double c2 = 0;
+        int inside = 1;
+        for (int i = 0; i < GF_NF; i++) {
+            double v = f[i] + 1.0 * d[i];
+            if (v < 0 || v > fmax[i]) inside = 0;
+            c2 += v * v / (fmax[i] * fmax[i]);
+        }
+        if (inside) cr_assert_geq(c2, cost - 1e-12, "perturbation lowered the cost %.9g -> %.9g", cost, c2);
+    }
+}
+
+Test(synth_gait, deterministic_for_a_seed_and_rejects_bad_input)
+{
+    gf_gait_subject s = {.mass_kg = 70, .height_m = 1.75, .style = {0.3, -1, 0.2, 0, 1, -0.5, 0.1, 0.7}};
+    static float a[3][GF_T * GF_DIN], b[3][GF_T * GF_DIN];
+    static float am[GF_T * GF_NM], bm[GF_T * GF_NM], af[GF_T * GF_NF], bf[GF_T * GF_NF];
+    gf_rng r1, r2;
+    gf_rng_seed(&r1, 17);
+    gf_rng_seed(&r2, 17);
+    cr_assert_eq(gf_gait_simulate(&s, 110, &r1, a[0], am, af), GF_OK);
+    cr_assert_eq(gf_gait_simulate(&s, 110, &r2, b[0], bm, bf), GF_OK);
+    cr_assert_eq(memcmp(a[0], b[0], sizeof a[0]), 0);
+    cr_assert_eq(memcmp(am, bm, sizeof am), 0);
+    cr_assert_eq(memcmp(af, bf, sizeof af), 0);
+    /* the next trial of the same stream differs (trial-to-trial variation) */
+    cr_assert_eq(gf_gait_simulate(&s, 110, &r1, a[1], am, af), GF_OK);
+    cr_assert_neq(memcmp(a[0], a[1], sizeof a[0]), 0);
+    gf_gait_subject bad = s;
+    bad.mass_kg = 0;
+    cr_assert_eq(gf_gait_simulate(&bad, 110, &r1, a[2], am, af), GF_ERANGE);
+    cr_assert_eq(gf_gait_simulate(&s, 1000, &r1, a[2], am, af), GF_ERANGE);
+    bad = s;
+    bad.style[3] = NAN;
+    cr_assert_eq(gf_gait_simulate(&bad, 110, &r1, a[2], am, af), GF_ERANGE);
+}
+
+Test(synth_gait, kinematics_follow_the_fitted_walks)
+{
+    /* Cycle starts at right heel strike: hip flexed (~20-30 deg), knee near
+     * extension; the left side is half a cycle out of phase. */
+    gf_gait_subject s = {.mass_kg = 70, .height_m = 1.75};
+    static float x[GF_T * GF_DIN], ym[GF_T * GF_NM], yf[GF_T * GF_NF];
+    gf_rng r;
+    gf_rng_seed(&r, 3);
+    cr_assert_eq(gf_gait_simulate(&s, 115, &r, x, ym, yf), GF_OK);
+    cr_assert(x[0] > 15 && x[0] < 35, "hip flexion at heel strike %g", x[0]);
+    cr_assert(x[6] > -5 && x[6] < 12, "knee at heel strike %g", x[6]);
+    double best = 1e9;
+    int lag = 0;
+    for (int L = 0; L < GF_T - 1; L++) {
+        double e = 0;
+        for (int k = 0; k < GF_T - 1; k++) {
+            double d = x[k * GF_DIN + 0] - x[((k + L) % (GF_T - 1)) * GF_DIN + 3];
+            e += d * d;
+        }
+        if (e < best) { best = e; lag = L; }
+    }
+    double frac = (double)lag / (GF_T - 1);
+    cr_assert(fabs(frac - 0.5) < 0.05, "left hip lags right by %.3f of the cycle", frac);
+}
+
+Test(synth_gait, template_table_regenerates_from_the_opensim_walks)
+{
+    const char *d = tu_tmpdir();
+    cr_assert_not_null(d);
+    int rc = tu_sh("cd '%s' && '%s' tools/fit_templates.py --data '%s' --out '%s/t.c' && cmp -s '%s/t.c' "
+                   "sites/synth_templates.c",
+                   tu_root(), tu_python(), tu_opensim_dir(), d, d);
+    cr_assert_eq(rc, 0, "regenerated table differs from sites/synth_templates.c (or the script failed)");
+}
