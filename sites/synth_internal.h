@@ -44,14 +44,14 @@ typedef struct {
     double mass_kg, height_m;
     gf_side_params right, left;
     double pelvis_gain;
-    /* ground reaction force model over right stance, in body weights */
+    /* ground reaction force model over right stance: vertical force in body
+     * weights, horizontal components from the line of action through a
+     * virtual pivot point (VPP) above the hip */
     double fy1, fy2, fyv;       /* vertical first peak, second peak, valley */
-    double fx_brake, fx_prop;   /* anterior-posterior peaks (magnitudes) */
-    double fz_med;              /* medial peak */
+    double vpp[3];              /* VPP relative to the right hip, ground axes (m) */
     double cop_lat_heel_m;      /* COP lateral of the foot axis at heel strike (m) */
     double cop_med_m;           /* COP medial of the foot axis at toe-off (m) */
     double cop_start, cop_end;  /* COP along the foot (fraction of foot length from heel) */
-    double free_torque;         /* vertical free-moment peak, N·m per (BW·m) */
 } gf_trial_params;
 
 /* Draws the trial parameters (subject, cadence, trial_rng). */

@@ -45,6 +45,15 @@ static double cad_gain(int j, double c)
     return g < 0.5 ? 0.5 : g;
 }
 
+#ifndef VPP_X
+#define VPP_X 0.04
+#endif
+#ifndef VPP_H
+#define VPP_H 0.30
+#endif
+#ifndef VPP_Z
+#define VPP_Z 0.085
+#endif
 #ifndef COP_LAT
 #define COP_LAT 0.075
 #endif
@@ -104,20 +113,21 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     p->left.phase = 0.01 * st[7];
     p->pelvis_gain = cad_gain(GF_J_HIPFLEX, c) / cad_gain(GF_J_HIPFLEX, gf_tmpl_cadence_spm);
 
-    /* GRF model, body weights (Nilsson & Thorstensson 1989; Keller et al.
-     * 1996; Winter 2009): vertical peaks rise and the valley deepens with
-     * cadence, AP peaks grow with speed. */
+    /* GRF model. Vertical peaks (body weights) rise and the valley deepens
+     * with cadence (Nilsson & Thorstensson 1989; Keller et al. 1996); the
+     * valley is finally set for vertical impulse balance over the stride.
+     * The horizontal components follow from the line of action through a
+     * virtual pivot point above the hip (Maus et al. 2010; Gruben & Boehm
+     * 2012), which ties the GRF direction to the leg geometry. */
     p->fy1 = (1.15 + 0.45 * dc) * (1.0 + 0.04 * st[6]);
     p->fy2 = 1.10 + 0.20 * dc;
-    p->fyv = clampd(0.72 - 0.45 * dc, 0.45, 0.95);
-    p->fx_brake = clampd(0.23 * (1.0 + 0.5 * dc), 0.05, 0.4);
-    p->fx_prop = clampd(0.23 * (1.0 + 0.5 * dc), 0.05, 0.4);
-    p->fz_med = 0.05;
+    p->vpp[0] = VPP_X * H_SCALE;
+    p->vpp[1] = VPP_H * H_SCALE;
+    p->vpp[2] = -VPP_Z * H_SCALE;
     p->cop_lat_heel_m = COP_LAT * H_SCALE;
     p->cop_med_m = COP_MED * H_SCALE * (1.0 + 0.12 * st[2]);
     p->cop_start = 0.10;
     p->cop_end = COP_END;
-    p->free_torque = 0.0;
 
     /* ONFH: the affected hip loses range (sagittal and frontal most), the
      * gait slows and stance lengthens, the affected limb is unloaded sooner
@@ -136,8 +146,6 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
         if (s->onfh == 1) {
             p->fy1 *= 1.0 - 0.10 * sev;
             p->fy2 *= 1.0 - 0.10 * sev;
-            p->fx_brake *= 1.0 - 0.25 * sev;
-            p->fx_prop *= 1.0 - 0.25 * sev;
             p->cop_med_m *= 1.0 - 0.45 * sev;
             p->cop_lat_heel_m += 0.01 * sev;
         } else {
@@ -161,8 +169,10 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     double load = 1.0 + 0.03 * gf_rng_normal(r);
     p->fy1 *= load;
     p->fy2 *= load * (1.0 + 0.01 * gf_rng_normal(r));
-    p->fx_brake *= load;
-    p->fx_prop *= load;
+    /* vertical impulse over the stride = body weight x stride time: the
+     * stance mean of the vertical curve is 0.28667 F1 + 0.25 F2 + 0.28 V */
+    double sm = 0.5 * (p->right.stance + p->left.stance);
+    p->fyv = clampd((0.5 / sm - 0.28667 * p->fy1 - 0.25 * p->fy2) / 0.28, 0.40, 1.0);
     return GF_OK;
 }
 
