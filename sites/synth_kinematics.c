@@ -93,8 +93,13 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
         base.gain[j] = cad_gain(j, c) / cad_gain(j, gf_tmpl_cadence_spm);
         base.offset[j] = 0.0;
     }
-    base.gain[GF_J_HIPFLEX] *= 1.0 + 0.08 * st[0];
+    base.gain[GF_J_HIPFLEX] *= clampd(1.0 + 0.08 * clampd(st[0], -3.0, 3.0), 0.75, 1.25);
     base.offset[GF_J_HIPFLEX] = 3.5 * st[1];
+    /* Most of the between-subject spread of the hip flexion angle is pelvic
+     * tilt (the thigh's orientation in space is constrained by foot
+     * placement): 80 % of the offset is an opposite pelvis tilt, leaving the
+     * leg geometry (and the GRF lever arms) nearly unchanged. */
+    p->pelvis_tilt_off = -0.8 * base.offset[GF_J_HIPFLEX];
     base.gain[GF_J_HIPADD] *= clampd(1.0 + 0.15 * st[2], 0.5, 1.6);
     base.offset[GF_J_HIPADD] = 0.5 * st[2];
     base.gain[GF_J_HIPROT] *= clampd(1.0 + 0.10 * st[3], 0.5, 1.6);
@@ -217,7 +222,7 @@ void gf_synth_kinematics(const gf_trial_params *p, double *ang)
         for (int c = GF_TC_PELVIS_TILT; c <= GF_TC_PELVIS_ROT; c++) {
             double mu = gf_tmpl_coef[c][0];
             double v = gf_tmpl_eval(c, psi_r) - mu;
-            a[c] = (c == GF_TC_PELVIS_TILT ? mu : 0.0) + p->pelvis_gain * v;
+            a[c] = (c == GF_TC_PELVIS_TILT ? mu + p->pelvis_tilt_off : 0.0) + p->pelvis_gain * v;
         }
     }
 }
