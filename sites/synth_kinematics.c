@@ -52,7 +52,7 @@ static double cad_gain(int j, double c)
 #define VPP_H 0.30
 #endif
 #ifndef VPP_Z
-#define VPP_Z 0.085
+#define VPP_Z 0.072
 #endif
 #ifndef COP_LAT
 #define COP_LAT 0.075
@@ -153,6 +153,8 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
             p->fy2 *= 1.0 - 0.10 * sev;
             p->cop_med_m *= 1.0 - 0.45 * sev;
             p->cop_lat_heel_m += 0.01 * sev;
+            /* Duchenne lean: the trunk (and the pivot point) over the hip */
+            p->vpp[2] += 0.02 * sev * H_SCALE;
         } else {
             p->fy1 *= 1.0 + 0.03 * sev;
             p->fy2 *= 1.0 + 0.03 * sev;
