@@ -186,6 +186,13 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
             sfr[k] = sl;
         }
     }
+    int rs0 = -1, nst = 0;
+    for (int k = 0; k < N; k++)
+        if (sfr[k] >= 0) {
+            nst++;
+            if (sfr[(k + N - 1) % N] < 0) rs0 = k;
+        }
+    if (rs0 < 0) rs0 = 0;
     /* Hip (~ body centre of mass) acceleration from both feet's GRF: the
      * left foot's force is the right's at the same stance fraction, mirrored
      * medio-laterally. */
@@ -195,13 +202,16 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
         phl -= floor(phl);
         if (phl < p->left.stance) {
             double sl = phl / p->left.stance;
-            /* nearest right-stance samples bracketing sl */
+            /* right-stance samples bracketing sl (sfr rises along the
+             * stance run, which starts at the first stance sample rs0) */
             int lo = -1, hi = -1;
-            for (int j = 0; j < N; j++) {
-                if (sfr[j] < 0) continue;
-                if (sfr[j] <= sl && (lo < 0 || sfr[j] > sfr[lo])) lo = j;
-                if (sfr[j] >= sl && (hi < 0 || sfr[j] < sfr[hi])) hi = j;
+            for (int j = 0; j < nst; j++) {
+                int q = (rs0 + j) % N;
+                if (sfr[q] <= sl) lo = q;
+                else { hi = q; break; }
             }
+            if (hi < 0) hi = lo;
+            if (lo < 0) lo = hi;
             fl[1] = bw * grf_vertical(p, sl);
             if (lo >= 0 && hi >= 0 && grf[lo][1] > 0 && grf[hi][1] > 0) {
                 double w = sfr[hi] > sfr[lo] ? (sl - sfr[lo]) / (sfr[hi] - sfr[lo]) : 0.0;
@@ -217,12 +227,16 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
 
     /* accelerations of the segment COMs and angles, low-passed */
     double cs[ACC_NH * GF_T], sn[ACC_NH * GF_T];
-    for (int h = 0; h < ACC_NH; h++)
-        for (int k = 0; k < N; k++) {
-            double w = 2.0 * PI * (h + 1) * k / N;
-            cs[h * N + k] = cos(w);
-            sn[h * N + k] = sin(w);
+    for (int k = 0; k < N; k++) {
+        double w = 2.0 * PI * k / N, c1 = cos(w), s1 = sin(w), ck = c1, sk = s1;
+        for (int h = 0; h < ACC_NH; h++) {
+            cs[h * N + k] = ck;
+            sn[h * N + k] = sk;
+            double cn = ck * c1 - sk * s1;
+            sk = sk * c1 + ck * s1;
+            ck = cn;
         }
+    }
     double acc[GF_T][NSEG][3], alpha[GF_T][NSEG][3], tmp[GF_T];
     for (int sg = 0; sg < NSEG; sg++)
         for (int i = 0; i < 3; i++) {
