@@ -83,25 +83,50 @@ static double knots(const double *x, const double *y, int n, double s)
     return y[n - 1];
 }
 
-/* GRF (N, ground axes) and COP fraction along the foot at stance fraction s. */
-static void grf_model(const gf_trial_params *p, double s, double bw, double f[3], double *cop)
+/* Vertical GRF (body weights) at stance fraction s: a fast rise to the
+ * first peak at 0.22, the midstance valley at 0.50, the second peak at 0.78
+ * and a fast unloading; zero slope at the peaks and the valley. */
+static double grf_vertical(const gf_trial_params *p, double s)
 {
-    static const double vx[5] = {0.0, 0.25, 0.50, 0.75, 1.0};
-    double vy[5] = {0.0, p->fy1, p->fyv, p->fy2, 0.0};
-    /* AP: braking lobe then propulsion; propulsive peak set so that the
-     * stance impulse is zero (steady walking). */
-    static const double ax[5] = {0.0, 0.15, 0.47, 0.82, 1.0};
-    double prop = p->fx_brake * (0.47 / 2.0) / ((1.0 - 0.47) / 2.0);
-    double ay[5] = {0.0, -p->fx_brake, 0.0, prop, 0.0};
-    static const double mx[5] = {0.0, 0.20, 0.50, 0.80, 1.0};
-    double my[5] = {0.0, -p->fz_med, -0.6 * p->fz_med, -p->fz_med, 0.0};
-    f[0] = bw * knots(ax, ay, 5, s);
-    f[1] = bw * knots(vx, vy, 5, s);
-    f[2] = bw * knots(mx, my, 5, s);
-    *cop = p->cop_start + (p->cop_end - p->cop_start) * s;
+    if (s <= 0.0 || s >= 1.0) return 0.0;
+    if (s < 0.22) { double t = s / 0.22; return p->fy1 * t * (2.0 - t); }
+    if (s > 0.78) { double t = (s - 0.78) / 0.22; return p->fy2 * (1.0 - t * t * (3.0 - 2.0 * t)); }
+    static const double x[3] = {0.22, 0.50, 0.78};
+    double y[3] = {p->fy1, p->fyv, p->fy2};
+    return knots(x, y, 3, s);
 }
 
 #define NSEG 3
+#ifndef ACC_FC
+#define ACC_FC 6.0 /* Hz, low-pass cutoff of the kinematics for accelerations */
+#endif
+#define ACC_NH 10  /* harmonics kept (stride >= 0.83 s: 10 harmonics >= 12 Hz) */
+
+/* Second time derivative of a periodic signal of n samples over period T
+ * (s), by spectral differentiation with a zero-phase low-pass weight
+ * 1/(1 + (f/fc)^8) (the magnitude of a 4th-order Butterworth applied forward
+ * and backward, Winter 2009 recommends ~6 Hz for gait kinematics).
+ * cs/sn: cos/sin tables [ACC_NH][n]. */
+static void lowpass_d2(const double *x, int stride, int n, double T, const double *cs, const double *sn, double *out)
+{
+    double a[ACC_NH], b[ACC_NH];
+    for (int h = 0; h < ACC_NH; h++) {
+        double sa = 0, sb = 0;
+        for (int k = 0; k < n; k++) {
+            sa += x[(size_t)k * stride] * cs[h * n + k];
+            sb += x[(size_t)k * stride] * sn[h * n + k];
+        }
+        double f = (h + 1) / T, w = 2.0 * PI * f, r = f / ACC_FC, r2 = r * r, r4 = r2 * r2;
+        double gain = -w * w / (1.0 + r4 * r4) * 2.0 / n;
+        a[h] = sa * gain;
+        b[h] = sb * gain;
+    }
+    for (int k = 0; k < n; k++) {
+        double v = 0;
+        for (int h = 0; h < ACC_NH; h++) v += a[h] * cs[h * n + k] + b[h] * sn[h * n + k];
+        out[k] = v;
+    }
+}
 void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *mout)
 {
     const int N = GF_T - 1; /* unique samples of the periodic cycle */
@@ -111,8 +136,7 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
     const double rg[NSEG] = {THIGH_RG, SHANK_RG, FOOT_RG}, rgl[NSEG] = {THIGH_RGL, SHANK_RGL, FOOT_RGL};
     double com[GF_T][NSEG][3];
     double ang3[GF_T][NSEG][3]; /* segment angles about x, y, z (deg), for alpha */
-    double cop[GF_T][3], grf[GF_T][3], ahip[GF_T][3];
-    double dt = p->stride_s / N;
+    double cop[GF_T][3], grf[GF_T][3], ahip[GF_T][3], sfr[GF_T];
 
     for (int k = 0; k < N; k++) {
         const double *a = ang + (size_t)k * GF_TMPL_NCH;
@@ -145,45 +169,94 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
 
         double ph = (double)k / N - p->right.phase;
         ph -= floor(ph);
+        sfr[k] = -1.0;
+        memset(grf[k], 0, sizeof grf[k]);
+        memset(cop[k], 0, sizeof cop[k]);
         if (ph < p->right.stance) {
-            double c;
-            grf_model(p, ph / p->right.stance, bw, grf[k], &c);
+            double sl = ph / p->right.stance;
+            double c = p->cop_start + (p->cop_end - p->cop_start) * sl;
             for (int i = 0; i < 3; i++) cop[k][i] = heel[i] + c * (toe[i] - heel[i]);
             /* the COP runs from the lateral heel to the medial forefoot */
-            double sl = ph / p->right.stance;
             cop[k][2] += p->cop_lat_heel_m * (1.0 - sl) - p->cop_med_m * sl;
-        } else {
-            memset(grf[k], 0, sizeof grf[k]);
-            memset(cop[k], 0, sizeof cop[k]);
+            /* the line of action runs from the COP through the VPP */
+            double fy = bw * grf_vertical(p, sl), dy = p->vpp[1] - cop[k][1];
+            grf[k][1] = fy;
+            grf[k][0] = fy * (p->vpp[0] - cop[k][0]) / dy;
+            grf[k][2] = fy * (p->vpp[2] - cop[k][2]) / dy;
+            sfr[k] = sl;
         }
-        /* Hip (~ body centre of mass) acceleration from both feet's GRF:
-         * the left foot's force is the same model half a cycle later. */
-        double fl[3] = {0, 0, 0}, cl;
+    }
+    int rs0 = -1, nst = 0;
+    for (int k = 0; k < N; k++)
+        if (sfr[k] >= 0) {
+            nst++;
+            if (sfr[(k + N - 1) % N] < 0) rs0 = k;
+        }
+    if (rs0 < 0) rs0 = 0;
+    /* Hip (~ body centre of mass) acceleration from both feet's GRF: the
+     * left foot's force is the right's at the same stance fraction, mirrored
+     * medio-laterally. */
+    for (int k = 0; k < N; k++) {
+        double fl[3] = {0, 0, 0};
         double phl = (double)k / N - 0.5 - p->left.phase;
         phl -= floor(phl);
-        if (phl < p->left.stance) grf_model(p, phl / p->left.stance, bw, fl, &cl);
-        fl[2] = -fl[2]; /* mirrored medial direction */
+        if (phl < p->left.stance) {
+            double sl = phl / p->left.stance;
+            /* right-stance samples bracketing sl (sfr rises along the
+             * stance run, which starts at the first stance sample rs0) */
+            int lo = -1, hi = -1;
+            for (int j = 0; j < nst; j++) {
+                int q = (rs0 + j) % N;
+                if (sfr[q] <= sl) lo = q;
+                else { hi = q; break; }
+            }
+            if (hi < 0) hi = lo;
+            if (lo < 0) lo = hi;
+            fl[1] = bw * grf_vertical(p, sl);
+            if (lo >= 0 && hi >= 0 && grf[lo][1] > 0 && grf[hi][1] > 0) {
+                double w = sfr[hi] > sfr[lo] ? (sl - sfr[lo]) / (sfr[hi] - sfr[lo]) : 0.0;
+                double rx = (1 - w) * grf[lo][0] / grf[lo][1] + w * grf[hi][0] / grf[hi][1];
+                double rz = (1 - w) * grf[lo][2] / grf[lo][1] + w * grf[hi][2] / grf[hi][1];
+                fl[0] = fl[1] * rx;
+                fl[2] = -fl[1] * rz;
+            }
+        }
         for (int i = 0; i < 3; i++) ahip[k][i] = (grf[k][i] + fl[i]) / M;
         ahip[k][1] -= GRAV;
     }
 
+    /* accelerations of the segment COMs and angles, low-passed */
+    double cs[ACC_NH * GF_T], sn[ACC_NH * GF_T];
+    for (int k = 0; k < N; k++) {
+        double w = 2.0 * PI * k / N, c1 = cos(w), s1 = sin(w), ck = c1, sk = s1;
+        for (int h = 0; h < ACC_NH; h++) {
+            cs[h * N + k] = ck;
+            sn[h * N + k] = sk;
+            double cn = ck * c1 - sk * s1;
+            sk = sk * c1 + ck * s1;
+            ck = cn;
+        }
+    }
+    double acc[GF_T][NSEG][3], alpha[GF_T][NSEG][3], tmp[GF_T];
+    for (int sg = 0; sg < NSEG; sg++)
+        for (int i = 0; i < 3; i++) {
+            lowpass_d2(&com[0][sg][i], NSEG * 3, N, p->stride_s, cs, sn, tmp);
+            for (int k = 0; k < N; k++) acc[k][sg][i] = tmp[k];
+            lowpass_d2(&ang3[0][sg][i], NSEG * 3, N, p->stride_s, cs, sn, tmp);
+            for (int k = 0; k < N; k++) alpha[k][sg][i] = tmp[k] * DEG;
+        }
     const double g[3] = {0, -GRAV, 0};
     for (int k = 0; k < N; k++) {
-        int kp = (k + 1) % N, km = (k + N - 1) % N;
         double mh[3] = {0, 0, 0}, t[3];
         for (int sg = 0; sg < NSEG; sg++) {
-            double acc[3], ma[3], alpha[3];
-            for (int i = 0; i < 3; i++) {
-                acc[i] = (com[kp][sg][i] - 2 * com[k][sg][i] + com[km][sg][i]) / (dt * dt);
-                ma[i] = mass[sg] * (acc[i] + ahip[k][i] - g[i]);
-                alpha[i] = (ang3[kp][sg][i] - 2 * ang3[k][sg][i] + ang3[km][sg][i]) * DEG / (dt * dt);
-            }
+            double ma[3];
+            for (int i = 0; i < 3; i++) ma[i] = mass[sg] * (acc[k][sg][i] + ahip[k][i] - g[i]);
             cross(com[k][sg], ma, t);
             double is = mass[sg] * (rg[sg] * len[sg]) * (rg[sg] * len[sg]);
             double il = mass[sg] * (rgl[sg] * len[sg]) * (rgl[sg] * len[sg]);
             /* long axis: y for thigh/shank, x for the foot */
             double I[3] = {sg == 2 ? il : is, sg == 2 ? is : il, is};
-            for (int i = 0; i < 3; i++) mh[i] += t[i] + I[i] * alpha[i];
+            for (int i = 0; i < 3; i++) mh[i] += t[i] + I[i] * alpha[k][sg][i];
         }
         cross(cop[k], grf[k], t);
         for (int i = 0; i < 3; i++) mh[i] -= t[i];

@@ -44,14 +44,15 @@ typedef struct {
     double mass_kg, height_m;
     gf_side_params right, left;
     double pelvis_gain;
-    /* ground reaction force model over right stance, in body weights */
+    double pelvis_tilt_off; /* degrees added to pelvis tilt (style) */
+    /* ground reaction force model over right stance: vertical force in body
+     * weights, horizontal components from the line of action through a
+     * virtual pivot point (VPP) above the hip */
     double fy1, fy2, fyv;       /* vertical first peak, second peak, valley */
-    double fx_brake, fx_prop;   /* anterior-posterior peaks (magnitudes) */
-    double fz_med;              /* medial peak */
+    double vpp[3];              /* VPP relative to the right hip, ground axes (m) */
     double cop_lat_heel_m;      /* COP lateral of the foot axis at heel strike (m) */
     double cop_med_m;           /* COP medial of the foot axis at toe-off (m) */
     double cop_start, cop_end;  /* COP along the foot (fraction of foot length from heel) */
-    double free_torque;         /* vertical free-moment peak, N·m per (BW·m) */
 } gf_trial_params;
 
 /* Draws the trial parameters (subject, cadence, trial_rng). */
@@ -77,7 +78,8 @@ void gf_synth_fmax(double mass_kg, double *fmax);
 void gf_synth_moment_arms(double flex_deg, double add_deg, double r[3][GF_NF]);
 /* Static optimization: min sum (F/Fmax)^2 s.t. R F + reserve = M, 0<=F<=Fmax,
  * with three expensive reserve actuators (reported) so that it is always
- * solvable. Returns GF_ENUMERIC if the Newton iteration fails. */
+ * solvable; the reserves take the exact remainder M - R F, so that the
+ * moment balance always holds. GF_ENUMERIC only for non-finite input. */
 gf_err gf_synth_static_opt(const double r[3][GF_NF], const double *fmax, const double m[3], double *f,
                            double reserve[3]);
 

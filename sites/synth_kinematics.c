@@ -45,6 +45,15 @@ static double cad_gain(int j, double c)
     return g < 0.5 ? 0.5 : g;
 }
 
+#ifndef VPP_X
+#define VPP_X 0.04
+#endif
+#ifndef VPP_H
+#define VPP_H 0.30
+#endif
+#ifndef VPP_Z
+#define VPP_Z 0.072
+#endif
 #ifndef COP_LAT
 #define COP_LAT 0.075
 #endif
@@ -84,8 +93,13 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
         base.gain[j] = cad_gain(j, c) / cad_gain(j, gf_tmpl_cadence_spm);
         base.offset[j] = 0.0;
     }
-    base.gain[GF_J_HIPFLEX] *= 1.0 + 0.08 * st[0];
+    base.gain[GF_J_HIPFLEX] *= clampd(1.0 + 0.08 * clampd(st[0], -3.0, 3.0), 0.75, 1.25);
     base.offset[GF_J_HIPFLEX] = 3.5 * st[1];
+    /* Most of the between-subject spread of the hip flexion angle is pelvic
+     * tilt (the thigh's orientation in space is constrained by foot
+     * placement): 80 % of the offset is an opposite pelvis tilt, leaving the
+     * leg geometry (and the GRF lever arms) nearly unchanged. */
+    p->pelvis_tilt_off = -0.8 * base.offset[GF_J_HIPFLEX];
     base.gain[GF_J_HIPADD] *= clampd(1.0 + 0.15 * st[2], 0.5, 1.6);
     base.offset[GF_J_HIPADD] = 0.5 * st[2];
     base.gain[GF_J_HIPROT] *= clampd(1.0 + 0.10 * st[3], 0.5, 1.6);
@@ -104,20 +118,21 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     p->left.phase = 0.01 * st[7];
     p->pelvis_gain = cad_gain(GF_J_HIPFLEX, c) / cad_gain(GF_J_HIPFLEX, gf_tmpl_cadence_spm);
 
-    /* GRF model, body weights (Nilsson & Thorstensson 1989; Keller et al.
-     * 1996; Winter 2009): vertical peaks rise and the valley deepens with
-     * cadence, AP peaks grow with speed. */
+    /* GRF model. Vertical peaks (body weights) rise and the valley deepens
+     * with cadence (Nilsson & Thorstensson 1989; Keller et al. 1996); the
+     * valley is finally set for vertical impulse balance over the stride.
+     * The horizontal components follow from the line of action through a
+     * virtual pivot point above the hip (Maus et al. 2010; Gruben & Boehm
+     * 2012), which ties the GRF direction to the leg geometry. */
     p->fy1 = (1.15 + 0.45 * dc) * (1.0 + 0.04 * st[6]);
     p->fy2 = 1.10 + 0.20 * dc;
-    p->fyv = clampd(0.72 - 0.45 * dc, 0.45, 0.95);
-    p->fx_brake = clampd(0.23 * (1.0 + 0.5 * dc), 0.05, 0.4);
-    p->fx_prop = clampd(0.23 * (1.0 + 0.5 * dc), 0.05, 0.4);
-    p->fz_med = 0.05;
+    p->vpp[0] = VPP_X * H_SCALE;
+    p->vpp[1] = VPP_H * H_SCALE;
+    p->vpp[2] = -VPP_Z * H_SCALE;
     p->cop_lat_heel_m = COP_LAT * H_SCALE;
     p->cop_med_m = COP_MED * H_SCALE * (1.0 + 0.12 * st[2]);
     p->cop_start = 0.10;
     p->cop_end = COP_END;
-    p->free_torque = 0.0;
 
     /* ONFH: the affected hip loses range (sagittal and frontal most), the
      * gait slows and stance lengthens, the affected limb is unloaded sooner
@@ -136,10 +151,10 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
         if (s->onfh == 1) {
             p->fy1 *= 1.0 - 0.10 * sev;
             p->fy2 *= 1.0 - 0.10 * sev;
-            p->fx_brake *= 1.0 - 0.25 * sev;
-            p->fx_prop *= 1.0 - 0.25 * sev;
             p->cop_med_m *= 1.0 - 0.45 * sev;
             p->cop_lat_heel_m += 0.01 * sev;
+            /* Duchenne lean: the trunk (and the pivot point) over the hip */
+            p->vpp[2] += 0.02 * sev * H_SCALE;
         } else {
             p->fy1 *= 1.0 + 0.03 * sev;
             p->fy2 *= 1.0 + 0.03 * sev;
@@ -161,8 +176,10 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     double load = 1.0 + 0.03 * gf_rng_normal(r);
     p->fy1 *= load;
     p->fy2 *= load * (1.0 + 0.01 * gf_rng_normal(r));
-    p->fx_brake *= load;
-    p->fx_prop *= load;
+    /* vertical impulse over the stride = body weight x stride time: the
+     * stance mean of the vertical curve is 0.28667 F1 + 0.25 F2 + 0.28 V */
+    double sm = 0.5 * (p->right.stance + p->left.stance);
+    p->fyv = clampd((0.5 / sm - 0.28667 * p->fy1 - 0.25 * p->fy2) / 0.28, 0.40, 1.0);
     return GF_OK;
 }
 
@@ -207,7 +224,7 @@ void gf_synth_kinematics(const gf_trial_params *p, double *ang)
         for (int c = GF_TC_PELVIS_TILT; c <= GF_TC_PELVIS_ROT; c++) {
             double mu = gf_tmpl_coef[c][0];
             double v = gf_tmpl_eval(c, psi_r) - mu;
-            a[c] = (c == GF_TC_PELVIS_TILT ? mu : 0.0) + p->pelvis_gain * v;
+            a[c] = (c == GF_TC_PELVIS_TILT ? mu + p->pelvis_tilt_off : 0.0) + p->pelvis_gain * v;
         }
     }
 }

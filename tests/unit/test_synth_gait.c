@@ -313,3 +313,64 @@ Test(synth_gait, template_table_regenerates_from_the_opensim_walks)
                    tu_root(), tu_python(), tu_opensim_dir(), d, d);
     cr_assert_eq(rc, 0, "regenerated table differs from sites/synth_templates.c (or the script failed)");
 }
+
+/* Any plausible subject simulates: mass 48-100 kg, height 1.55-1.92 m, style
+ * deviates N(0,1) clipped at +-3 (every 7th subject at the +-3 corners),
+ * cadence 70-145 steps/min, healthy / ONFH right / ONFH left with severity
+ * 0-1. Outputs finite and bounded; forces within [0, Fmax]. Outside the
+ * all-dimensions +-3 corners the static optimization's reserve actuators stay
+ * small (the muscles carry the moments); in the corners they are reported. */
+Test(synth_gait, plausible_subject_sweep_never_fails)
+{
+    gf_rng r;
+    gf_rng_seed(&r, 20240611);
+    static float x[GF_T * GF_DIN], ym[GF_T * GF_NM], yf[GF_T * GF_NF];
+    double worst_res = 0, worst_m = 0, worst_corner = 0;
+    int with_reserve = 0;
+    const int n = 360;
+    for (int t = 0; t < n; t++) {
+        gf_gait_subject s = {0};
+        s.mass_kg = 48 + 52 * gf_rng_uniform(&r);
+        s.height_m = 1.55 + 0.37 * gf_rng_uniform(&r);
+        for (int d = 0; d < GF_STYLE_DIMS; d++) {
+            double z = gf_rng_normal(&r);
+            s.style[d] = t % 7 == 0 ? (z < 0 ? -3.0 : 3.0) : fmax(-3.0, fmin(3.0, z));
+        }
+        s.onfh = t % 3;
+        s.onfh_severity = gf_rng_uniform(&r);
+        double cad = t % 11 == 0 ? (t % 2 ? 145.0 : 70.0) : 70 + 75 * gf_rng_uniform(&r);
+        double res;
+        cr_assert_eq(gf_synth_cycle(&s, cad, &r, x, ym, yf, &res), GF_OK, "subject %d (%.1f kg, %.2f m, %.0f spm): %s",
+                     t, s.mass_kg, s.height_m, cad, gf_errmsg());
+        double fmax[GF_NF];
+        gf_synth_fmax(s.mass_kg, fmax);
+        for (int k = 0; k < GF_T; k++) {
+            for (int c = 0; c < GF_DIN; c++) {
+                float v = x[k * GF_DIN + c];
+                cr_assert(isfinite(v) && fabsf(v) < 120.0f, "subject %d angle %d = %g", t, c, v);
+            }
+            for (int c = 0; c < GF_NM; c++) {
+                double v = ym[k * GF_NM + c] / s.mass_kg;
+                cr_assert(isfinite(v) && fabs(v) < 3.0, "subject %d moment %d = %g N·m/kg", t, c, v);
+                if (fabs(v) > worst_m) worst_m = fabs(v);
+            }
+            for (int c = 0; c < GF_NF; c++) {
+                float f = yf[k * GF_NF + c];
+                cr_assert(isfinite(f) && f >= 0.0f && f <= fmax[c] * (1 + 1e-6), "subject %d F[%d] = %g", t, c, f);
+            }
+        }
+        res /= s.mass_kg;
+        if (t % 7 == 0) {
+            if (res > worst_corner) worst_corner = res;
+            continue;
+        }
+        if (res > 1e-3) with_reserve++;
+        if (res > worst_res) worst_res = res;
+    }
+    fprintf(stderr,
+            "  sweep: %d subjects, largest |moment| %.2f N·m/kg; reserve used in %d non-corner subjects, largest "
+            "%.3f N·m/kg; +-3 corners largest %.3f N·m/kg\n",
+            n, worst_m, with_reserve, worst_res, worst_corner);
+    cr_assert_lt(worst_res, 0.10, "reserve actuators carried %.3f N·m/kg", worst_res);
+    cr_assert_leq(with_reserve, n / 20, "%d of %d subjects needed reserve actuators", with_reserve, n);
+}
