@@ -565,20 +565,26 @@ gf_err gf_array_get_str(const gf_array *a, int64_t i, char *dst, size_t cap)
 gf_err gf_array_set_str(gf_array *a, int64_t i, const char *s)
 {
     GF_TRY(str_index(a, i));
-    unsigned char *p = (unsigned char *)a->data + (size_t)i * a->itemsize;
-    size_t unit = a->dtype == GF_DT_STR ? 4 : 1, n = a->itemsize / unit, k = 0;
-    const unsigned char *u = (const unsigned char *)s;
-    size_t left = strlen(s);
-    memset(p, 0, a->itemsize);
-    while (left) {
+    size_t unit = a->dtype == GF_DT_STR ? 4 : 1, n = a->itemsize / unit;
+    /* Validate and measure first so a failure leaves the element untouched. */
+    size_t need = 0, left = strlen(s);
+    for (const unsigned char *u = (const unsigned char *)s; left;) {
         uint32_t cp;
         size_t adv = utf8_decode(u, left, &cp);
         if (!adv) return gf_fail(GF_EINVAL, "key '%s' element %lld: invalid UTF-8", a->name, (long long)i);
-        size_t need = unit == 4 ? 1 : adv;
-        if (k + need > n) return gf_fail(GF_ERANGE, "key '%s' element %lld: '%s' longer than %zu", a->name, (long long)i, s, n);
-        if (unit == 4) memcpy(p + 4 * k, &cp, 4);
-        else memcpy(p + k, u, adv);
-        k += need;
+        need += unit == 4 ? 1 : adv;
+        u += adv;
+        left -= adv;
+    }
+    if (need > n) return gf_fail(GF_ERANGE, "key '%s' element %lld: '%s' longer than %zu", a->name, (long long)i, s, n);
+    unsigned char *p = (unsigned char *)a->data + (size_t)i * a->itemsize;
+    memset(p, 0, a->itemsize);
+    if (unit == 1) { memcpy(p, s, strlen(s)); return GF_OK; }
+    left = strlen(s);
+    for (const unsigned char *u = (const unsigned char *)s; left; p += 4) {
+        uint32_t cp;
+        size_t adv = utf8_decode(u, left, &cp);
+        memcpy(p, &cp, 4);
         u += adv;
         left -= adv;
     }
