@@ -43,6 +43,24 @@ np.savez(os.path.join(npz_dir, 'stored_mixed'), a=np.arange(3, dtype='>f8'), s=n
 with zipfile.ZipFile(os.path.join(npz_dir, 'v3_member.npz'), 'w', zipfile.ZIP_DEFLATED) as z:
     b = io.BytesIO(); np.lib.format.write_array(b, np.array(['\u65e5']), version=(3, 0)); z.writestr('u.npy', b.getvalue())
 
+# Record-mode seeds for fuzz_npz: b'R' + (u8 name length, name, u32 length, npy)*.
+def records(name, arrays):
+    out = bytearray(b'R')
+    for k, v in arrays.items():
+        b = io.BytesIO(); np.lib.format.write_array(b, v, allow_pickle=False); raw = b.getvalue()
+        out += bytes([len(k)]) + k.encode() + len(raw).to_bytes(4, 'little') + raw
+    open(os.path.join(npz_dir, name + '.rec'), 'wb').write(out)
+
+x1 = np.zeros((1, 180, 10), 'f4'); x1[0, ::40] = 3.0
+records('rec_x_only', dict(X=x1, in_cols=np.array(IN[::-1])))
+# N = 0 keeps a labelled record under 8 KB; mutations grow the shapes.
+records('rec_moments', dict(X=np.zeros((0, 180, 10), 'f4'), Y=np.ones((0, 180, 3), 'f4'), out_cols=np.array(MO),
+                            subject_id=np.array([], 'i8'), height_m=np.array([]), weight_kg=np.array([], 'i2'),
+                            speed_label=np.array([], 'S4'), trial=np.array([], 'u1'), in_cols=np.array(IN)))
+records('rec_forces', dict(X=np.zeros((0, 180, 10), 'f8'), Y=np.ones((0, 180, 14), 'f8'), out_cols=np.array(FO[::-1]),
+                           subject_id=np.array([], 'U3'), height_m=np.array([]), weight_kg=np.array([]),
+                           speed_label=np.array([], 'U4'), cadence_spm=np.array([])))
+
 for d in (npy_dir, npz_dir):
     for f in os.listdir(d):
         assert os.path.getsize(os.path.join(d, f)) < 8192, f
