@@ -72,7 +72,19 @@ gf_err gf_npz_write(const char *path, const gf_array *arrays, int n, int compres
 /* Gait2Hip-60 layout: X (N,180,10), Y (N,180,D) in N or N·m, subject_id,
  * height_m, weight_kg, speed_label, in_cols, out_cols. Columns are mapped by
  * name. Reading fills ds->yf or ds->ym according to out_cols and sets *task;
- * a file with only X (for predict) leaves both NULL and *task = -1. */
+ * a file with only X (for predict) leaves both NULL and *task = -1.
+ * Reader rules:
+ *  - X, Y: float32/float64, T = 180, every value finite in float32.
+ *  - in_cols: a permutation of gf_in_cols (absent: X is in gf_in_cols order).
+ *    out_cols: a permutation of gf_force_cols or of gf_moment_cols; Y and
+ *    out_cols come together.
+ *  - With Y, subject_id (strings, or integers written in decimal),
+ *    height_m (0, 3], weight_kg (0, 500] and speed_label (strings, any
+ *    non-empty label up to 7 bytes) are required; without Y they are
+ *    optional and absent ones leave meta zeroed ("" / 0).
+ *  - Optional extras (written by gf_g2h_write): cadence_spm [0, 400] and
+ *    trial (integers, [0, 2^31)). Other keys are ignored.
+ *  - Every per-cycle array is 1-D with N entries. */
 gf_err gf_g2h_read(const char *path, gf_dataset *ds, int *task);
 /* The same on an npz already parsed / held in memory (what names it). */
 gf_err gf_g2h_from_npz(const char *what, const gf_npz *z, gf_dataset *ds, int *task);

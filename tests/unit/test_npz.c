@@ -393,6 +393,14 @@ Test(npz, g2h_moments_integer_ids_and_extra_keys_round_trip)
     cr_assert_eq(memcmp(ds.ym, ds2.ym, sizeof(float) * 2 * GF_T * GF_NM), 0);
     cr_assert_eq(memcmp(ds.meta, ds2.meta, 2 * sizeof *ds.meta), 0);
     cr_assert_eq(gf_g2h_write(p2, &ds, GF_TASK_FORCES), GF_EINVAL, "no force targets to write");
+    /* Same dataset, same bytes; a NaN is refused and leaves the old file. */
+    char *p3 = mkpath(tu_tmpdir(), "m3.npz");
+    cr_assert_eq(gf_g2h_write(p3, &ds, GF_TASK_MOMENTS), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(tu_sh("cmp -s %s %s", p2, p3), 0, "deterministic bytes");
+    ds.x[5] = NAN;
+    cr_assert_eq(gf_g2h_write(p3, &ds, GF_TASK_MOMENTS), GF_ENUMERIC);
+    cr_assert_eq(tu_sh("cmp -s %s %s", p2, p3), 0, "old file intact");
+    free(p3);
     gf_dataset_free(&ds);
     gf_dataset_free(&ds2);
     free(p); free(p2);
@@ -412,6 +420,19 @@ Test(npz, g2h_x_only_file_for_predict)
     cr_assert_eq(ds.x[(3 * GF_T + 179) * GF_DIN + 9], (float)val(3, 179, 9));
     cr_assert_str_eq(ds.meta[3].subject_id, "");
     cr_assert_eq(ds.meta[3].weight_kg, 0.0f);
+    /* The in-memory entry point gives the same dataset. */
+    unsigned char *buf;
+    size_t len;
+    gf_dataset ds2;
+    cr_assert_eq(gf_read_file(p, 1 << 24, &buf, &len), GF_OK);
+    cr_assert_eq(gf_g2h_parse("mem", buf, len, &ds2, &task), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(task, -1);
+    cr_assert_eq(ds2.n, 4);
+    cr_assert_eq(memcmp(ds.x, ds2.x, sizeof(float) * 4 * GF_T * GF_DIN), 0);
+    cr_assert_eq(gf_g2h_parse("mem", buf, len / 2, &ds2, &task), GF_EFORMAT);
+    cr_assert(strncmp(gf_errmsg(), "mem: ", 5) == 0, "%s", gf_errmsg());
+    free(buf);
+    gf_dataset_free(&ds2);
     gf_dataset_free(&ds);
     free(p);
 }
