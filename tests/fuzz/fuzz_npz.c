@@ -2,7 +2,9 @@
  * Inputs starting with 'R' are records (u8 name length, name, u32 LE length,
  * .npy bytes) assembled into a gf_npz without a zip: mutations inside a zip
  * member mostly die on its CRC, so this mode is what reaches deep into the
- * Gait2Hip checks. Anything else is parsed as an npz with the member cap
+ * Gait2Hip checks. A length past the end of the input is zero-padded (up to
+ * 4 MiB) so a tiny seed can stand for a full (1, 180, 10) X; truncation
+ * itself is fuzzed by fuzz_npy and by the zip mode. Anything else is parsed as an npz with the member cap
  * lowered to 64 MiB, so a small input cannot legitimately inflate past the
  * fuzzer's memory limit (the cap logic is the same). */
 #include <stdint.h>
@@ -25,14 +27,20 @@ static int from_records(const uint8_t *p, size_t n, gf_npz *z)
         uint32_t len = (uint32_t)p[1 + nl] | (uint32_t)p[2 + nl] << 8 | (uint32_t)p[3 + nl] << 16 | (uint32_t)p[4 + nl] << 24;
         p += 5 + nl;
         n -= 5 + nl;
-        if (len > n) len = (uint32_t)n;
+        size_t have = len < n ? len : n;
+        unsigned char *buf = NULL;
+        if (len > n) {
+            if (len > ((uint32_t)4 << 20) || !(buf = calloc(len, 1))) break;
+            memcpy(buf, p, n);
+        }
         gf_array *a = &z->arrays[z->n];
-        if (!gf_npz_get(z, name) && gf_npy_parse("fuzz", p, len, a) == GF_OK) {
+        if (!gf_npz_get(z, name) && gf_npy_parse("fuzz", buf ? buf : p, len, a) == GF_OK) {
             memcpy(a->name, name, nl + 1);
             z->n++;
         }
-        p += len;
-        n -= len;
+        free(buf);
+        p += have;
+        n -= have;
     }
     return 0;
 }

@@ -44,11 +44,14 @@ with zipfile.ZipFile(os.path.join(npz_dir, 'v3_member.npz'), 'w', zipfile.ZIP_DE
     b = io.BytesIO(); np.lib.format.write_array(b, np.array(['\u65e5']), version=(3, 0)); z.writestr('u.npy', b.getvalue())
 
 # Record-mode seeds for fuzz_npz: b'R' + (u8 name length, name, u32 length, npy)*.
-def records(name, arrays):
+def records(name, arrays, header_only=()):
     out = bytearray(b'R')
     for k, v in arrays.items():
         b = io.BytesIO(); np.lib.format.write_array(b, v, allow_pickle=False); raw = b.getvalue()
-        out += bytes([len(k)]) + k.encode() + len(raw).to_bytes(4, 'little') + raw
+        full = len(raw)
+        if k in header_only:  # the harness zero-pads up to the declared length; must be last
+            raw = raw[:full - v.nbytes]
+        out += bytes([len(k)]) + k.encode() + full.to_bytes(4, 'little') + raw
     open(os.path.join(npz_dir, name + '.rec'), 'wb').write(out)
 
 x1 = np.zeros((1, 180, 10), 'f4'); x1[0, ::40] = 3.0
@@ -60,6 +63,11 @@ records('rec_moments', dict(X=np.zeros((0, 180, 10), 'f4'), Y=np.ones((0, 180, 3
 records('rec_forces', dict(X=np.zeros((0, 180, 10), 'f8'), Y=np.ones((0, 180, 14), 'f8'), out_cols=np.array(FO[::-1]),
                            subject_id=np.array([], 'U3'), height_m=np.array([]), weight_kg=np.array([]),
                            speed_label=np.array([], 'U4'), cadence_spm=np.array([])))
+# N = 1 labelled, X zero-padded by the harness (X last, header only).
+records('rec_n1_padded', dict(Y=np.ones((1, 180, 3), 'f4'), out_cols=np.array(MO[::-1]), subject_id=np.array(['P03']),
+                              height_m=np.array([1.8]), weight_kg=np.array([80], 'i2'), speed_label=np.array(['self']),
+                              trial=np.array([2], 'u1'), cadence_spm=np.float32([100]), in_cols=np.array(IN),
+                              X=np.zeros((1, 180, 10), 'f4')), header_only=('X',))
 
 for d in (npy_dir, npz_dir):
     for f in os.listdir(d):
