@@ -11,6 +11,10 @@
 #define GF_NPY_MAX_DIMS 8
 #define GF_NPZ_MAX_MEMBER ((size_t)4 << 30)  /* uncompressed bytes per member */
 #define GF_NPZ_MAX_MEMBERS 256
+#define GF_NPZ_MAX_TOTAL ((size_t)8 << 30)   /* uncompressed bytes per archive */
+#define GF_NPZ_MAX_FILE ((size_t)8 << 30)    /* bytes of an .npz file read whole */
+#define GF_NPY_MAX_HEADER 10000              /* numpy's own default read limit */
+#define GF_NPY_MAX_STRLEN 65536              /* characters per '<U n' / '|S n' item */
 
 typedef enum {
     GF_DT_F32, GF_DT_F64, GF_DT_I8, GF_DT_I16, GF_DT_I32, GF_DT_I64,
@@ -33,9 +37,20 @@ gf_err gf_npy_parse(const char *what, const unsigned char *buf, size_t len, gf_a
 /* Serializes as .npy version 1.0 (2.0 if the header needs it); *buf malloc'd. */
 gf_err gf_npy_serialize(const gf_array *a, unsigned char **buf, size_t *len);
 void gf_array_free(gf_array *a);
-/* Element i as double (numeric dtypes) / as a UTF-8 string (STR/BYTES). */
+/* Allocates a zeroed C-order array named name (may be NULL); itemsize is
+ * only read for GF_DT_STR (4 * chars) and GF_DT_BYTES. */
+gf_err gf_array_alloc(gf_array *a, const char *name, gf_dtype dt, size_t itemsize,
+                      int ndim, const int64_t *shape);
+/* "float32", "int64", "unicode", ... for messages. */
+const char *gf_dtype_name(gf_dtype dt);
+/* Element i as double (numeric dtypes; NAN for strings or i out of range). */
 double gf_array_get_f64(const gf_array *a, int64_t i);
+/* Element i of a STR/BYTES array as a NUL-terminated UTF-8 string. Trailing
+ * NULs are padding (as in numpy); embedded NULs, invalid code points or
+ * invalid UTF-8 bytes are errors; GF_ERANGE when it needs more than cap bytes. */
 gf_err gf_array_get_str(const gf_array *a, int64_t i, char *dst, size_t cap);
+/* Stores UTF-8 s into element i of a STR/BYTES array (GF_ERANGE if too long). */
+gf_err gf_array_set_str(gf_array *a, int64_t i, const char *s);
 
 typedef struct {
     int n;
@@ -43,7 +58,12 @@ typedef struct {
 } gf_npz;
 
 gf_err gf_npz_read(const char *path, gf_npz *out);
+/* Parses an npz held in memory; what names it in messages (e.g. the path).
+ * Only "*.npy" members, stored or deflated, unencrypted, unique keys. */
 gf_err gf_npz_parse(const char *what, const unsigned char *buf, size_t len, gf_npz *out);
+/* Same with a lower per-member cap (tests exercise the zip-bomb defence with it). */
+gf_err gf_npz_parse_capped(const char *what, const unsigned char *buf, size_t len,
+                           size_t member_cap, gf_npz *out);
 const gf_array *gf_npz_get(const gf_npz *z, const char *key);
 void gf_npz_free(gf_npz *z);
 /* Writes arrays as an npz atomically (temp file, fsync, rename). compress: deflate. */
@@ -52,8 +72,26 @@ gf_err gf_npz_write(const char *path, const gf_array *arrays, int n, int compres
 /* Gait2Hip-60 layout: X (N,180,10), Y (N,180,D) in N or N·m, subject_id,
  * height_m, weight_kg, speed_label, in_cols, out_cols. Columns are mapped by
  * name. Reading fills ds->yf or ds->ym according to out_cols and sets *task;
- * a file with only X (for predict) leaves both NULL and *task = -1. */
+ * a file with only X (for predict) leaves both NULL and *task = -1.
+ * Reader rules:
+ *  - X, Y: float32/float64, T = 180, every value finite in float32.
+ *  - in_cols: a permutation of gf_in_cols (absent: X is in gf_in_cols order).
+ *    out_cols: a permutation of gf_force_cols or of gf_moment_cols; Y and
+ *    out_cols come together.
+ *  - With Y, subject_id (strings, or integers written in decimal),
+ *    height_m (0, 3], weight_kg (0, 500] and speed_label (strings, any
+ *    non-empty label up to 7 bytes) are required; without Y they are
+ *    optional and absent ones leave meta zeroed ("" / 0).
+ *  - Optional extras (written by gf_g2h_write): cadence_spm [0, 400] and
+ *    trial (integers, [0, 2^31)). Other keys are ignored.
+ *  - Every per-cycle array is 1-D with N entries. */
 gf_err gf_g2h_read(const char *path, gf_dataset *ds, int *task);
+/* The same on an npz already parsed / held in memory (what names it). */
+gf_err gf_g2h_from_npz(const char *what, const gf_npz *z, gf_dataset *ds, int *task);
+gf_err gf_g2h_parse(const char *what, const unsigned char *buf, size_t len, gf_dataset *ds, int *task);
+/* Writes X, Y (float32, absolute N or N·m), subject_id, height_m, weight_kg,
+ * speed_label, in_cols, out_cols, and two extra keys the reader restores:
+ * cadence_spm (float32) and trial (int32). Deflated, deterministic bytes. */
 gf_err gf_g2h_write(const char *path, const gf_dataset *ds, gf_task task);
 
 #endif
