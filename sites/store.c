@@ -11,6 +11,7 @@
 struct gf_store {
     sqlite3 *db;
     char *path;
+    char import_time[24]; /* fixed imported_at for reproducible stores; "" = now */
 };
 
 /* Schema version 1. The CHECKs repeat the C-side validation so that a store
@@ -312,6 +313,16 @@ void gf_store_close(gf_store *s)
 
 const char *gf_store_path(const gf_store *s) { return s->path; }
 
+gf_err gf_store_set_import_time(gf_store *s, const char *iso8601)
+{
+    int Y, M, D, h, m, sec, n = 0;
+    if (!iso8601) { s->import_time[0] = 0; return GF_OK; }
+    if (strlen(iso8601) != 20 || sscanf(iso8601, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 20)
+        return gf_fail(GF_EINVAL, "%s: import time '%s' is not YYYY-MM-DDTHH:MM:SSZ", s->path, iso8601);
+    memcpy(s->import_time, iso8601, 21);
+    return GF_OK;
+}
+
 /* ---------- site identity ---------- */
 
 static gf_err json_object_check(const gf_store *s, const char *json)
@@ -437,7 +448,8 @@ static gf_err importer_prepare(importer *im)
     GF_TRY(prep(s, "INSERT INTO subjects(subject_id, height_m, weight_kg) VALUES (?1, ?2, ?3)", &im->ins_subj));
     GF_TRY(prep(s, "SELECT id FROM trials WHERE subject = ?1 AND speed = ?2 AND trial = ?3", &im->sel_trial));
     GF_TRY(prep(s,
-                "INSERT INTO trials(subject, speed, trial, cadence_spm, provenance) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO trials(subject, speed, trial, cadence_spm, provenance, imported_at) VALUES (?1, ?2, ?3, ?4, ?5,"
+                " COALESCE(?6, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))",
                 &im->ins_trial));
     GF_TRY(prep(s, "SELECT COALESCE(MAX(idx) + 1, 0) FROM cycles WHERE trial = ?1", &im->next_idx));
     GF_TRY(prep(s,
@@ -505,6 +517,8 @@ static gf_err trial_row(importer *im, sqlite3_int64 subj, const gf_cycle_meta *m
     sqlite3_bind_int(q, 3, m->trial);
     sqlite3_bind_double(q, 4, m->cadence_spm); /* the trial's first cycle */
     sqlite3_bind_text(q, 5, im->provenance, -1, SQLITE_STATIC);
+    if (im->s->import_time[0]) sqlite3_bind_text(q, 6, im->s->import_time, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(q, 6);
     if (sqlite3_step(q) != SQLITE_DONE) return db_fail(im->s, "writing a trial");
     *id = sqlite3_last_insert_rowid(im->s->db);
     return GF_OK;

@@ -39,6 +39,10 @@ gf_err gf_store_get_site(gf_store *s, char **name, char **capture_json);
  * height and mass; trials are keyed by (subject, speed, trial) and a trial
  * already in the store is refused. Cycles of ds that share a trial key become
  * cycles 0, 1, ... of one trial. provenance may be NULL. */
+/* Fixes the imported_at of later imports (UTC "YYYY-MM-DDTHH:MM:SSZ"; NULL =
+ * the current time, the default), so generated stores are byte-reproducible. */
+gf_err gf_store_set_import_time(gf_store *s, const char *iso8601);
+
 gf_err gf_store_add(gf_store *s, const gf_dataset *ds, const char *provenance);
 
 /* Loads the cycles that carry every target in `need` (in insertion order);

@@ -581,3 +581,27 @@ Test(store, xstats_round_trip_exact)
     gf_dataset_free(&ds);
     free(path);
 }
+
+Test(store, fixed_import_time_is_stored_and_validated)
+{
+    char *path = tmp_path("time.db");
+    gf_store *s = open_new(path);
+    gf_dataset a, b;
+    make_ds(&a, 3, 1, 1, "T", 1, 11);
+    make_ds(&b, 3, 1, 1, "U", 1, 12);
+    cr_assert_eq(gf_store_set_import_time(s, "2000-13-01"), GF_EINVAL);
+    cr_assert_eq(gf_store_set_import_time(s, "2000-01-01T00:00:00Z"), GF_OK);
+    add_ok(s, &a);
+    cr_assert_eq(gf_store_set_import_time(s, NULL), GF_OK);
+    add_ok(s, &b);
+    gf_store_close(s);
+    /* The fixed time on the first import's trials, the clock (this century) on the second's. */
+    cr_assert_eq(tu_sh("test \"$(sqlite3 %s \"SELECT count(*) FROM trials WHERE imported_at = '2000-01-01T00:00:00Z'\")\" "
+                       "= \"$(sqlite3 %s \"SELECT count(*) FROM trials t JOIN subjects s ON s.id = t.subject "
+                       "WHERE s.subject_id LIKE 'T%%'\")\"", path, path), 0);
+    cr_assert_eq(tu_sh("test \"$(sqlite3 %s \"SELECT count(*) FROM trials WHERE imported_at LIKE '20%%' AND "
+                       "imported_at > '2020'\")\" -gt 0", path), 0);
+    gf_dataset_free(&a);
+    gf_dataset_free(&b);
+    free(path);
+}
