@@ -429,10 +429,10 @@ Test(npz, g2h_x_only_file_for_predict)
     cr_assert_eq(task, -1);
     cr_assert_eq(ds2.n, 4);
     cr_assert_eq(memcmp(ds.x, ds2.x, sizeof(float) * 4 * GF_T * GF_DIN), 0);
+    gf_dataset_free(&ds2);
     cr_assert_eq(gf_g2h_parse("mem", buf, len / 2, &ds2, &task), GF_EFORMAT);
     cr_assert(strncmp(gf_errmsg(), "mem: ", 5) == 0, "%s", gf_errmsg());
     free(buf);
-    gf_dataset_free(&ds2);
     gf_dataset_free(&ds);
     free(p);
 }
