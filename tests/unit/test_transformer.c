@@ -1,0 +1,223 @@
+/* Transformer oracle tests against PyTorch (tests/py/oracle_transformer.py
+ * running tests/py/reference_transformer.py on Debian's python3-torch).
+ *
+ * The C side initializes the weights (seeded), writes them with the inputs and
+ * targets to an npz, the oracle loads them with load_state_dict(strict=True)
+ * and writes float64 reference tensors, the C side compares.
+ *
+ * Error measure (per tensor): rel(c, r) = max_i |c_i - r_i| / max_i |r_i|,
+ * the largest absolute deviation relative to the tensor's largest reference
+ * magnitude. Bounds: forward output 1e-5, each parameter gradient 1e-4,
+ * each loss of a 10-step AdamW + clip_grad_norm_ trajectory 1e-4. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/rng.h"
+#include "model/model.h"
+#include "sites/npz.h"
+#include "tests/unit/testutil.h"
+
+#define FWD_TOL 1e-5
+#define GRAD_TOL 1e-4
+#define TRAJ_TOL 1e-4
+#define TRAJ_STEPS 10
+
+typedef struct {
+    gf_model_config cfg;
+    int B, T, threads;
+    uint64_t seed;
+} ocase;
+
+static gf_model_config small_cfg(int prenorm, int gelu)
+{
+    gf_model_config c = gf_model_config_default(GF_ARCH_TRANSFORMER, 10, 14);
+    c.d_model = 32;
+    c.n_heads = 2;
+    c.d_ff = 48;
+    c.max_len = 40;
+    c.prenorm = prenorm;
+    c.gelu = gelu;
+    return c;
+}
+
+static ocase small_case(int prenorm, int gelu)
+{
+    ocase o = {small_cfg(prenorm, gelu), 3, 20, 1, 11 + (uint64_t)prenorm};
+    return o;
+}
+
+static ocase reference_case(int prenorm, int gelu)
+{
+    ocase o = {gf_model_config_default(GF_ARCH_TRANSFORMER, 10, 14), 4, 180, 2, 21 + (uint64_t)prenorm};
+    o.cfg.prenorm = prenorm;
+    o.cfg.gelu = gelu;
+    return o;
+}
+
+static const float HYPER[6] = {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-5f, 0.5f}; /* lr b1 b2 eps wd clip */
+
+typedef struct {
+    gf_model *m;   /* cfg.dropout = 0 */
+    float *x, *t, *y;
+    size_t nx, ny;
+    gf_npz ref;
+} fixture;
+
+static gf_array f32_array(const char *name, int ndim, const int64_t *shape, const float *src)
+{
+    gf_array a;
+    cr_assert_eq(gf_array_alloc(&a, name, GF_DT_F32, 0, ndim, shape), GF_OK, "%s", gf_errmsg());
+    memcpy(a.data, src, (size_t)a.count * sizeof(float));
+    return a;
+}
+
+static void setup_fixture(fixture *f, const ocase *oc)
+{
+    memset(f, 0, sizeof *f);
+    gf_model_config cfg = oc->cfg;
+    cfg.dropout = 0.0f;
+    cr_assert_eq(gf_model_create(&cfg, &f->m), GF_OK, "%s", gf_errmsg());
+    f->m->threads = oc->threads;
+    cr_assert_eq(gf_model_init(f->m, oc->seed), GF_OK);
+    cr_assert_eq(gf_model_prepare(f->m, oc->B, oc->T), GF_OK, "%s", gf_errmsg());
+    f->nx = (size_t)oc->B * oc->T * cfg.d_in;
+    f->ny = (size_t)oc->B * oc->T * cfg.d_out;
+    f->x = malloc(f->nx * sizeof(float));
+    f->t = malloc(f->ny * sizeof(float));
+    f->y = malloc(f->ny * sizeof(float));
+    cr_assert(f->x && f->t && f->y);
+    gf_rng r;
+    gf_rng_seed(&r, oc->seed * 7 + 1);
+    for (size_t i = 0; i < f->nx; i++) f->x[i] = (float)gf_rng_normal(&r);
+    for (size_t i = 0; i < f->ny; i++) f->t[i] = (float)(0.5 * gf_rng_normal(&r));
+
+    const gf_arena *P = &f->m->params;
+    int n = P->n + 4;
+    gf_array *arr = calloc((size_t)n, sizeof *arr);
+    cr_assert_not_null(arr);
+    for (int i = 0; i < P->n; i++) arr[i] = f32_array(P->t[i].name, P->t[i].ndim, P->t[i].shape, gf_arena_ptr(P, i));
+    int64_t sx[3] = {oc->B, oc->T, cfg.d_in}, sy[3] = {oc->B, oc->T, cfg.d_out}, s10[1] = {10}, s6[1] = {6};
+    arr[P->n] = f32_array("x", 3, sx, f->x);
+    arr[P->n + 1] = f32_array("t", 3, sy, f->t);
+    cr_assert_eq(gf_array_alloc(&arr[P->n + 2], "cfg", GF_DT_I64, 0, 1, s10), GF_OK);
+    int64_t cv[10] = {cfg.d_in, cfg.d_out, cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.d_ff, cfg.max_len,
+                      cfg.prenorm, cfg.gelu, TRAJ_STEPS};
+    memcpy(arr[P->n + 2].data, cv, sizeof cv);
+    arr[P->n + 3] = f32_array("hyper", 1, s6, HYPER);
+
+    const char *dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+    char in[512], out[512];
+    snprintf(in, sizeof in, "%s/in.npz", dir);
+    snprintf(out, sizeof out, "%s/ref.npz", dir);
+    cr_assert_eq(gf_npz_write(in, arr, n, 0), GF_OK, "%s", gf_errmsg());
+    for (int i = 0; i < n; i++) gf_array_free(&arr[i]);
+    free(arr);
+    int rc = tu_sh("%s %s/tests/py/oracle_transformer.py %s %s", tu_python(), tu_root(), in, out);
+    cr_assert_eq(rc, 0, "oracle_transformer.py failed (exit %d)", rc);
+    cr_assert_eq(gf_npz_read(out, &f->ref), GF_OK, "%s", gf_errmsg());
+    tu_sh("rm -rf %s", dir);
+}
+
+static void free_fixture(fixture *f)
+{
+    gf_model_free(f->m);
+    free(f->x);
+    free(f->t);
+    free(f->y);
+    gf_npz_free(&f->ref);
+}
+
+static const gf_array *ref_get(const fixture *f, const char *key, size_t n)
+{
+    const gf_array *a = gf_npz_get(&f->ref, key);
+    cr_assert_not_null(a, "reference has no %s", key);
+    cr_assert_eq(a->dtype, GF_DT_F64, "%s dtype", key);
+    cr_assert_eq((size_t)a->count, n, "%s has %lld values, want %zu", key, (long long)a->count, n);
+    return a;
+}
+
+/* max |c - r| / max |r| */
+static double rel_err(const float *c, const double *r, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)c[i] - r[i]);
+        if (!(d <= num)) num = d; /* NaN propagates */
+        if (fabs(r[i]) > den) den = fabs(r[i]);
+    }
+    return den > 0 ? num / den : num;
+}
+
+static double mse(const float *y, const float *t, size_t n, float *dy)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)y[i] - t[i];
+        s += d * d;
+        if (dy) dy[i] = (float)(2.0 * d / (double)n);
+    }
+    return s / (double)n;
+}
+
+static void forward_and_grads(const ocase *oc, const char *what)
+{
+    fixture f;
+    setup_fixture(&f, oc);
+    gf_model *m = f.m;
+    /* forward (train mode, dropout 0) */
+    cr_assert_eq(gf_model_forward(m, f.x, f.y, 1, NULL), GF_OK, "%s", gf_errmsg());
+    double ey = rel_err(f.y, ref_get(&f, "y", f.ny)->data, f.ny);
+    double loss = mse(f.y, f.t, f.ny, NULL), rloss = *(double *)ref_get(&f, "loss", 1)->data;
+    double eloss = fabs(loss - rloss) / fabs(rloss);
+    cr_log_info("%s: forward rel %.3g, loss %.9g vs %.9g (rel %.3g)", what, ey, loss, rloss, eloss);
+    cr_expect(ey <= FWD_TOL, "%s: forward output rel error %.3g > %g", what, ey, FWD_TOL);
+    cr_expect(eloss <= FWD_TOL, "%s: loss rel error %.3g", what, eloss);
+
+    /* PyTorch's own float32 eval path (fast path) agrees with the float64 truth */
+    double e32 = rel_err(f.y, ref_get(&f, "y_eval32", f.ny)->data, f.ny);
+    cr_expect(e32 <= 1e-4, "%s: torch float32 eval output differs from the float64 reference by %.3g", what, e32);
+
+    /* eval forward of the same weights with dropout 0.1 configured: dropout off */
+    gf_model_config c01 = m->cfg;
+    c01.dropout = 0.1f;
+    gf_model *m2;
+    cr_assert_eq(gf_model_create(&c01, &m2), GF_OK);
+    m2->threads = oc->threads;
+    memcpy(m2->params.data, m->params.data, m->params.size * sizeof(float));
+    cr_assert_eq(gf_model_prepare(m2, oc->B, oc->T), GF_OK);
+    float *y2 = malloc(f.ny * sizeof(float));
+    cr_assert_eq(gf_model_forward(m2, f.x, y2, 0, NULL), GF_OK, "%s", gf_errmsg());
+    double ey2 = rel_err(y2, ref_get(&f, "y", f.ny)->data, f.ny);
+    cr_expect(ey2 <= FWD_TOL, "%s: eval forward with dropout 0.1 configured, rel error %.3g", what, ey2);
+    free(y2);
+    gf_model_free(m2);
+
+    /* gradients of the MSE loss */
+    float *dy = malloc(f.ny * sizeof(float));
+    mse(f.y, f.t, f.ny, dy);
+    gf_model_zero_grad(m);
+    cr_assert_eq(gf_model_backward(m, dy), GF_OK, "%s", gf_errmsg());
+    double worst = 0;
+    const char *worst_name = "";
+    const gf_arena *G = &m->grads;
+    for (int i = 0; i < G->n; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "grad.%s", G->t[i].name);
+        double e = rel_err(gf_arena_ptr(G, i), ref_get(&f, key, G->t[i].numel)->data, G->t[i].numel);
+        cr_expect(e <= GRAD_TOL, "%s: gradient of %s rel error %.3g > %g", what, G->t[i].name, e, GRAD_TOL);
+        if (e > worst || e != e) { worst = e; worst_name = G->t[i].name; }
+    }
+    cr_log_info("%s: worst gradient rel error %.3g (%s) over %d tensors", what, worst, worst_name, G->n);
+    free(dy);
+    free_fixture(&f);
+}
+
+Test(transformer, small_postnorm_relu_forward_and_grads) { ocase o = small_case(0, 0); forward_and_grads(&o, "small post-norm ReLU"); }
+Test(transformer, small_prenorm_gelu_forward_and_grads) { ocase o = small_case(1, 1); forward_and_grads(&o, "small pre-norm GELU"); }
+Test(transformer, reference_postnorm_relu_forward_and_grads) { ocase o = reference_case(0, 0); forward_and_grads(&o, "reference post-norm ReLU"); }
+Test(transformer, reference_prenorm_gelu_forward_and_grads) { ocase o = reference_case(1, 1); forward_and_grads(&o, "reference pre-norm GELU"); }
