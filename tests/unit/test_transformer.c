@@ -221,3 +221,184 @@ Test(transformer, small_postnorm_relu_forward_and_grads) { ocase o = small_case(
 Test(transformer, small_prenorm_gelu_forward_and_grads) { ocase o = small_case(1, 1); forward_and_grads(&o, "small pre-norm GELU"); }
 Test(transformer, reference_postnorm_relu_forward_and_grads) { ocase o = reference_case(0, 0); forward_and_grads(&o, "reference post-norm ReLU"); }
 Test(transformer, reference_prenorm_gelu_forward_and_grads) { ocase o = reference_case(1, 1); forward_and_grads(&o, "reference pre-norm GELU"); }
+
+/* ---- without the oracle ---- */
+
+static gf_model *small_model(int prenorm, int gelu, float dropout, int threads, int B, int T)
+{
+    gf_model_config c = small_cfg(prenorm, gelu);
+    c.dropout = dropout;
+    gf_model *m;
+    cr_assert_eq(gf_model_create(&c, &m), GF_OK, "%s", gf_errmsg());
+    m->threads = threads;
+    cr_assert_eq(gf_model_init(m, 5), GF_OK);
+    cr_assert_eq(gf_model_prepare(m, B, T), GF_OK, "%s", gf_errmsg());
+    return m;
+}
+
+static float *randn(size_t n, uint64_t seed, double sd)
+{
+    gf_rng r;
+    gf_rng_seed(&r, seed);
+    float *p = malloc(n * sizeof(float));
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < n; i++) p[i] = (float)(sd * gf_rng_normal(&r));
+    return p;
+}
+
+static double model_loss(gf_model *m, const float *x, float *y, const float *r, size_t ny, uint64_t drop_seed)
+{
+    gf_rng rng;
+    gf_rng_seed(&rng, drop_seed);
+    cr_assert_eq(gf_model_forward(m, x, y, 1, &rng), GF_OK, "%s", gf_errmsg());
+    double s = 0;
+    for (size_t i = 0; i < ny; i++) s += (double)r[i] * y[i];
+    return s;
+}
+
+/* Finite differences through the whole model WITH dropout on (the oracle runs
+ * dropout 0): the same rng seed gives the same masks in every forward, so
+ * L(theta) = sum(r o y) is a fixed smooth function (GELU) of the parameters. */
+static void model_fd(int prenorm)
+{
+    int B = 2, T = 12;
+    gf_model *m = small_model(prenorm, 1, 0.2f, 2, B, T);
+    size_t nx = (size_t)B * T * 10, ny = (size_t)B * T * 14;
+    float *x = randn(nx, 3, 1.0), *r = randn(ny, 4, 1.0), *y = malloc(ny * sizeof(float));
+    model_loss(m, x, y, r, ny, 77);
+    gf_model_zero_grad(m);
+    cr_assert_eq(gf_model_backward(m, r), GF_OK, "%s", gf_errmsg());
+    gf_arena *P = &m->params, *G = &m->grads;
+    size_t n = P->size;
+    float *th0 = malloc(n * sizeof(float)), *v = malloc(n * sizeof(float));
+    memcpy(th0, P->data, n * sizeof(float));
+    double gn = 0;
+    for (size_t i = 0; i < n; i++) gn += (double)G->data[i] * G->data[i];
+    gn = sqrt(gn);
+    gf_rng rr;
+    gf_rng_seed(&rr, 9);
+    const float eps = 1e-3f;
+    double worst = 0;
+    for (int dir = 0; dir < 3; dir++) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = (float)((dir == 0 ? G->data[i] / gn * sqrt((double)gf_arena_numel(P)) : 0) + 0.5 * gf_rng_normal(&rr));
+        double an = 0;
+        for (size_t i = 0; i < n; i++) {
+            float tp = th0[i] + eps * v[i], tm = th0[i] - eps * v[i];
+            an += (double)G->data[i] * ((double)tp - tm) / (2.0 * eps);
+        }
+        for (size_t i = 0; i < n; i++) P->data[i] = th0[i] + eps * v[i];
+        double lp = model_loss(m, x, y, r, ny, 77);
+        for (size_t i = 0; i < n; i++) P->data[i] = th0[i] - eps * v[i];
+        double lm = model_loss(m, x, y, r, ny, 77);
+        memcpy(P->data, th0, n * sizeof(float));
+        double fd = (lp - lm) / (2.0 * eps), rel = fabs(fd - an) / fmax(fabs(an), fabs(fd));
+        if (rel > worst) worst = rel;
+        cr_expect(rel < 1e-2, "model FD (prenorm %d) direction %d: analytic %.8g, FD %.8g, rel %.3g", prenorm, dir, an, fd, rel);
+    }
+    cr_log_info("model FD with dropout 0.2, prenorm %d: worst rel %.3g", prenorm, worst);
+    free(th0); free(v); free(x); free(r); free(y);
+    gf_model_free(m);
+}
+
+Test(transformer, finite_differences_with_dropout_postnorm) { model_fd(0); }
+Test(transformer, finite_differences_with_dropout_prenorm) { model_fd(1); }
+
+Test(transformer, dropout_is_seeded_thread_independent_and_off_in_eval)
+{
+    int B = 3, T = 16;
+    gf_model *m1 = small_model(0, 0, 0.1f, 1, B, T), *m2 = small_model(0, 0, 0.1f, 2, B, T);
+    size_t nx = (size_t)B * T * 10, ny = (size_t)B * T * 14;
+    float *x = randn(nx, 1, 1.0), *ya = malloc(ny * 4), *yb = malloc(ny * 4), *ye = malloc(ny * 4);
+    gf_rng r1, r2;
+    gf_rng_seed(&r1, 42);
+    gf_rng_seed(&r2, 42);
+    cr_assert_eq(gf_model_forward(m1, x, ya, 1, &r1), GF_OK);
+    cr_assert_eq(gf_model_forward(m2, x, yb, 1, &r2), GF_OK);
+    double d = 0;
+    for (size_t i = 0; i < ny; i++) d = fmax(d, fabs(ya[i] - yb[i]));
+    cr_expect(d < 1e-5, "1 vs 2 threads, same seed: outputs differ by %g", d);
+    cr_assert_eq(gf_model_forward(m1, x, ye, 0, NULL), GF_OK);
+    double de = 0;
+    for (size_t i = 0; i < ny; i++) de = fmax(de, fabs(ya[i] - ye[i]));
+    cr_expect(de > 1e-3, "train with dropout equals eval (max diff %g)", de);
+    cr_assert_eq(gf_model_forward(m1, x, yb, 1, NULL), GF_EINVAL, "dropout without an rng must fail");
+    free(x); free(ya); free(yb); free(ye);
+    gf_model_free(m1);
+    gf_model_free(m2);
+}
+
+Test(transformer, nan_in_output_or_gradient_is_an_error)
+{
+    int B = 2, T = 8;
+    gf_model *m = small_model(0, 0, 0.0f, 1, B, T);
+    size_t nx = (size_t)B * T * 10, ny = (size_t)B * T * 14;
+    float *x = randn(nx, 1, 1.0), *y = malloc(ny * 4), *dy = randn(ny, 2, 1.0);
+    cr_assert_eq(gf_model_backward(m, dy), GF_ESTATE, "backward before a training forward");
+    cr_assert_eq(gf_model_forward(m, x, y, 1, NULL), GF_OK);
+    dy[5] = INFINITY;
+    cr_assert_eq(gf_model_backward(m, dy), GF_ENUMERIC);
+    cr_assert(strstr(gf_errmsg(), "gradient") && strstr(gf_errmsg(), "NaN"), "message: %s", gf_errmsg());
+    int id = gf_arena_find(&m->params, "encoder.layers.1.linear2.weight");
+    cr_assert_geq(id, 0);
+    gf_arena_ptr(&m->params, id)[3] = NAN;
+    cr_assert_eq(gf_model_forward(m, x, y, 1, NULL), GF_ENUMERIC);
+    cr_assert(strstr(gf_errmsg(), "output") && strstr(gf_errmsg(), "NaN"), "message: %s", gf_errmsg());
+    free(x); free(y); free(dy);
+    gf_model_free(m);
+}
+
+Test(transformer, init_follows_pytorch_defaults)
+{
+    gf_model_config c = gf_model_config_default(GF_ARCH_TRANSFORMER, 10, 14);
+    gf_model *m;
+    cr_assert_eq(gf_model_create(&c, &m), GF_OK);
+    cr_assert_eq(gf_model_init(m, 1), GF_OK);
+    const gf_arena *P = &m->params;
+    cr_assert_eq(P->n, 29);
+    struct { const char *name; double lo, hi; int uniform; } want[] = {
+        {"input_proj.weight", -1 / sqrt(10.0), 1 / sqrt(10.0), 1},
+        {"input_proj.bias", -1 / sqrt(10.0), 1 / sqrt(10.0), 1},
+        {"encoder.layers.0.self_attn.in_proj_weight", -sqrt(6.0 / 512), sqrt(6.0 / 512), 1},
+        {"encoder.layers.0.self_attn.in_proj_bias", 0, 0, 0},
+        {"encoder.layers.0.self_attn.out_proj.weight", -1 / sqrt(128.0), 1 / sqrt(128.0), 1},
+        {"encoder.layers.0.self_attn.out_proj.bias", 0, 0, 0},
+        {"encoder.layers.0.linear1.weight", -1 / sqrt(128.0), 1 / sqrt(128.0), 1},
+        {"encoder.layers.0.linear2.weight", -1 / 16.0, 1 / 16.0, 1},
+        {"encoder.layers.0.linear2.bias", -1 / 16.0, 1 / 16.0, 1},
+        {"encoder.layers.0.norm1.weight", 1, 1, 0},
+        {"encoder.layers.0.norm2.bias", 0, 0, 0},
+        {"output_proj.weight", -1 / sqrt(128.0), 1 / sqrt(128.0), 1},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        int id = gf_arena_find(P, want[k].name);
+        cr_assert_geq(id, 0, "%s missing", want[k].name);
+        const float *p = gf_arena_ptr(P, id);
+        size_t n = P->t[id].numel;
+        double mn = 1e9, mx = -1e9, s = 0;
+        for (size_t i = 0; i < n; i++) { mn = fmin(mn, p[i]); mx = fmax(mx, p[i]); s += p[i]; }
+        double w = want[k].hi - want[k].lo;
+        cr_expect(mn >= want[k].lo && mx <= want[k].hi, "%s in [%g, %g], want [%g, %g]", want[k].name, mn, mx, want[k].lo, want[k].hi);
+        if (want[k].uniform) /* fills its range: extremes near the bounds, mean near 0 */
+            cr_expect(mn < want[k].lo + 0.1 * w && mx > want[k].hi - 0.1 * w && fabs(s / n) < 0.1 * w,
+                      "%s: [%g, %g] mean %g does not look uniform on [%g, %g]", want[k].name, mn, mx, s / n, want[k].lo, want[k].hi);
+    }
+    int pe = gf_arena_find(P, "pos_encoder.pos_embed.weight");
+    cr_assert_eq(P->t[pe].shape[0], 500);
+    double s = 0, s2 = 0;
+    size_t n = P->t[pe].numel;
+    for (size_t i = 0; i < n; i++) { double v = gf_arena_ptr(P, pe)[i]; s += v; s2 += v * v; }
+    cr_expect(fabs(s / n) < 0.02 && fabs(sqrt(s2 / n - (s / n) * (s / n)) - 1) < 0.02, "embedding not N(0,1)");
+    /* nn.TransformerEncoder deep-copies one layer: layers start identical */
+    int a = gf_arena_find(P, "encoder.layers.0.linear1.weight"), b = gf_arena_find(P, "encoder.layers.1.linear1.weight");
+    cr_expect(!memcmp(gf_arena_ptr(P, a), gf_arena_ptr(P, b), P->t[a].numel * sizeof(float)));
+    /* seeded */
+    gf_model *m2;
+    cr_assert_eq(gf_model_create(&c, &m2), GF_OK);
+    cr_assert_eq(gf_model_init(m2, 1), GF_OK);
+    cr_expect(!memcmp(m->params.data, m2->params.data, m->params.size * sizeof(float)));
+    cr_assert_eq(gf_model_init(m2, 2), GF_OK);
+    cr_expect(memcmp(m->params.data, m2->params.data, m->params.size * sizeof(float)));
+    gf_model_free(m);
+    gf_model_free(m2);
+}
