@@ -160,6 +160,7 @@ static gf_err tr_prepare(gf_model *m, int B, int T)
     int threads = m->threads < 1 ? 1 : m->threads;
     if (p->pool && gf_pool_threads(p->pool) != threads) { gf_pool_free(p->pool); p->pool = NULL; }
     if (!p->pool) GF_TRY(gf_pool_create(threads, &p->pool));
+    gf_blas_set_threads(1);
     gf_arena_free(&p->act);
     gf_arena_free(&p->dact);
     p->fwd_train = 0;
@@ -223,7 +224,7 @@ static gf_err tr_forward(gf_model *m, const float *x, float *y, int train, gf_rn
     p->drop = train && pdrop > 0;
     if (p->drop && !rng) return gf_fail(GF_EINVAL, "transformer: training forward with dropout needs an rng");
     gf_pool *pool = p->pool;
-    gf_blas_set_threads(1);
+    /* OpenBLAS thread count: set once in prepare */
     const gf_arena *W = &m->params;
 #define PW(id) gf_arena_ptr(W, id)
     size_t ND = (size_t)N * D, NF = (size_t)N * F, TT = (size_t)B * NH * T * T;
@@ -301,7 +302,7 @@ static gf_err tr_backward(gf_model *m, const float *dy)
     int B = m->B, T = m->T, N = B * T, D = c->d_model, F = c->d_ff, NH = c->n_heads;
     size_t ND = (size_t)N * D, NF = (size_t)N * F;
     gf_pool *pool = p->pool;
-    gf_blas_set_threads(1);
+    /* OpenBLAS thread count: set once in prepare */
     gf_arena_zero(&p->dact);
     const gf_arena *W = &m->params;
     gf_arena *G = &m->grads;
