@@ -17,7 +17,9 @@
 
 #include "common/err.h"
 #include "common/rng.h"
+#include "model/loss.h"
 #include "model/model.h"
+#include "model/optim.h"
 #include "sites/npz.h"
 #include "tests/unit/testutil.h"
 
@@ -403,17 +405,7 @@ Test(transformer, init_follows_pytorch_defaults)
     gf_model_free(m2);
 }
 
-/* ---- 10-step AdamW + clipping trajectory (needs model/optim.c, loss.c) ----
- * Guarded until the optimizer lands on this branch (merge of branch mst);
- * without it the test is absent, not silently passing. */
-#if defined(__has_include)
-#if __has_include("model/optim.c") && __has_include("model/loss.c")
-#define GF_HAVE_OPTIM 1
-#endif
-#endif
-#ifdef GF_HAVE_OPTIM
-#include "model/loss.h"
-#include "model/optim.h"
+/* ---- 10-step AdamW + clipping trajectory ---- */
 
 static void trajectory(const ocase *oc, const char *what)
 {
@@ -479,4 +471,3 @@ Test(transformer, small_postnorm_relu_adamw_trajectory) { ocase o = small_case(0
 Test(transformer, small_prenorm_gelu_adamw_trajectory) { ocase o = small_case(1, 1); trajectory(&o, "small pre-norm GELU"); }
 Test(transformer, reference_postnorm_relu_adamw_trajectory) { ocase o = reference_case(0, 0); trajectory(&o, "reference post-norm ReLU"); }
 Test(transformer, reference_prenorm_gelu_adamw_trajectory) { ocase o = reference_case(1, 1); trajectory(&o, "reference pre-norm GELU"); }
-#endif
