@@ -211,6 +211,7 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
     /* positions relative to the pelvis centre: right segment COMs, and the
      * four contact points (right heel, right ball, left heel, left ball) */
     double pc[GF_T][NSEG][3], pk[GF_T][6][3], wk[GF_T][6], ahip[GF_T][3], sfr[GF_T], sfl[GF_T];
+    double axis[GF_T][3][3]; /* hip flexion, adduction, rotation axes in ground */
 
     for (int k = 0; k < N; k++) {
         const double *a = ang + (size_t)k * GF_TMPL_NCH;
@@ -219,6 +220,17 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
         mvec(rp, hv, hr);
         mvec(rp, hvl, hl);
         leg_pose R, L;
+        {
+            /* OpenSim's generalized forces of the hip are the moment
+             * projected on each coordinate's axis: flexion about the pelvis
+             * z, adduction about x after flexion, rotation about the femur's
+             * long axis after flexion and adduction */
+            const double ex[3] = {1, 0, 0}, ey[3] = {0, 1, 0}, ez[3] = {0, 0, 1};
+            mat3 rf = mmul(rp, rot(2, a[GF_TC_HIPFLEX_R]));
+            mvec(rp, ez, axis[k][0]);
+            mvec(rf, ex, axis[k][1]);
+            mvec(mmul(rf, rot(0, a[GF_TC_HIPADD_R])), ey, axis[k][2]);
+        }
         leg_chain(rp, a[GF_TC_HIPFLEX_R], a[GF_TC_HIPADD_R], a[GF_TC_HIPROT_R], a[GF_TC_KNEE_R], a[GF_TC_ANKLE_R], 1,
                   len, H, &R);
         leg_chain(rp, a[GF_TC_HIPFLEX_L], a[GF_TC_HIPADD_L], a[GF_TC_HIPROT_L], a[GF_TC_KNEE_L], a[GF_TC_ANKLE_L], -1,
@@ -367,9 +379,7 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
         cross(cop[k], grf[k], t);
         for (int i = 0; i < 3; i++) mh[i] -= t[i];
         double *o = mout + (size_t)k * GF_NM;
-        o[0] = mh[2];
-        o[1] = mh[0];
-        o[2] = mh[1];
+        for (int d = 0; d < 3; d++) o[d] = mh[0] * axis[k][d][0] + mh[1] * axis[k][d][1] + mh[2] * axis[k][d][2];
     }
     memcpy(mout + (size_t)N * GF_NM, mout, GF_NM * sizeof(double));
 }
