@@ -82,6 +82,11 @@ void gf_rnn_dropout_backward(float *dx, const float *dy, const float *mask, size
 void gf_rnn_to_time_major(float *dst, const float *src, int B, int T, int C);
 void gf_rnn_to_batch_major(float *dst, const float *src, int B, int T, int C);
 
+/* In place: a[i] = sigmoid(a[i]) / tanh(a[i]) with the vectorized kernels
+ * the cells use (a few float32 ulps; tests compare them with libm). */
+void gf_rnn_vsigmoid(float *a, int n);
+void gf_rnn_vtanh(float *a, int n);
+
 /* Index of the first non-finite value of a[n], or -1. */
 long gf_rnn_first_nonfinite(const float *a, size_t n);
 
