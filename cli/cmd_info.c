@@ -51,17 +51,26 @@ static int info_store(const char *path)
     gf_err e = gf_store_open(path, 0, &st);
     if (e) return cli_fail(e);
     char *name = NULL, *cap = NULL;
-    gf_dataset ds;
+    gf_store_counts c;
+    gf_store_speed_count *sp = NULL;
+    int nsp = 0;
     e = gf_store_get_site(st, &name, &cap);
-    if (!e) e = gf_store_load(st, 0, &ds);
+    if (!e) e = gf_store_counts_get(st, &c);
+    if (!e) e = gf_store_speed_counts(st, &sp, &nsp);
     gf_store_close(st);
-    if (e) { free(name); free(cap); return cli_fail(e); }
-    printf("%s: gaitfed site store\nsite: %s\ncapture: %s\n", path, name ? name : "(unnamed)", cap ? cap : "(unknown)");
-    print_cycles(&ds);
-    gf_dataset_free(&ds);
+    if (!e) {
+        printf("%s: gaitfed site store\nsite: %s\ncapture: %s\n", path, name ? name : "(unnamed)",
+               cap ? cap : "(unknown)");
+        printf("cycles: %lld (%lld subjects, %lld trials; %lld with forces, %lld with moments)\n", c.cycles,
+               c.subjects, c.trials, c.with_forces, c.with_moments);
+        for (int i = 0; i < nsp; i++)
+            printf("  %-5s %6lld cycles, %4lld trials, %3lld subjects\n", sp[i].speed, sp[i].cycles, sp[i].trials,
+                   sp[i].subjects);
+    }
+    free(sp);
     free(name);
     free(cap);
-    return 0;
+    return e ? cli_fail(e) : 0;
 }
 
 static int info_npz(const char *path)
@@ -70,11 +79,9 @@ static int info_npz(const char *path)
     gf_err e = gf_npz_read(path, &z);
     if (e) return cli_fail(e);
     printf("%s: npz, %d arrays\n", path, z.n);
-    static const char *dt[] = {"float32", "float64", "int8", "int16", "int32", "int64", "uint8",
-                               "uint16",  "uint32",  "uint64", "bool", "unicode", "bytes"};
     for (int i = 0; i < z.n; i++) {
         const gf_array *a = &z.arrays[i];
-        printf("  %-14s %-8s (", a->name, dt[a->dtype]);
+        printf("  %-14s %-8s (", a->name, gf_dtype_name(a->dtype));
         for (int d = 0; d < a->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)a->shape[d]);
         printf(a->ndim == 1 ? ",)\n" : ")\n");
     }

@@ -41,6 +41,26 @@
 #define SHANK_RGL 0.103
 #define FOOT_RGL 0.124
 #define HEEL_BEHIND_ANKLE 0.23 /* fraction of foot length */
+#define BALL_FROM_HEEL 0.72    /* metatarsal heads, fraction of foot length */
+#define HIP_HALF_W 0.05        /* half the distance between the hip joint centres / height */
+#ifndef PIN_RAMP_IN
+#define PIN_RAMP_IN 0.08
+#endif
+#ifndef PIN_RAMP_OUT
+#define PIN_RAMP_OUT 0.08
+#endif
+#ifndef PIN_TOE_START
+#define PIN_TOE_START 0.85
+#endif
+#ifndef PIN_TOE_END
+#define PIN_TOE_END 1.0
+#endif
+#ifndef PIN_HEEL_END
+#define PIN_HEEL_END 0.15      /* stance fraction: heel pinned until here ... */
+#endif
+#ifndef PIN_BALL_START
+#define PIN_BALL_START 0.55    /* ... ball pinned from here (foot flat between) */
+#endif
 
 typedef struct { double m[3][3]; } mat3;
 
@@ -127,38 +147,105 @@ static void lowpass_d2(const double *x, int stride, int n, double T, const doubl
         out[k] = v;
     }
 }
+/* First time derivative, same filter (for the ground-frame velocities). */
+static void lowpass_d1(const double *x, int stride, int n, double T, const double *cs, const double *sn, double *out)
+{
+    double a[ACC_NH], b[ACC_NH];
+    for (int h = 0; h < ACC_NH; h++) {
+        double sa = 0, sb = 0;
+        for (int k = 0; k < n; k++) {
+            sa += x[(size_t)k * stride] * cs[h * n + k];
+            sb += x[(size_t)k * stride] * sn[h * n + k];
+        }
+        double f = (h + 1) / T, w = 2.0 * PI * f, r = f / ACC_FC, r2 = r * r, r4 = r2 * r2;
+        double gain = w / (1.0 + r4 * r4) * 2.0 / n;
+        /* d/dt (sa cos + sb sin) = w (sb cos - sa sin) */
+        a[h] = sb * gain;
+        b[h] = -sa * gain;
+    }
+    for (int k = 0; k < n; k++) {
+        double v = 0;
+        for (int h = 0; h < ACC_NH; h++) v += a[h] * cs[h * n + k] + b[h] * sn[h * n + k];
+        out[k] = v;
+    }
+}
+
+/* Leg chain below a hip: knee, ankle, heel, ball (metatarsal heads) and toe
+ * positions relative to the hip for thigh orientation rt (side = +1 right,
+ * -1 left: adduction and rotation mirrored). */
+typedef struct { double knee[3], ankle[3], heel[3], ball[3], toe[3]; mat3 rt, rs, rf; } leg_pose;
+static void leg_chain(mat3 rp, double flex, double add, double rotn, double knee_deg, double ankle_deg, int side,
+                      const double len[NSEG], double H, leg_pose *L)
+{
+    L->rt = mmul(mmul(mmul(rp, rot(2, flex)), rot(0, side * add)), rot(1, side * rotn));
+    L->rs = mmul(L->rt, rot(2, -knee_deg));
+    L->rf = mmul(L->rs, rot(2, ankle_deg));
+    double v[3], vt[3] = {0, -len[0], 0}, vs[3] = {0, -len[1], 0};
+    mvec(L->rt, vt, L->knee);
+    mvec(L->rs, vs, v);
+    for (int i = 0; i < 3; i++) L->ankle[i] = L->knee[i] + v[i];
+    double vh[3] = {-HEEL_BEHIND_ANKLE * len[2], -ANKLE_H * H, 0};
+    double vb[3] = {(BALL_FROM_HEEL - HEEL_BEHIND_ANKLE) * len[2], -ANKLE_H * H, 0};
+    double vtoe[3] = {(1.0 - HEEL_BEHIND_ANKLE) * len[2], -ANKLE_H * H, 0};
+    mvec(L->rf, vh, v);
+    for (int i = 0; i < 3; i++) L->heel[i] = L->ankle[i] + v[i];
+    mvec(L->rf, vb, v);
+    for (int i = 0; i < 3; i++) L->ball[i] = L->ankle[i] + v[i];
+    mvec(L->rf, vtoe, v);
+    for (int i = 0; i < 3; i++) L->toe[i] = L->ankle[i] + v[i];
+}
+
+static double smoothstep(double t) { return t <= 0 ? 0 : t >= 1 ? 1 : t * t * (3.0 - 2.0 * t); }
+
 void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *mout)
 {
     const int N = GF_T - 1; /* unique samples of the periodic cycle */
-    const double H = p->height_m, M = p->mass_kg, bw = M * GRAV;
+    const double H = p->height_m, M = p->mass_kg, bw = M * GRAV, dt = p->stride_s / N;
     const double len[NSEG] = {THIGH_L * H, SHANK_L * H, FOOT_L * H};
     const double mass[NSEG] = {THIGH_M * M, SHANK_M * M, FOOT_M * M};
     const double rg[NSEG] = {THIGH_RG, SHANK_RG, FOOT_RG}, rgl[NSEG] = {THIGH_RGL, SHANK_RGL, FOOT_RGL};
-    double com[GF_T][NSEG][3];
+    const double hw = HIP_HALF_W * H;
+    double com[GF_T][NSEG][3];  /* right segment COMs relative to the right hip */
     double ang3[GF_T][NSEG][3]; /* segment angles about x, y, z (deg), for alpha */
-    double cop[GF_T][3], grf[GF_T][3], ahip[GF_T][3], sfr[GF_T];
+    double cop[GF_T][3], grf[GF_T][3];
+    /* positions relative to the pelvis centre: right segment COMs, and the
+     * four contact points (right heel, right ball, left heel, left ball) */
+    double pc[GF_T][NSEG][3], pk[GF_T][6][3], wk[GF_T][6], ahip[GF_T][3], sfr[GF_T], sfl[GF_T];
+    double axis[GF_T][3][3]; /* hip flexion, adduction, rotation axes in ground */
 
     for (int k = 0; k < N; k++) {
         const double *a = ang + (size_t)k * GF_TMPL_NCH;
         mat3 rp = mmul(mmul(rot(2, a[GF_TC_PELVIS_TILT]), rot(0, a[GF_TC_PELVIS_LIST])), rot(1, a[GF_TC_PELVIS_ROT]));
-        mat3 rt = mmul(mmul(mmul(rp, rot(2, a[GF_TC_HIPFLEX_R])), rot(0, a[GF_TC_HIPADD_R])), rot(1, a[GF_TC_HIPROT_R]));
-        mat3 rs = mmul(rt, rot(2, -a[GF_TC_KNEE_R]));
-        mat3 rf = mmul(rs, rot(2, a[GF_TC_ANKLE_R]));
-        double v[3], knee[3], ankle[3], heel[3], toe[3];
-        double vt[3] = {0, -len[0], 0}, vs[3] = {0, -len[1], 0};
-        mvec(rt, vt, knee);
-        mvec(rs, vs, v);
-        for (int i = 0; i < 3; i++) ankle[i] = knee[i] + v[i];
-        double vh[3] = {-HEEL_BEHIND_ANKLE * len[2], -ANKLE_H * H, 0};
-        double vtoe[3] = {(1.0 - HEEL_BEHIND_ANKLE) * len[2], -ANKLE_H * H, 0};
-        mvec(rf, vh, v);
-        for (int i = 0; i < 3; i++) heel[i] = ankle[i] + v[i];
-        mvec(rf, vtoe, v);
-        for (int i = 0; i < 3; i++) toe[i] = ankle[i] + v[i];
+        double hr[3], hl[3], hv[3] = {0, 0, hw}, hvl[3] = {0, 0, -hw};
+        mvec(rp, hv, hr);
+        mvec(rp, hvl, hl);
+        leg_pose R, L;
+        {
+            /* OpenSim's generalized forces of the hip are the moment
+             * projected on each coordinate's axis: flexion about the pelvis
+             * z, adduction about x after flexion, rotation about the femur's
+             * long axis after flexion and adduction */
+            const double ex[3] = {1, 0, 0}, ey[3] = {0, 1, 0}, ez[3] = {0, 0, 1};
+            mat3 rf = mmul(rp, rot(2, a[GF_TC_HIPFLEX_R]));
+            mvec(rp, ez, axis[k][0]);
+            mvec(rf, ex, axis[k][1]);
+            mvec(mmul(rf, rot(0, a[GF_TC_HIPADD_R])), ey, axis[k][2]);
+        }
+        leg_chain(rp, a[GF_TC_HIPFLEX_R], a[GF_TC_HIPADD_R], a[GF_TC_HIPROT_R], a[GF_TC_KNEE_R], a[GF_TC_ANKLE_R], 1,
+                  len, H, &R);
+        leg_chain(rp, a[GF_TC_HIPFLEX_L], a[GF_TC_HIPADD_L], a[GF_TC_HIPROT_L], a[GF_TC_KNEE_L], a[GF_TC_ANKLE_L], -1,
+                  len, H, &L);
         for (int i = 0; i < 3; i++) {
-            com[k][0][i] = THIGH_COM * knee[i];
-            com[k][1][i] = knee[i] + SHANK_COM * (ankle[i] - knee[i]);
-            com[k][2][i] = heel[i] + FOOT_COM * (toe[i] - heel[i]);
+            com[k][0][i] = THIGH_COM * R.knee[i];
+            com[k][1][i] = R.knee[i] + SHANK_COM * (R.ankle[i] - R.knee[i]);
+            com[k][2][i] = R.heel[i] + FOOT_COM * (R.toe[i] - R.heel[i]);
+            for (int sg = 0; sg < NSEG; sg++) pc[k][sg][i] = hr[i] + com[k][sg][i];
+            pk[k][0][i] = hr[i] + R.heel[i];
+            pk[k][1][i] = hr[i] + R.ball[i];
+            pk[k][2][i] = hr[i] + R.toe[i];
+            pk[k][3][i] = hl[i] + L.heel[i];
+            pk[k][4][i] = hl[i] + L.ball[i];
+            pk[k][5][i] = hl[i] + L.toe[i];
         }
         double sag = a[GF_TC_PELVIS_TILT] + a[GF_TC_HIPFLEX_R];
         double fro = a[GF_TC_PELVIS_LIST] + a[GF_TC_HIPADD_R];
@@ -169,23 +256,50 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
 
         double ph = (double)k / N - p->right.phase;
         ph -= floor(ph);
-        sfr[k] = -1.0;
+        double sr = -1, sl = -1;
         memset(grf[k], 0, sizeof grf[k]);
         memset(cop[k], 0, sizeof cop[k]);
         if (ph < p->right.stance) {
-            double sl = ph / p->right.stance;
-            double c = p->cop_start + (p->cop_end - p->cop_start) * sl;
-            for (int i = 0; i < 3; i++) cop[k][i] = heel[i] + c * (toe[i] - heel[i]);
+            sr = ph / p->right.stance;
+            double c = p->cop_start + (p->cop_end - p->cop_start) * sr;
+            for (int i = 0; i < 3; i++) cop[k][i] = R.heel[i] + c * (R.toe[i] - R.heel[i]);
             /* the COP runs from the lateral heel to the medial forefoot */
-            cop[k][2] += p->cop_lat_heel_m * (1.0 - sl) - p->cop_med_m * sl;
+            cop[k][2] += p->cop_lat_heel_m * (1.0 - sr) - p->cop_med_m * sr;
             /* the line of action runs from the COP through the VPP */
-            double fy = bw * grf_vertical(p, sl), dy = p->vpp[1] - cop[k][1];
+            double fy = bw * grf_vertical(p, sr), dy = p->vpp[1] - cop[k][1];
             grf[k][1] = fy;
             grf[k][0] = fy * (p->vpp[0] - cop[k][0]) / dy;
             grf[k][2] = fy * (p->vpp[2] - cop[k][2]) / dy;
-            sfr[k] = sl;
         }
+        double phl = (double)k / N - 0.5 - p->left.phase;
+        phl -= floor(phl);
+        if (phl < p->left.stance) {
+            sl = phl / p->left.stance;
+
+        }
+        /* Which points of the feet stay on the ground: the right foot
+         * through right stance (ramped in and out over the first and last
+         * part of stance, inside double support), the left foot otherwise;
+         * within a foot the heel until foot flat, the ball from heel-off. */
+        double wr = sr < 0 ? 0.0 : smoothstep(sr / PIN_RAMP_IN) * (1.0 - smoothstep((sr - 1.0 + PIN_RAMP_OUT) / PIN_RAMP_OUT));
+        sfr[k] = sr;
+        sfl[k] = sl;
+        double br = smoothstep((sr - PIN_HEEL_END) / (PIN_BALL_START - PIN_HEEL_END));
+        double bl = smoothstep((sl - PIN_HEEL_END) / (PIN_BALL_START - PIN_HEEL_END));
+        double tr = smoothstep((sr - PIN_TOE_START) / (PIN_TOE_END - PIN_TOE_START));
+        double tl = smoothstep((sl - PIN_TOE_START) / (PIN_TOE_END - PIN_TOE_START));
+        wk[k][0] = wr * (1.0 - br);
+        wk[k][1] = wr * br * (1.0 - tr);
+        wk[k][2] = wr * br * tr;
+        wk[k][3] = (1.0 - wr) * (1.0 - bl);
+        wk[k][4] = (1.0 - wr) * bl * (1.0 - tl);
+        wk[k][5] = (1.0 - wr) * bl * tl;
     }
+
+    /* Vertical and medio-lateral: the body centre-of-mass acceleration
+     * from both feet's GRF (the vertical and lateral excursions of the
+     * pelvis implied by the averaged templates are not reliable); the left
+     * foot's force is the right's at the same stance fraction, mirrored. */
     int rs0 = -1, nst = 0;
     for (int k = 0; k < N; k++)
         if (sfr[k] >= 0) {
@@ -193,17 +307,9 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
             if (sfr[(k + N - 1) % N] < 0) rs0 = k;
         }
     if (rs0 < 0) rs0 = 0;
-    /* Hip (~ body centre of mass) acceleration from both feet's GRF: the
-     * left foot's force is the right's at the same stance fraction, mirrored
-     * medio-laterally. */
     for (int k = 0; k < N; k++) {
-        double fl[3] = {0, 0, 0};
-        double phl = (double)k / N - 0.5 - p->left.phase;
-        phl -= floor(phl);
-        if (phl < p->left.stance) {
-            double sl = phl / p->left.stance;
-            /* right-stance samples bracketing sl (sfr rises along the
-             * stance run, which starts at the first stance sample rs0) */
+        double fl[3] = {0, 0, 0}, sl = sfl[k];
+        if (sl >= 0) {
             int lo = -1, hi = -1;
             for (int j = 0; j < nst; j++) {
                 int q = (rs0 + j) % N;
@@ -215,14 +321,26 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
             fl[1] = bw * grf_vertical(p, sl);
             if (lo >= 0 && hi >= 0 && grf[lo][1] > 0 && grf[hi][1] > 0) {
                 double w = sfr[hi] > sfr[lo] ? (sl - sfr[lo]) / (sfr[hi] - sfr[lo]) : 0.0;
-                double rx = (1 - w) * grf[lo][0] / grf[lo][1] + w * grf[hi][0] / grf[hi][1];
                 double rz = (1 - w) * grf[lo][2] / grf[lo][1] + w * grf[hi][2] / grf[hi][1];
-                fl[0] = fl[1] * rx;
                 fl[2] = -fl[1] * rz;
             }
         }
         for (int i = 0; i < 3; i++) ahip[k][i] = (grf[k][i] + fl[i]) / M;
         ahip[k][1] -= GRAV;
+    }
+
+    /* Ground-frame velocities of the right segments: the pelvis moves so
+     * that the loaded contact points stay where they are,
+     *   v_pelvis = - sum_j w_j d/dt p_j,   v_i = v_pelvis + d/dt p_i
+     * (central differences of the positions relative to the pelvis). */
+    double vel[GF_T][NSEG][3];
+    for (int k = 0; k < N; k++) {
+        int kp = (k + 1) % N, km = (k + N - 1) % N;
+        double vp[3] = {0, 0, 0};
+        for (int j = 0; j < 6; j++)
+            vp[0] -= wk[k][j] * (pk[kp][j][0] - pk[km][j][0]) / (2.0 * dt);
+        for (int sg = 0; sg < NSEG; sg++)
+            for (int i = 0; i < 3; i++) vel[k][sg][i] = vp[i] + (pc[kp][sg][i] - pc[km][sg][i]) / (2.0 * dt);
     }
 
     /* accelerations of the segment COMs and angles, low-passed */
@@ -240,8 +358,8 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
     double acc[GF_T][NSEG][3], alpha[GF_T][NSEG][3], tmp[GF_T];
     for (int sg = 0; sg < NSEG; sg++)
         for (int i = 0; i < 3; i++) {
-            lowpass_d2(&com[0][sg][i], NSEG * 3, N, p->stride_s, cs, sn, tmp);
-            for (int k = 0; k < N; k++) acc[k][sg][i] = tmp[k];
+            lowpass_d1(&vel[0][sg][i], NSEG * 3, N, p->stride_s, cs, sn, tmp);
+            for (int k = 0; k < N; k++) acc[k][sg][i] = tmp[k] + (i == 0 ? 0.0 : ahip[k][i]);
             lowpass_d2(&ang3[0][sg][i], NSEG * 3, N, p->stride_s, cs, sn, tmp);
             for (int k = 0; k < N; k++) alpha[k][sg][i] = tmp[k] * DEG;
         }
@@ -250,7 +368,7 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
         double mh[3] = {0, 0, 0}, t[3];
         for (int sg = 0; sg < NSEG; sg++) {
             double ma[3];
-            for (int i = 0; i < 3; i++) ma[i] = mass[sg] * (acc[k][sg][i] + ahip[k][i] - g[i]);
+            for (int i = 0; i < 3; i++) ma[i] = mass[sg] * (acc[k][sg][i] - g[i]);
             cross(com[k][sg], ma, t);
             double is = mass[sg] * (rg[sg] * len[sg]) * (rg[sg] * len[sg]);
             double il = mass[sg] * (rgl[sg] * len[sg]) * (rgl[sg] * len[sg]);
@@ -261,9 +379,7 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
         cross(cop[k], grf[k], t);
         for (int i = 0; i < 3; i++) mh[i] -= t[i];
         double *o = mout + (size_t)k * GF_NM;
-        o[0] = mh[2];
-        o[1] = mh[0];
-        o[2] = mh[1];
+        for (int d = 0; d < 3; d++) o[d] = mh[0] * axis[k][d][0] + mh[1] * axis[k][d][1] + mh[2] * axis[k][d][2];
     }
     memcpy(mout + (size_t)N * GF_NM, mout, GF_NM * sizeof(double));
 }

@@ -1,0 +1,141 @@
+/* Elementwise ops: ReLU, GELU (exact erf), residual add, inverted dropout.
+ * Work is split in blocks of GF_DROP_BLOCK elements over the pool. */
+#include <math.h>
+
+#include "common/rng.h"
+#include "model/ops.h"
+
+typedef struct {
+    float *out, *dinp, *db;
+    const float *a, *b, *dout, *mask;
+    size_t n;
+    float p;
+    uint64_t seed;
+    int kind;
+} ew_ctx;
+
+enum { RELU_F, RELU_B, GELU_F, GELU_B, RES_F, RES_B, DROP_F, DROP_B, DROP_M };
+
+#define INV_SQRT2 0.70710678118654752440
+#define INV_SQRT_2PI 0.39894228040143267794
+
+static void ew(void *vc, int k0, int k1, int tid)
+{
+    (void)tid;
+    ew_ctx *c = vc;
+    size_t i0 = (size_t)k0 * GF_DROP_BLOCK, i1 = (size_t)k1 * GF_DROP_BLOCK;
+    if (i1 > c->n) i1 = c->n;
+    switch (c->kind) {
+    case RELU_F:
+        for (size_t i = i0; i < i1; i++) c->out[i] = c->a[i] > 0 ? c->a[i] : 0.0f;
+        break;
+    case RELU_B:
+        for (size_t i = i0; i < i1; i++) c->dinp[i] += c->a[i] > 0 ? c->dout[i] : 0.0f;
+        break;
+    case GELU_F:
+        for (size_t i = i0; i < i1; i++) {
+            float x = c->a[i];
+            c->out[i] = 0.5f * x * (1.0f + erff(x * (float)INV_SQRT2));
+        }
+        break;
+    case GELU_B:
+        for (size_t i = i0; i < i1; i++) {
+            float x = c->a[i];
+            float cdf = 0.5f * (1.0f + erff(x * (float)INV_SQRT2));
+            float pdf = (float)INV_SQRT_2PI * expf(-0.5f * x * x);
+            c->dinp[i] += c->dout[i] * (cdf + x * pdf);
+        }
+        break;
+    case RES_F:
+        for (size_t i = i0; i < i1; i++) c->out[i] = c->a[i] + c->b[i];
+        break;
+    case RES_B:
+        for (size_t i = i0; i < i1; i++) { c->dinp[i] += c->dout[i]; c->db[i] += c->dout[i]; }
+        break;
+    case DROP_F:
+        for (size_t i = i0; i < i1; i++) c->out[i] = c->a[i] * c->mask[i];
+        break;
+    case DROP_B:
+        for (size_t i = i0; i < i1; i++) c->dinp[i] += c->dout[i] * c->mask[i];
+        break;
+    case DROP_M: {
+        float scale = 1.0f / (1.0f - c->p);
+        for (int k = k0; k < k1; k++) {
+            gf_rng r;
+            gf_rng_derive(&r, c->seed, (uint64_t)k);
+            size_t j0 = (size_t)k * GF_DROP_BLOCK, j1 = j0 + GF_DROP_BLOCK;
+            if (j1 > c->n) j1 = c->n;
+            for (size_t i = j0; i < j1; i++) c->out[i] = gf_rng_uniform(&r) < c->p ? 0.0f : scale;
+        }
+        break;
+    }
+    }
+}
+
+static void run(ew_ctx *c, gf_pool *pool)
+{
+    size_t blocks = (c->n + GF_DROP_BLOCK - 1) / GF_DROP_BLOCK;
+    gf_parallel_for(pool, (int)blocks, ew, c);
+}
+
+void op_relu_forward(float *out, const float *inp, size_t n, gf_pool *pool)
+{
+    ew_ctx c = {.out = out, .a = inp, .n = n, .kind = RELU_F};
+    run(&c, pool);
+}
+
+void op_relu_backward(float *dinp, const float *dout, const float *inp, size_t n, gf_pool *pool)
+{
+    ew_ctx c = {.dinp = dinp, .dout = dout, .a = inp, .n = n, .kind = RELU_B};
+    run(&c, pool);
+}
+
+void op_gelu_forward(float *out, const float *inp, size_t n, gf_pool *pool)
+{
+    ew_ctx c = {.out = out, .a = inp, .n = n, .kind = GELU_F};
+    run(&c, pool);
+}
+
+void op_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n, gf_pool *pool)
+{
+    ew_ctx c = {.dinp = dinp, .dout = dout, .a = inp, .n = n, .kind = GELU_B};
+    run(&c, pool);
+}
+
+void op_residual_forward(float *out, const float *a, const float *b, size_t n, gf_pool *pool)
+{
+    ew_ctx c = {.out = out, .a = a, .b = b, .n = n, .kind = RES_F};
+    run(&c, pool);
+}
+
+void op_residual_backward(float *da, float *db, const float *dout, size_t n, gf_pool *pool)
+{
+    ew_ctx c = {.dinp = da, .db = db, .dout = dout, .n = n, .kind = RES_B};
+    run(&c, pool);
+}
+
+void op_dropout_mask(float *mask, size_t n, float p, uint64_t seed, gf_pool *pool)
+{
+    ew_ctx c = {.out = mask, .n = n, .p = p, .seed = seed, .kind = DROP_M};
+    run(&c, pool);
+}
+
+void op_dropout_forward(float *out, const float *inp, const float *mask, size_t n, gf_pool *pool)
+{
+    ew_ctx c = {.out = out, .a = inp, .mask = mask, .n = n, .kind = DROP_F};
+    run(&c, pool);
+}
+
+void op_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n, gf_pool *pool)
+{
+    ew_ctx c = {.dinp = dinp, .dout = dout, .mask = mask, .n = n, .kind = DROP_B};
+    run(&c, pool);
+}
+
+int op_all_finite(const float *x, size_t n)
+{
+    /* A NaN or Inf makes the sum of x*0 NaN: one cheap pass, no branches. */
+    float acc = 0.0f;
+    for (size_t i = 0; i < n; i++) acc += x[i] * 0.0f;
+    return acc == 0.0f;
+}
