@@ -160,39 +160,129 @@ void gf_lstm_cell_backward(float *dG, float *dc, const float *dh_out, const floa
     }
 }
 
-void gf_lstm_layer_forward(float *Hs, float *G, float *C, float *TC, const float *X, const float *W_ih,
-                           const float *W_hh, const float *b_ih, const float *b_hh, int T, int B, int in, int H)
+/* The layers run in phases, each one gf_parallel_for over the pool:
+ *  - input projection: one sgemm per block of the T*B rows (all steps at once);
+ *  - recurrence: sequences are independent, so each worker runs the whole
+ *    time loop for its slice of the batch [b0, b1) (per step one small sgemm
+ *    h W_hhᵀ on its rows, then the fused cell); no barrier per step;
+ *  - weight gradients: each worker owns a block of gate rows of dW_ih, dW_hh,
+ *    db (no reduction between workers), and a block of rows of dX. */
+typedef struct {
+    float *Hs, *G, *C, *TC, *HN, *Gh, *dX, *dW_ih, *dW_hh, *db_ih, *db_hh, *dG, *dGh, *dh, *dc;
+    const float *dHs, *X, *W_ih, *W_hh, *b_ih, *b_hh;
+    int T, B, in, H, ng;
+} layer_job;
+
+static void proj_rows(void *vc, int r0, int r1, int tid)
 {
-    const int G4 = 4 * H;
-    const size_t sg = (size_t)B * G4, sh = (size_t)B * H;
-    /* Input projection of every step at once: G = X W_ihᵀ + b_ih + b_hh. */
-    fill_rows(G, b_ih, b_hh, T * B, G4);
-    gemm_nt(T * B, G4, in, X, in, W_ih, in, 1.0f, G, G4);
-    for (int t = 0; t < T; t++) {
-        float *Gt = G + t * sg;
-        if (t > 0) gemm_nt(B, G4, H, Hs + (t - 1) * sh, H, W_hh, H, 1.0f, Gt, G4);
-        gf_lstm_cell_forward(Gt, C + t * sh, TC + t * sh, Hs + t * sh, t > 0 ? C + (t - 1) * sh : NULL, B, H);
+    const layer_job *j = vc;
+    (void)tid;
+    const int GH = j->ng * j->H;
+    float *G = j->G + (size_t)r0 * GH;
+    fill_rows(G, j->b_ih, j->ng == 4 ? j->b_hh : NULL, r1 - r0, GH);
+    gemm_nt(r1 - r0, GH, j->in, j->X + (size_t)r0 * j->in, j->in, j->W_ih, j->in, 1.0f, G, GH);
+}
+
+static void dx_rows(void *vc, int r0, int r1, int tid)
+{
+    const layer_job *j = vc;
+    (void)tid;
+    const int GH = j->ng * j->H;
+    gemm_nn(r1 - r0, j->in, GH, j->dG + (size_t)r0 * GH, GH, j->W_ih, j->in, 0.0f,
+            j->dX + (size_t)r0 * j->in, j->in);
+}
+
+/* Gate rows [g0, g1) of dW_ih, dW_hh, db_ih, db_hh. dGh NULL: LSTM (one dG). */
+static void dw_rows(void *vc, int g0, int g1, int tid)
+{
+    const layer_job *j = vc;
+    (void)tid;
+    const int GH = j->ng * j->H, N = j->T * j->B, M = g1 - g0;
+    const float *dGh = j->dGh ? j->dGh : j->dG;
+    gemm_tn_acc(M, j->in, N, j->dG + g0, GH, j->X, j->in, j->dW_ih + (size_t)g0 * j->in, j->in);
+    if (j->T > 1)
+        gemm_tn_acc(M, j->H, (j->T - 1) * j->B, dGh + (size_t)j->B * GH + g0, GH, j->Hs, j->H,
+                    j->dW_hh + (size_t)g0 * j->H, j->H);
+    /* column sums of columns [g0, g1) */
+    for (int c0 = g0; c0 < g1; c0 += 64) {
+        int w = g1 - c0 < 64 ? g1 - c0 : 64;
+        double si[64] = {0}, sh[64] = {0};
+        for (int r = 0; r < N; r++) {
+            const float *a = j->dG + (size_t)r * GH + c0, *b = dGh + (size_t)r * GH + c0;
+            for (int k = 0; k < w; k++) { si[k] += a[k]; sh[k] += b[k]; }
+        }
+        for (int k = 0; k < w; k++) { j->db_ih[c0 + k] += (float)si[k]; j->db_hh[c0 + k] += (float)sh[k]; }
     }
+}
+
+/* Splits [0, n) in blocks that are multiples of 16 (64-byte rows of gates). */
+static void par_blocks16(gf_pool *pool, int n, gf_par_fn fn, void *ctx);
+
+typedef struct { gf_par_fn fn; void *ctx; int n; } blk16;
+static void blk16_run(void *vc, int i0, int i1, int tid)
+{
+    const blk16 *b = vc;
+    int a = i0 * 16, e = i1 * 16 < b->n ? i1 * 16 : b->n;
+    if (a < e) b->fn(b->ctx, a, e, tid);
+}
+static void par_blocks16(gf_pool *pool, int n, gf_par_fn fn, void *ctx)
+{
+    blk16 b = {fn, ctx, n};
+    gf_parallel_for(pool, (n + 15) / 16, blk16_run, &b);
+}
+
+static void lstm_fwd_slice(void *vc, int b0, int b1, int tid)
+{
+    const layer_job *j = vc;
+    (void)tid;
+    const int H = j->H, G4 = 4 * H, nb = b1 - b0;
+    const size_t sg = (size_t)j->B * G4, sh = (size_t)j->B * H, og = (size_t)b0 * G4, oh = (size_t)b0 * H;
+    for (int t = 0; t < j->T; t++) {
+        float *Gt = j->G + t * sg + og;
+        if (t > 0) gemm_nt(nb, G4, H, j->Hs + (t - 1) * sh + oh, H, j->W_hh, H, 1.0f, Gt, G4);
+        gf_lstm_cell_forward(Gt, j->C + t * sh + oh, j->TC + t * sh + oh, j->Hs + t * sh + oh,
+                             t > 0 ? j->C + (t - 1) * sh + oh : NULL, nb, H);
+    }
+}
+
+static void lstm_bwd_slice(void *vc, int b0, int b1, int tid)
+{
+    const layer_job *j = vc;
+    (void)tid;
+    const int H = j->H, G4 = 4 * H, nb = b1 - b0, T = j->T;
+    const size_t sg = (size_t)j->B * G4, sh = (size_t)j->B * H, og = (size_t)b0 * G4, oh = (size_t)b0 * H;
+    float *dh = j->dh + oh, *dc = j->dc + oh;
+    for (int t = T - 1; t >= 0; t--) {
+        float *dGt = j->dG + t * sg + og;
+        gf_lstm_cell_backward(dGt, dc, j->dHs + t * sh + oh, t < T - 1 ? dh : NULL, t == T - 1, j->G + t * sg + og,
+                              j->TC + t * sh + oh, t > 0 ? j->C + (t - 1) * sh + oh : NULL, nb, H);
+        /* dh_{t-1} (recurrent part) = dG_t W_hh */
+        if (t > 0) gemm_nn(nb, H, G4, dGt, G4, j->W_hh, H, 0.0f, dh, H);
+    }
+}
+
+void gf_lstm_layer_forward(float *Hs, float *G, float *C, float *TC, const float *X, const float *W_ih,
+                           const float *W_hh, const float *b_ih, const float *b_hh, int T, int B, int in, int H,
+                           gf_pool *pool)
+{
+    layer_job j = {.Hs = Hs, .G = G, .C = C, .TC = TC, .X = X, .W_ih = W_ih, .W_hh = W_hh, .b_ih = b_ih,
+                   .b_hh = b_hh, .T = T, .B = B, .in = in, .H = H, .ng = 4};
+    /* Input projection of every step at once: G = X W_ihᵀ + b_ih + b_hh. */
+    gf_parallel_for(pool, T * B, proj_rows, &j);
+    gf_parallel_for(pool, B, lstm_fwd_slice, &j);
 }
 
 void gf_lstm_layer_backward(float *dX, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh, float *dG, float *dh,
                             float *dc, const float *dHs, const float *Hs, const float *G, const float *C,
                             const float *TC, const float *X, const float *W_ih, const float *W_hh, int T, int B,
-                            int in, int H)
+                            int in, int H, gf_pool *pool)
 {
-    const int G4 = 4 * H;
-    const size_t sg = (size_t)B * G4, sh = (size_t)B * H;
-    for (int t = T - 1; t >= 0; t--) {
-        float *dGt = dG + t * sg;
-        gf_lstm_cell_backward(dGt, dc, dHs + t * sh, t < T - 1 ? dh : NULL, t == T - 1, G + t * sg, TC + t * sh,
-                              t > 0 ? C + (t - 1) * sh : NULL, B, H);
-        /* dh_{t-1} (recurrent part) = dG_t W_hh */
-        if (t > 0) gemm_nn(B, H, G4, dGt, G4, W_hh, H, 0.0f, dh, H);
-    }
-    gemm_tn_acc(G4, in, T * B, dG, G4, X, in, dW_ih, in);
-    if (T > 1) gemm_tn_acc(G4, H, (T - 1) * B, dG + sg, G4, Hs, H, dW_hh, H);
-    colsum_acc(db_ih, db_hh, dG, T * B, G4);
-    if (dX) gemm_nn(T * B, in, G4, dG, G4, W_ih, in, 0.0f, dX, in);
+    layer_job j = {.Hs = (float *)Hs, .G = (float *)G, .C = (float *)C, .TC = (float *)TC, .dX = dX, .dW_ih = dW_ih,
+                   .dW_hh = dW_hh, .db_ih = db_ih, .db_hh = db_hh, .dG = dG, .dh = dh, .dc = dc, .dHs = dHs, .X = X,
+                   .W_ih = W_ih, .W_hh = W_hh, .T = T, .B = B, .in = in, .H = H, .ng = 4};
+    gf_parallel_for(pool, B, lstm_bwd_slice, &j);
+    par_blocks16(pool, 4 * H, dw_rows, &j);
+    if (dX) gf_parallel_for(pool, T * B, dx_rows, &j);
 }
 
 /* ---- GRU ---- */
@@ -245,36 +335,56 @@ void gf_gru_cell_backward(float *dGi, float *dGh, float *dh, const float *dh_out
     }
 }
 
-void gf_gru_layer_forward(float *Hs, float *Gi, float *HN, float *Gh, const float *X, const float *W_ih,
-                          const float *W_hh, const float *b_ih, const float *b_hh, int T, int B, int in, int H)
+static void gru_fwd_slice(void *vc, int b0, int b1, int tid)
 {
-    const int G3 = 3 * H;
-    const size_t sg = (size_t)B * G3, sh = (size_t)B * H;
-    fill_rows(Gi, b_ih, NULL, T * B, G3);
-    gemm_nt(T * B, G3, in, X, in, W_ih, in, 1.0f, Gi, G3);
-    for (int t = 0; t < T; t++) {
-        fill_rows(Gh, b_hh, NULL, B, G3);
-        if (t > 0) gemm_nt(B, G3, H, Hs + (t - 1) * sh, H, W_hh, H, 1.0f, Gh, G3);
-        gf_gru_cell_forward(Gi + t * sg, HN + t * sh, Hs + t * sh, Gh, t > 0 ? Hs + (t - 1) * sh : NULL, B, H);
+    const layer_job *j = vc;
+    const int H = j->H, G3 = 3 * H, nb = b1 - b0;
+    const size_t sg = (size_t)j->B * G3, sh = (size_t)j->B * H, og = (size_t)b0 * G3, oh = (size_t)b0 * H;
+    (void)tid;
+    float *Gh = j->Gh + og; /* scratch [B][3H]: rows of this slice */
+    for (int t = 0; t < j->T; t++) {
+        fill_rows(Gh, j->b_hh, NULL, nb, G3);
+        if (t > 0) gemm_nt(nb, G3, H, j->Hs + (t - 1) * sh + oh, H, j->W_hh, H, 1.0f, Gh, G3);
+        gf_gru_cell_forward(j->G + t * sg + og, j->HN + t * sh + oh, j->Hs + t * sh + oh, Gh,
+                            t > 0 ? j->Hs + (t - 1) * sh + oh : NULL, nb, H);
     }
+}
+
+static void gru_bwd_slice(void *vc, int b0, int b1, int tid)
+{
+    const layer_job *j = vc;
+    const int H = j->H, G3 = 3 * H, nb = b1 - b0, T = j->T;
+    const size_t sg = (size_t)j->B * G3, sh = (size_t)j->B * H, og = (size_t)b0 * G3, oh = (size_t)b0 * H;
+    (void)tid;
+    float *dh = j->dh + oh;
+    for (int t = T - 1; t >= 0; t--) {
+        gf_gru_cell_backward(j->dG + t * sg + og, j->dGh + t * sg + og, dh, j->dHs + t * sh + oh, t == T - 1,
+                             j->G + t * sg + og, j->HN + t * sh + oh, t > 0 ? j->Hs + (t - 1) * sh + oh : NULL, nb, H);
+        if (t > 0) gemm_nn(nb, H, G3, j->dGh + t * sg + og, G3, j->W_hh, H, 1.0f, dh, H);
+    }
+}
+
+void gf_gru_layer_forward(float *Hs, float *Gi, float *HN, float *Gh, const float *X, const float *W_ih,
+                          const float *W_hh, const float *b_ih, const float *b_hh, int T, int B, int in, int H,
+                          gf_pool *pool)
+{
+    layer_job j = {.Hs = Hs, .G = Gi, .HN = HN, .Gh = Gh, .X = X, .W_ih = W_ih, .W_hh = W_hh, .b_ih = b_ih,
+                   .b_hh = b_hh, .T = T, .B = B, .in = in, .H = H, .ng = 3};
+    gf_parallel_for(pool, T * B, proj_rows, &j); /* Gi = X W_ihᵀ + b_ih */
+    gf_parallel_for(pool, B, gru_fwd_slice, &j);
 }
 
 void gf_gru_layer_backward(float *dX, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh, float *dGi, float *dGh,
                            float *dh, const float *dHs, const float *Hs, const float *Gi, const float *HN,
-                           const float *X, const float *W_ih, const float *W_hh, int T, int B, int in, int H)
+                           const float *X, const float *W_ih, const float *W_hh, int T, int B, int in, int H,
+                           gf_pool *pool)
 {
-    const int G3 = 3 * H;
-    const size_t sg = (size_t)B * G3, sh = (size_t)B * H;
-    for (int t = T - 1; t >= 0; t--) {
-        gf_gru_cell_backward(dGi + t * sg, dGh + t * sg, dh, dHs + t * sh, t == T - 1, Gi + t * sg, HN + t * sh,
-                             t > 0 ? Hs + (t - 1) * sh : NULL, B, H);
-        if (t > 0) gemm_nn(B, H, G3, dGh + t * sg, G3, W_hh, H, 1.0f, dh, H);
-    }
-    gemm_tn_acc(G3, in, T * B, dGi, G3, X, in, dW_ih, in);
-    if (T > 1) gemm_tn_acc(G3, H, (T - 1) * B, dGh + sg, G3, Hs, H, dW_hh, H);
-    colsum_acc(db_ih, NULL, dGi, T * B, G3);
-    colsum_acc(db_hh, NULL, dGh, T * B, G3);
-    if (dX) gemm_nn(T * B, in, G3, dGi, G3, W_ih, in, 0.0f, dX, in);
+    layer_job j = {.Hs = (float *)Hs, .G = (float *)Gi, .HN = (float *)HN, .dX = dX, .dW_ih = dW_ih, .dW_hh = dW_hh,
+                   .db_ih = db_ih, .db_hh = db_hh, .dG = dGi, .dGh = dGh, .dh = dh, .dHs = dHs, .X = X,
+                   .W_ih = W_ih, .W_hh = W_hh, .T = T, .B = B, .in = in, .H = H, .ng = 3};
+    gf_parallel_for(pool, B, gru_bwd_slice, &j);
+    par_blocks16(pool, 3 * H, dw_rows, &j);
+    if (dX) gf_parallel_for(pool, T * B, dx_rows, &j);
 }
 
 /* ---- head, dropout, layout ---- */

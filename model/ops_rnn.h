@@ -13,6 +13,7 @@
 #define GF_OPS_RNN_H
 #include <stddef.h>
 #include "common/rng.h"
+#include "model/parallel.h"
 
 /* ---- cells (one step, B rows) ---- */
 
@@ -38,28 +39,34 @@ void gf_gru_cell_forward(float *Gi, float *hn, float *h, const float *Gh, const 
 void gf_gru_cell_backward(float *dGi, float *dGh, float *dh, const float *dh_out, int dh_in_zero,
                           const float *Gi, const float *hn, const float *h_prev, int B, int H);
 
-/* ---- whole layers, time-major ---- */
+/* ---- whole layers, time-major ----
+ * pool: the engine's worker pool (NULL: serial); OpenBLAS must be at one
+ * thread (model/parallel.h). Workers take slices of the batch for the
+ * recurrence and blocks of gate rows for the weight gradients. */
 
 /* X [T*B][in] -> Hs [T*B][H]; saves G [T*B][4H] (activated gates), C and TC
  * [T*B][H] (c_t, tanh c_t). */
 void gf_lstm_layer_forward(float *Hs, float *G, float *C, float *TC, const float *X, const float *W_ih,
-                           const float *W_hh, const float *b_ih, const float *b_hh, int T, int B, int in, int H);
+                           const float *W_hh, const float *b_ih, const float *b_hh, int T, int B, int in, int H,
+                           gf_pool *pool);
 /* dHs [T*B][H]: gradient into the layer's outputs. Adds dW_ih [4H][in],
  * dW_hh [4H][H], db_ih, db_hh [4H]; sets dX [T*B][in] unless NULL.
  * Scratch: dG [T*B][4H], dh, dc [B][H]. */
 void gf_lstm_layer_backward(float *dX, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh, float *dG, float *dh,
                             float *dc, const float *dHs, const float *Hs, const float *G, const float *C,
                             const float *TC, const float *X, const float *W_ih, const float *W_hh, int T, int B,
-                            int in, int H);
+                            int in, int H, gf_pool *pool);
 
 /* X [T*B][in] -> Hs [T*B][H]; saves Gi [T*B][3H] (r, z, n), HN [T*B][H].
  * Scratch: Gh [B][3H]. */
 void gf_gru_layer_forward(float *Hs, float *Gi, float *HN, float *Gh, const float *X, const float *W_ih,
-                          const float *W_hh, const float *b_ih, const float *b_hh, int T, int B, int in, int H);
+                          const float *W_hh, const float *b_ih, const float *b_hh, int T, int B, int in, int H,
+                           gf_pool *pool);
 /* Scratch: dGi, dGh [T*B][3H], dh [B][H]. */
 void gf_gru_layer_backward(float *dX, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh, float *dGi, float *dGh,
                            float *dh, const float *dHs, const float *Hs, const float *Gi, const float *HN,
-                           const float *X, const float *W_ih, const float *W_hh, int T, int B, int in, int H);
+                           const float *X, const float *W_ih, const float *W_hh, int T, int B, int in, int H,
+                           gf_pool *pool);
 
 /* ---- per-step head and dropout ---- */
 

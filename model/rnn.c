@@ -24,6 +24,7 @@ typedef struct {
     const char *prefix;
     int wih[RNN_MAX_LAYERS], whh[RNN_MAX_LAYERS], bih[RNN_MAX_LAYERS], bhh[RNN_MAX_LAYERS], fcw, fcb;
     gf_arena act;          /* activations and backward scratch, sized by prepare */
+    gf_pool *pool;         /* m->threads workers (OpenBLAS at one thread) */
     int B, T;
     rnn_layer lay[RNN_MAX_LAYERS];
     float *xt, *yt, *dyt, *dG, *dGh, *dHa, *dHb, *dh, *dc, *Gh;
@@ -103,6 +104,10 @@ gf_err gf_rnn_prepare(gf_model *m, int B, int T)
     memset(r->lay, 0, sizeof r->lay);
     r->train_valid = r->dropped = 0;
     r->B = r->T = 0;
+    int threads = m->threads < 1 ? 1 : m->threads;
+    if (r->pool && gf_pool_threads(r->pool) != threads) { gf_pool_free(r->pool); r->pool = NULL; }
+    if (!r->pool) GF_TRY(gf_pool_create(threads, &r->pool));
+    gf_blas_set_threads(1);
     const int64_t N = (int64_t)T * B, H = r->H, gh = (int64_t)r->ng * H;
     const int drop = m->cfg.dropout > 0 && r->L > 1;
     slot slots[RNN_MAX_LAYERS * 8 + 16];
@@ -189,10 +194,10 @@ gf_err gf_rnn_forward(gf_model *m, const float *x, float *y, int train, gf_rng *
         ly->X = in;
         if (r->gru)
             gf_gru_layer_forward(ly->Hs, ly->G, ly->HN, r->Gh, in, P(r->wih[l]), P(r->whh[l]), P(r->bih[l]),
-                                 P(r->bhh[l]), T, B, din, H);
+                                 P(r->bhh[l]), T, B, din, H, r->pool);
         else
             gf_lstm_layer_forward(ly->Hs, ly->G, ly->C, ly->TC, in, P(r->wih[l]), P(r->whh[l]), P(r->bih[l]),
-                                  P(r->bhh[l]), T, B, din, H);
+                                  P(r->bhh[l]), T, B, din, H, r->pool);
         din = H;
     }
     gf_rnn_linear_forward(r->yt, r->lay[r->L - 1].Hs, P(r->fcw), P(r->fcb), (int)N, H, r->dout);
@@ -227,11 +232,12 @@ gf_err gf_rnn_backward(gf_model *m, const float *dy)
         float *dX = l > 0 ? dnext : NULL;
         if (r->gru)
             gf_gru_layer_backward(dX, D(r->wih[l]), D(r->whh[l]), D(r->bih[l]), D(r->bhh[l]), r->dG, r->dGh, r->dh,
-                                  dcur, ly->Hs, ly->G, ly->HN, ly->X, P(r->wih[l]), P(r->whh[l]), T, B, din, H);
+                                  dcur, ly->Hs, ly->G, ly->HN, ly->X, P(r->wih[l]), P(r->whh[l]), T, B, din, H,
+                                  r->pool);
         else
             gf_lstm_layer_backward(dX, D(r->wih[l]), D(r->whh[l]), D(r->bih[l]), D(r->bhh[l]), r->dG, r->dh, r->dc,
                                    dcur, ly->Hs, ly->G, ly->C, ly->TC, ly->X, P(r->wih[l]), P(r->whh[l]), T, B,
-                                   din, H);
+                                   din, H, r->pool);
         if (l > 0) {
             if (r->dropped) gf_rnn_dropout_backward(dnext, dnext, ly->mask, N * H);
             float *tmp = dcur;
@@ -254,6 +260,7 @@ void gf_rnn_release(gf_model *m)
     rnn_impl *r = m->impl;
     if (!r) return;
     gf_arena_free(&r->act);
+    gf_pool_free(r->pool);
     free(r);
     m->impl = NULL;
 }

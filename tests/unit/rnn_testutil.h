@@ -26,6 +26,7 @@ typedef struct {
     int d_in, d_out, H, L, B, T;
     float dropout;
     uint64_t seed;
+    int threads; /* engine workers (0 means 1) */
 } rnn_case;
 
 static inline gf_model *rnn_make(const rnn_case *c)
@@ -37,6 +38,7 @@ static inline gf_model *rnn_make(const rnn_case *c)
     gf_model *m = NULL;
     cr_assert_eq(gf_model_create(&cfg, &m), GF_OK, "%s", gf_errmsg());
     cr_assert_eq(gf_model_init(m, c->seed), GF_OK, "%s", gf_errmsg());
+    m->threads = c->threads > 1 ? c->threads : 1;
     cr_assert_eq(gf_model_prepare(m, c->B, c->T), GF_OK, "%s", gf_errmsg());
     return m;
 }

@@ -11,7 +11,8 @@
  *   each gradient   rel <= 1e-4
  * against both the float64 reference (the exact answer) and PyTorch's own
  * float32 result. Small case: hidden 16, 2 layers, T 25, B 3; reference case:
- * hidden 128, 2 layers, T 180, B 4 (d_in 10, d_out 14). */
+ * hidden 128, 2 layers, T 180, B 4 (d_in 10, d_out 14), run on 2 engine
+ * threads (batch slices [0,2) and [2,4)). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -74,25 +75,25 @@ static void oracle_case(const rnn_case *c)
 
 Test(rnn, lstm_small_oracle)
 {
-    rnn_case c = {GF_ARCH_LSTM, 10, 14, 16, 2, 3, 25, 0.0f, 11};
+    rnn_case c = {GF_ARCH_LSTM, 10, 14, 16, 2, 3, 25, 0.0f, 11, 1};
     oracle_case(&c);
 }
 
 Test(rnn, gru_small_oracle)
 {
-    rnn_case c = {GF_ARCH_GRU, 10, 14, 16, 2, 3, 25, 0.0f, 12};
+    rnn_case c = {GF_ARCH_GRU, 10, 14, 16, 2, 3, 25, 0.0f, 12, 1};
     oracle_case(&c);
 }
 
 Test(rnn, lstm_reference_oracle)
 {
-    rnn_case c = {GF_ARCH_LSTM, 10, 14, 128, 2, 4, 180, 0.0f, 13};
+    rnn_case c = {GF_ARCH_LSTM, 10, 14, 128, 2, 4, 180, 0.0f, 13, 2};
     oracle_case(&c);
 }
 
 Test(rnn, gru_reference_oracle)
 {
-    rnn_case c = {GF_ARCH_GRU, 10, 3, 128, 2, 4, 180, 0.0f, 14};
+    rnn_case c = {GF_ARCH_GRU, 10, 3, 128, 2, 4, 180, 0.0f, 14, 2};
     oracle_case(&c);
 }
 
@@ -100,7 +101,7 @@ Test(rnn, gru_reference_oracle)
 Test(rnn, state_dict_names_and_shapes)
 {
     for (int a = 0; a < 2; a++) {
-        rnn_case c = {a ? GF_ARCH_GRU : GF_ARCH_LSTM, 10, 14, 128, 2, 1, 1, 0.1f, 1};
+        rnn_case c = {a ? GF_ARCH_GRU : GF_ARCH_LSTM, 10, 14, 128, 2, 1, 1, 0.1f, 1, 1};
         gf_model *m = rnn_make(&c);
         const char *p = a ? "gru" : "lstm";
         int g = a ? 3 : 4;
@@ -132,7 +133,7 @@ Test(rnn, state_dict_names_and_shapes)
  * ~bound²/3; seeded (same seed, same weights; another seed, others). */
 Test(rnn, init_distribution_and_seed)
 {
-    rnn_case c = {GF_ARCH_LSTM, 10, 14, 64, 2, 1, 1, 0.1f, 5};
+    rnn_case c = {GF_ARCH_LSTM, 10, 14, 64, 2, 1, 1, 0.1f, 5, 1};
     gf_model *m = rnn_make(&c), *m2 = rnn_make(&c);
     c.seed = 6;
     gf_model *m3 = rnn_make(&c);
@@ -163,7 +164,7 @@ Test(rnn, init_distribution_and_seed)
 Test(rnn, dropout_train_only)
 {
     for (int a = 0; a < 2; a++) {
-        rnn_case c = {a ? GF_ARCH_GRU : GF_ARCH_LSTM, 10, 3, 16, 2, 3, 20, 0.5f, 9};
+        rnn_case c = {a ? GF_ARCH_GRU : GF_ARCH_LSTM, 10, 3, 16, 2, 3, 20, 0.5f, 9, 1};
         gf_model *m = rnn_make(&c);
         c.dropout = 0;
         gf_model *m0 = rnn_make(&c); /* same seed: same weights */
@@ -202,7 +203,7 @@ Test(rnn, dropout_train_only)
 /* Backward adds into the gradients and needs a training forward first. */
 Test(rnn, backward_accumulates_and_needs_training_forward)
 {
-    rnn_case c = {GF_ARCH_LSTM, 10, 3, 8, 2, 2, 6, 0.0f, 4};
+    rnn_case c = {GF_ARCH_LSTM, 10, 3, 8, 2, 2, 6, 0.0f, 4, 1};
     gf_model *m = rnn_make(&c);
     float *x, *t;
     rnn_data(&c, &x, &t);
@@ -226,7 +227,7 @@ Test(rnn, backward_accumulates_and_needs_training_forward)
 Test(rnn, nonfinite_is_an_error)
 {
     for (int a = 0; a < 2; a++) {
-        rnn_case c = {a ? GF_ARCH_GRU : GF_ARCH_LSTM, 10, 3, 8, 2, 2, 6, 0.0f, 4};
+        rnn_case c = {a ? GF_ARCH_GRU : GF_ARCH_LSTM, 10, 3, 8, 2, 2, 6, 0.0f, 4, 1};
         gf_model *m = rnn_make(&c);
         float *x, *t;
         rnn_data(&c, &x, &t);

@@ -204,23 +204,26 @@ typedef struct {
     int gru, T, B, in, H;
     float *X, *Wih, *Whh, *bih, *bhh, *w;
     float *Hs, *G, *C, *TC, *HN, *Gh;
+    gf_pool *pool;
 } layer_ctx;
 
 static double layer_obj(void *vc)
 {
     layer_ctx *x = vc;
     if (x->gru)
-        gf_gru_layer_forward(x->Hs, x->G, x->HN, x->Gh, x->X, x->Wih, x->Whh, x->bih, x->bhh, x->T, x->B, x->in, x->H);
+        gf_gru_layer_forward(x->Hs, x->G, x->HN, x->Gh, x->X, x->Wih, x->Whh, x->bih, x->bhh, x->T, x->B, x->in, x->H, x->pool);
     else
         gf_lstm_layer_forward(x->Hs, x->G, x->C, x->TC, x->X, x->Wih, x->Whh, x->bih, x->bhh, x->T, x->B, x->in,
-                              x->H);
+                              x->H, x->pool);
     return dot(x->w, x->Hs, (size_t)x->T * x->B * x->H);
 }
 
-static void layer_case(int gru)
+/* threads 2: the batch slices [0,1) and [1,3), gate-row blocks split too. */
+static void layer_case(int gru, int threads)
 {
     gf_rng_seed(&g_rng, 103 + gru);
     layer_ctx x = {.gru = gru, .T = 7, .B = 3, .in = 4, .H = 5};
+    if (threads > 1) cr_assert_eq(gf_pool_create(threads, &x.pool), GF_OK);
     const int g = gru ? 3 : 4;
     const size_t N = (size_t)x.T * x.B, gh = (size_t)g * x.H, H = x.H;
     const double k = 0.7; /* weights large enough that gates leave the linear regime */
@@ -234,10 +237,10 @@ static void layer_case(int gru)
     float *dh = malloc(x.B * H * 4), *dc = malloc(x.B * H * 4);
     if (gru)
         gf_gru_layer_backward(dX, dWih, dWhh, dbih, dbhh, dG, dGh, dh, x.w, x.Hs, x.G, x.HN, x.X, x.Wih, x.Whh, x.T,
-                              x.B, x.in, x.H);
+                              x.B, x.in, x.H, x.pool);
     else
         gf_lstm_layer_backward(dX, dWih, dWhh, dbih, dbhh, dG, dh, dc, x.w, x.Hs, x.G, x.C, x.TC, x.X, x.Wih, x.Whh,
-                               x.T, x.B, x.in, x.H);
+                               x.T, x.B, x.in, x.H, x.pool);
     fd_input in[5] = {{"X", x.X, dX, N * x.in},
                       {"W_ih", x.Wih, dWih, gh * x.in},
                       {"W_hh", x.Whh, dWhh, gh * H},
@@ -247,10 +250,13 @@ static void layer_case(int gru)
     free(x.X); free(x.Wih); free(x.Whh); free(x.bih); free(x.bhh); free(x.w);
     free(x.Hs); free(x.G); free(x.C); free(x.TC); free(x.HN); free(x.Gh);
     free(dX); free(dWih); free(dWhh); free(dbih); free(dbhh); free(dG); free(dGh); free(dh); free(dc);
+    gf_pool_free(x.pool);
 }
 
-Test(rnn_fd, lstm_layer) { layer_case(0); }
-Test(rnn_fd, gru_layer) { layer_case(1); }
+Test(rnn_fd, lstm_layer) { layer_case(0, 1); }
+Test(rnn_fd, gru_layer) { layer_case(1, 1); }
+Test(rnn_fd, lstm_layer_2_threads) { layer_case(0, 2); }
+Test(rnn_fd, gru_layer_2_threads) { layer_case(1, 2); }
 
 /* ---- per-step linear head ---- */
 

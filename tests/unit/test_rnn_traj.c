@@ -66,7 +66,7 @@ static void traj_case(const rnn_case *c)
     gf_model_free(m);
 }
 
-Test(rnn_traj, lstm_small) { rnn_case c = {GF_ARCH_LSTM, 10, 14, 16, 2, 3, 25, 0.0f, 21}; traj_case(&c); }
-Test(rnn_traj, gru_small) { rnn_case c = {GF_ARCH_GRU, 10, 14, 16, 2, 3, 25, 0.0f, 22}; traj_case(&c); }
-Test(rnn_traj, lstm_reference) { rnn_case c = {GF_ARCH_LSTM, 10, 14, 128, 2, 4, 180, 0.0f, 23}; traj_case(&c); }
-Test(rnn_traj, gru_reference) { rnn_case c = {GF_ARCH_GRU, 10, 3, 128, 2, 4, 180, 0.0f, 24}; traj_case(&c); }
+Test(rnn_traj, lstm_small) { rnn_case c = {GF_ARCH_LSTM, 10, 14, 16, 2, 3, 25, 0.0f, 21, 1}; traj_case(&c); }
+Test(rnn_traj, gru_small) { rnn_case c = {GF_ARCH_GRU, 10, 14, 16, 2, 3, 25, 0.0f, 22, 1}; traj_case(&c); }
+Test(rnn_traj, lstm_reference) { rnn_case c = {GF_ARCH_LSTM, 10, 14, 128, 2, 4, 180, 0.0f, 23, 2}; traj_case(&c); }
+Test(rnn_traj, gru_reference) { rnn_case c = {GF_ARCH_GRU, 10, 3, 128, 2, 4, 180, 0.0f, 24, 2}; traj_case(&c); }
