@@ -20,10 +20,12 @@
 #define RNN_VEC
 #endif
 
-static inline float fexp(float x)
+static inline float fexp(float x0)
 {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    /* Clamped so that the integer conversion below is always defined (a NaN
+     * becomes -87 here and is restored at the end). */
+    float x = x0 > -87.0f ? x0 : -87.0f;
+    x = x < 88.0f ? x : 88.0f;
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     float n = (x * 1.44269504088896341f + magic) - magic;
     float r = x - n * 0.693359375f;
@@ -35,9 +37,9 @@ static inline float fexp(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float e = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } u;
-    u.i = ((int32_t)n + 127) << 23;
-    return e * u.f;
+    union { uint32_t i; float f; } u;
+    u.i = (uint32_t)((int32_t)n + 127) << 23;
+    return x0 != x0 ? x0 : e * u.f;
 }
 
 static inline float fsigmoid(float x) { return 1.0f / (1.0f + fexp(-x)); }

@@ -279,11 +279,12 @@ Test(rnn, fast_sigmoid_tanh_accuracy)
     fprintf(stderr, "rnn fast sigmoid max rel err %.2e, tanh %.2e\n", es, et);
     cr_expect(es < 5e-7, "sigmoid rel %.3g", es);
     cr_expect(et < 5e-7, "tanh rel %.3g", et);
-    float big[4] = {1e30f, -1e30f, 0.0f, -0.0f};
-    float bt[4];
+    float big[5] = {1e30f, -1e30f, 0.0f, -0.0f, NAN};
+    float bt[5];
     memcpy(bt, big, sizeof big);
-    gf_rnn_vsigmoid(big, 4);
-    gf_rnn_vtanh(bt, 4);
+    gf_rnn_vsigmoid(big, 5);
+    gf_rnn_vtanh(bt, 5);
+    cr_assert(isnan(big[4]) && isnan(bt[4]), "NaN must propagate (the non-finite checks rely on it)");
     cr_assert(big[0] == 1.0f && big[1] < 1e-37f && big[2] == 0.5f);
     cr_assert(bt[0] == 1.0f && bt[1] == -1.0f && bt[2] == 0.0f && bt[3] == 0.0f);
     free(a); free(s); free(t);
