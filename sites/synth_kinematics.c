@@ -46,13 +46,13 @@ static double cad_gain(int j, double c)
 }
 
 #ifndef VPP_X
-#define VPP_X 0.04
+#define VPP_X 0.045
 #endif
 #ifndef VPP_H
-#define VPP_H 0.30
+#define VPP_H 0.15
 #endif
 #ifndef VPP_Z
-#define VPP_Z 0.072
+#define VPP_Z 0.055
 #endif
 #ifndef COP_LAT
 #define COP_LAT 0.075
