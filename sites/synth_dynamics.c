@@ -3,10 +3,10 @@
  * kinematics from the true angles, a ground-reaction-force model over right
  * stance, and the hip moment
  *   M_hip = sum_i [ r_i x m_i a_i + I_i alpha_i ] - sum_i r_i x m_i g - r_cop x F - T_free
- * about the hip joint centre, a_i = segment acceleration relative to the hip
- * plus the hip acceleration (taken as the body centre-of-mass acceleration,
- * (F_right + F_left)/m + g, the left foot loaded by the same GRF model half a
- * cycle later), projected on the
+ * about the hip joint centre, a_i = segment acceleration relative to the
+ * pelvis plus the pelvis acceleration (taken as the body centre-of-mass
+ * acceleration, (F_right + F_left)/m + g in all three directions, the left
+ * foot loaded by the same GRF model half a cycle later), projected on the
  * ground axes x forward, y up, z right (pelvis frame ~ ground frame):
  * flexion = M_z, adduction = M_x, internal rotation = M_y (OpenSim
  * generalized-force signs: flexion negative = extensor, adduction negative =
@@ -43,24 +43,6 @@
 #define HEEL_BEHIND_ANKLE 0.23 /* fraction of foot length */
 #define BALL_FROM_HEEL 0.72    /* metatarsal heads, fraction of foot length */
 #define HIP_HALF_W 0.05        /* half the distance between the hip joint centres / height */
-#ifndef PIN_RAMP_IN
-#define PIN_RAMP_IN 0.08
-#endif
-#ifndef PIN_RAMP_OUT
-#define PIN_RAMP_OUT 0.08
-#endif
-#ifndef PIN_TOE_START
-#define PIN_TOE_START 0.85
-#endif
-#ifndef PIN_TOE_END
-#define PIN_TOE_END 1.0
-#endif
-#ifndef PIN_HEEL_END
-#define PIN_HEEL_END 0.15      /* stance fraction: heel pinned until here ... */
-#endif
-#ifndef PIN_BALL_START
-#define PIN_BALL_START 0.55    /* ... ball pinned from here (foot flat between) */
-#endif
 
 typedef struct { double m[3][3]; } mat3;
 
@@ -147,29 +129,6 @@ static void lowpass_d2(const double *x, int stride, int n, double T, const doubl
         out[k] = v;
     }
 }
-/* First time derivative, same filter (for the ground-frame velocities). */
-static void lowpass_d1(const double *x, int stride, int n, double T, const double *cs, const double *sn, double *out)
-{
-    double a[ACC_NH], b[ACC_NH];
-    for (int h = 0; h < ACC_NH; h++) {
-        double sa = 0, sb = 0;
-        for (int k = 0; k < n; k++) {
-            sa += x[(size_t)k * stride] * cs[h * n + k];
-            sb += x[(size_t)k * stride] * sn[h * n + k];
-        }
-        double f = (h + 1) / T, w = 2.0 * PI * f, r = f / ACC_FC, r2 = r * r, r4 = r2 * r2;
-        double gain = w / (1.0 + r4 * r4) * 2.0 / n;
-        /* d/dt (sa cos + sb sin) = w (sb cos - sa sin) */
-        a[h] = sb * gain;
-        b[h] = -sa * gain;
-    }
-    for (int k = 0; k < n; k++) {
-        double v = 0;
-        for (int h = 0; h < ACC_NH; h++) v += a[h] * cs[h * n + k] + b[h] * sn[h * n + k];
-        out[k] = v;
-    }
-}
-
 /* Leg chain below a hip: knee, ankle, heel, ball (metatarsal heads) and toe
  * positions relative to the hip for thigh orientation rt (side = +1 right,
  * -1 left: adduction and rotation mirrored). */
@@ -195,12 +154,10 @@ static void leg_chain(mat3 rp, double flex, double add, double rotn, double knee
     for (int i = 0; i < 3; i++) L->toe[i] = L->ankle[i] + v[i];
 }
 
-static double smoothstep(double t) { return t <= 0 ? 0 : t >= 1 ? 1 : t * t * (3.0 - 2.0 * t); }
-
 void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *mout)
 {
     const int N = GF_T - 1; /* unique samples of the periodic cycle */
-    const double H = p->height_m, M = p->mass_kg, bw = M * GRAV, dt = p->stride_s / N;
+    const double H = p->height_m, M = p->mass_kg, bw = M * GRAV;
     const double len[NSEG] = {THIGH_L * H, SHANK_L * H, FOOT_L * H};
     const double mass[NSEG] = {THIGH_M * M, SHANK_M * M, FOOT_M * M};
     const double rg[NSEG] = {THIGH_RG, SHANK_RG, FOOT_RG}, rgl[NSEG] = {THIGH_RGL, SHANK_RGL, FOOT_RGL};
@@ -208,18 +165,17 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
     double com[GF_T][NSEG][3];  /* right segment COMs relative to the right hip */
     double ang3[GF_T][NSEG][3]; /* segment angles about x, y, z (deg), for alpha */
     double cop[GF_T][3], grf[GF_T][3];
-    /* positions relative to the pelvis centre: right segment COMs, and the
-     * four contact points (right heel, right ball, left heel, left ball) */
-    double pc[GF_T][NSEG][3], pk[GF_T][6][3], wk[GF_T][6], ahip[GF_T][3], sfr[GF_T], sfl[GF_T];
+    /* right segment COMs relative to the pelvis centre, whose acceleration
+     * is the body centre-of-mass acceleration from the GRFs (Newton) */
+    double pc[GF_T][NSEG][3], ahip[GF_T][3], sfr[GF_T], sfl[GF_T];
     double axis[GF_T][3][3]; /* hip flexion, adduction, rotation axes in ground */
 
     for (int k = 0; k < N; k++) {
         const double *a = ang + (size_t)k * GF_TMPL_NCH;
         mat3 rp = mmul(mmul(rot(2, a[GF_TC_PELVIS_TILT]), rot(0, a[GF_TC_PELVIS_LIST])), rot(1, a[GF_TC_PELVIS_ROT]));
-        double hr[3], hl[3], hv[3] = {0, 0, hw}, hvl[3] = {0, 0, -hw};
+        double hr[3], hv[3] = {0, 0, hw};
         mvec(rp, hv, hr);
-        mvec(rp, hvl, hl);
-        leg_pose R, L;
+        leg_pose R;
         {
             /* OpenSim's generalized forces of the hip are the moment
              * projected on each coordinate's axis: flexion about the pelvis
@@ -233,19 +189,11 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
         }
         leg_chain(rp, a[GF_TC_HIPFLEX_R], a[GF_TC_HIPADD_R], a[GF_TC_HIPROT_R], a[GF_TC_KNEE_R], a[GF_TC_ANKLE_R], 1,
                   len, H, &R);
-        leg_chain(rp, a[GF_TC_HIPFLEX_L], a[GF_TC_HIPADD_L], a[GF_TC_HIPROT_L], a[GF_TC_KNEE_L], a[GF_TC_ANKLE_L], -1,
-                  len, H, &L);
         for (int i = 0; i < 3; i++) {
             com[k][0][i] = THIGH_COM * R.knee[i];
             com[k][1][i] = R.knee[i] + SHANK_COM * (R.ankle[i] - R.knee[i]);
             com[k][2][i] = R.heel[i] + FOOT_COM * (R.toe[i] - R.heel[i]);
             for (int sg = 0; sg < NSEG; sg++) pc[k][sg][i] = hr[i] + com[k][sg][i];
-            pk[k][0][i] = hr[i] + R.heel[i];
-            pk[k][1][i] = hr[i] + R.ball[i];
-            pk[k][2][i] = hr[i] + R.toe[i];
-            pk[k][3][i] = hl[i] + L.heel[i];
-            pk[k][4][i] = hl[i] + L.ball[i];
-            pk[k][5][i] = hl[i] + L.toe[i];
         }
         double sag = a[GF_TC_PELVIS_TILT] + a[GF_TC_HIPFLEX_R];
         double fro = a[GF_TC_PELVIS_LIST] + a[GF_TC_HIPADD_R];
@@ -275,31 +223,19 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
         phl -= floor(phl);
         if (phl < p->left.stance) {
             sl = phl / p->left.stance;
-
         }
-        /* Which points of the feet stay on the ground: the right foot
-         * through right stance (ramped in and out over the first and last
-         * part of stance, inside double support), the left foot otherwise;
-         * within a foot the heel until foot flat, the ball from heel-off. */
-        double wr = sr < 0 ? 0.0 : smoothstep(sr / PIN_RAMP_IN) * (1.0 - smoothstep((sr - 1.0 + PIN_RAMP_OUT) / PIN_RAMP_OUT));
         sfr[k] = sr;
         sfl[k] = sl;
-        double br = smoothstep((sr - PIN_HEEL_END) / (PIN_BALL_START - PIN_HEEL_END));
-        double bl = smoothstep((sl - PIN_HEEL_END) / (PIN_BALL_START - PIN_HEEL_END));
-        double tr = smoothstep((sr - PIN_TOE_START) / (PIN_TOE_END - PIN_TOE_START));
-        double tl = smoothstep((sl - PIN_TOE_START) / (PIN_TOE_END - PIN_TOE_START));
-        wk[k][0] = wr * (1.0 - br);
-        wk[k][1] = wr * br * (1.0 - tr);
-        wk[k][2] = wr * br * tr;
-        wk[k][3] = (1.0 - wr) * (1.0 - bl);
-        wk[k][4] = (1.0 - wr) * bl * (1.0 - tl);
-        wk[k][5] = (1.0 - wr) * bl * tl;
     }
 
-    /* Vertical and medio-lateral: the body centre-of-mass acceleration
-     * from both feet's GRF (the vertical and lateral excursions of the
-     * pelvis implied by the averaged templates are not reliable); the left
-     * foot's force is the right's at the same stance fraction, mirrored. */
+    /* Pelvis (hip) translation: by Newton the body centre-of-mass
+     * acceleration, (F_right + F_left)/m + g, in all three directions (the
+     * pelvis excursions implied by the averaged templates are not reliable,
+     * and a kinematically pinned stance foot made the forward velocity jump
+     * at the change of support); the left foot's force is the right's at
+     * the same stance fraction, mirrored medio-laterally. Each segment's
+     * acceleration is this plus its (low-passed) acceleration relative to
+     * the pelvis from the template angles. */
     int rs0 = -1, nst = 0;
     for (int k = 0; k < N; k++)
         if (sfr[k] >= 0) {
@@ -321,26 +257,22 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
             fl[1] = bw * grf_vertical(p, sl);
             if (lo >= 0 && hi >= 0 && grf[lo][1] > 0 && grf[hi][1] > 0) {
                 double w = sfr[hi] > sfr[lo] ? (sl - sfr[lo]) / (sfr[hi] - sfr[lo]) : 0.0;
+                double rx = (1 - w) * grf[lo][0] / grf[lo][1] + w * grf[hi][0] / grf[hi][1];
                 double rz = (1 - w) * grf[lo][2] / grf[lo][1] + w * grf[hi][2] / grf[hi][1];
+                fl[0] = fl[1] * rx;
                 fl[2] = -fl[1] * rz;
             }
         }
         for (int i = 0; i < 3; i++) ahip[k][i] = (grf[k][i] + fl[i]) / M;
         ahip[k][1] -= GRAV;
     }
-
-    /* Ground-frame velocities of the right segments: the pelvis moves so
-     * that the loaded contact points stay where they are,
-     *   v_pelvis = - sum_j w_j d/dt p_j,   v_i = v_pelvis + d/dt p_i
-     * (central differences of the positions relative to the pelvis). */
-    double vel[GF_T][NSEG][3];
-    for (int k = 0; k < N; k++) {
-        int kp = (k + 1) % N, km = (k + N - 1) % N;
-        double vp[3] = {0, 0, 0};
-        for (int j = 0; j < 6; j++)
-            vp[0] -= wk[k][j] * (pk[kp][j][0] - pk[km][j][0]) / (2.0 * dt);
-        for (int sg = 0; sg < NSEG; sg++)
-            for (int i = 0; i < 3; i++) vel[k][sg][i] = vp[i] + (pc[kp][sg][i] - pc[km][sg][i]) / (2.0 * dt);
+    /* steady walking: no net horizontal impulse over the stride (the GRF
+     * model's small residual braking/propulsion imbalance is removed) */
+    for (int i = 0; i < 3; i += 2) {
+        double mean = 0;
+        for (int k = 0; k < N; k++) mean += ahip[k][i];
+        mean /= N;
+        for (int k = 0; k < N; k++) ahip[k][i] -= mean;
     }
 
     /* accelerations of the segment COMs and angles, low-passed */
@@ -358,8 +290,8 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
     double acc[GF_T][NSEG][3], alpha[GF_T][NSEG][3], tmp[GF_T];
     for (int sg = 0; sg < NSEG; sg++)
         for (int i = 0; i < 3; i++) {
-            lowpass_d1(&vel[0][sg][i], NSEG * 3, N, p->stride_s, cs, sn, tmp);
-            for (int k = 0; k < N; k++) acc[k][sg][i] = tmp[k] + (i == 0 ? 0.0 : ahip[k][i]);
+            lowpass_d2(&pc[0][sg][i], NSEG * 3, N, p->stride_s, cs, sn, tmp);
+            for (int k = 0; k < N; k++) acc[k][sg][i] = tmp[k] + ahip[k][i];
             lowpass_d2(&ang3[0][sg][i], NSEG * 3, N, p->stride_s, cs, sn, tmp);
             for (int k = 0; k < N; k++) alpha[k][sg][i] = tmp[k] * DEG;
         }

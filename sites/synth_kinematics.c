@@ -46,13 +46,13 @@ static double cad_gain(int j, double c)
 }
 
 #ifndef VPP_X
-#define VPP_X 0.04
+#define VPP_X 0.045
 #endif
 #ifndef VPP_H
-#define VPP_H 0.30
+#define VPP_H 0.15
 #endif
 #ifndef VPP_Z
-#define VPP_Z 0.072
+#define VPP_Z 0.055
 #endif
 #ifndef COP_LAT
 #define COP_LAT 0.075
@@ -141,20 +141,25 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     if (sev > 0) {
         gf_side_params *a = s->onfh == 1 ? &p->right : &p->left;
         gf_side_params *u = s->onfh == 1 ? &p->left : &p->right;
-        a->gain[GF_J_HIPFLEX] *= 1.0 - 0.30 * sev;
-        a->gain[GF_J_HIPADD] *= 1.0 - 0.35 * sev;
+        /* range of motion: the loss grows steeply with the stage (cubic
+         * in severity: end-stage sev 1 loses 18 % of hip flexion range,
+         * sev 0.7 about 6 %), so that a cohort of severity 0.7-1 differs
+         * from healthy by about one SD (DESIGN: SMD about -1) */
+        double sv3 = sev * sev * sev;
+        a->gain[GF_J_HIPFLEX] *= 1.0 - 0.18 * sv3;
+        a->gain[GF_J_HIPADD] *= 1.0 - 0.20 * sv3;
         a->gain[GF_J_HIPROT] *= 1.0 - 0.25 * sev;
-        a->gain[GF_J_KNEE] *= 1.0 - 0.08 * sev;
         a->offset[GF_J_HIPFLEX] += 2.0 * sev;
         a->stance += 0.02 * sev - 0.015 * sev;
         u->stance += 0.02 * sev + 0.015 * sev;
         if (s->onfh == 1) {
-            p->fy1 *= 1.0 - 0.10 * sev;
-            p->fy2 *= 1.0 - 0.10 * sev;
-            p->cop_med_m *= 1.0 - 0.45 * sev;
-            p->cop_lat_heel_m += 0.01 * sev;
+            /* antalgic unloading mostly of the push-off (second) peak */
+            p->fy1 *= 1.0 - 0.03 * sev;
+            p->fy2 *= 1.0 - 0.18 * sev;
+            p->cop_med_m *= 1.0 - 0.135 * sev;
+            p->cop_lat_heel_m += 0.003 * sev;
             /* Duchenne lean: the trunk (and the pivot point) over the hip */
-            p->vpp[2] += 0.02 * sev * H_SCALE;
+            p->vpp[2] += 0.006 * sev * H_SCALE;
         } else {
             p->fy1 *= 1.0 + 0.03 * sev;
             p->fy2 *= 1.0 + 0.03 * sev;

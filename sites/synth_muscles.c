@@ -16,12 +16,12 @@ static const double fmax75[GF_NF] = {
     2186, /* iliopsoas 800 / 2186 (iliacus + psoas) */
     779,  /* recfem    779 / 1169 */
     180,  /* sart      104 / 249 */
-    1300, /* glmax     1296 / 3338 (three parts) */
+    1800, /* glmax     1296 / 3338 (three parts) */
     710,  /* bflh      717 / 705 */
     2792, /* hamstring 1358 / 2792 (semimem + semiten) */
     1800, /* glmed     1363 / 2199 (three parts) */
     585,  /* glmin     585 (Delp, three parts) */
-    300,  /* tfl       155 / 411 */
+    200,  /* tfl       155 / 411 */
     444,  /* piri      444 / 444 */
 };
 
@@ -35,22 +35,30 @@ void gf_synth_fmax(double mass_kg, double *fmax)
  * flexion (flexion arm) and per 10 deg of adduction (adduction arm).
  * Approximations of the curves in Delp et al. 1990, Arnold et al. 2010,
  * Rajagopal et al. 2016 (adductors lose flexion arm with flexion, abductors
- * gain frontal arm with adduction). */
+ * gain frontal arm with adduction). Rotation arms after Delp et al. 1999
+ * (J Biomech 32:493): piriformis the largest external rotator near neutral,
+ * iliopsoas ~0, gluteus medius the small net of its internally rotating
+ * anterior and externally rotating posterior parts. The rectus femoris and
+ * short/long adductor flexion arms and the gluteus maximus extension arm
+ * are chosen inside the spread of those models so that static
+ * optimization loads the iliopsoas in pre-swing and the gluteus maximus in
+ * loading response as the Rajagopal-model SO of the Gait2Hip-60 walks does
+ * (docs/SYNTHETIC.md). */
 static const double arm0[GF_NF][3] = {
-    {0.030, 0.060, 0.006},   /* addbrev */
-    {0.040, 0.065, 0.004},   /* addlong */
+    {0.022, 0.060, 0.006},   /* addbrev */
+    {0.030, 0.065, 0.004},   /* addlong */
     {-0.025, 0.045, -0.004}, /* addmag */
     {0.020, 0.055, 0.002},   /* grac */
-    {0.024, 0.003, 0.004},   /* iliopsoas */
-    {0.042, -0.008, 0.000},  /* recfem */
+    {0.024, 0.003, 0.000},   /* iliopsoas */
+    {0.035, -0.008, 0.000},  /* recfem */
     {0.045, -0.015, -0.008}, /* sart */
-    {-0.055, -0.005, -0.025},/* glmax */
+    {-0.065, -0.005, -0.019},/* glmax */
     {-0.060, 0.010, -0.008}, /* bflh */
     {-0.060, 0.015, 0.008},  /* hamstring */
-    {0.004, -0.055, 0.008},  /* glmed */
+    {0.004, -0.055, 0.004},  /* glmed */
     {0.010, -0.045, 0.010},  /* glmin */
     {0.040, -0.032, 0.010},  /* tfl */
-    {-0.003, -0.012, -0.020},/* piri */
+    {-0.003, -0.012, -0.028},/* piri */
 };
 static const double dflex60[GF_NF] = {-0.035, -0.040, -0.020, -0.020, 0.012, 0.0,   0.010,
                                       -0.005, 0.0,    0.0,    -0.010, -0.005, 0.0, 0.004};

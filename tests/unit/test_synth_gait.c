@@ -163,6 +163,63 @@ Test(synth_gait, onfh_right_reduces_rom_and_moments)
     cr_assert_lt(-vo, -vh * 0.95, "abductor %.3f vs healthy %.3f", vo, vh);
 }
 
+/* Effect sizes of ONFH (DESIGN: end-stage hip disease, standardized mean
+ * difference about -1): 40 healthy vs 40 right-affected subjects (severity
+ * 0.7-1), seeded, random style, cohort-like anthropometrics, cadence
+ * 100 +- 6 steps/min, one trial each. Per subject the peak magnitudes of the
+ * extensor, flexor (25-75 % of the cycle) and abductor (0-65 %) moments
+ * (N·m/kg) and the hip flexion range (deg); SMD = (ONFH - healthy) / pooled
+ * SD must lie in [-2.0, -0.5] for each. */
+Test(synth_gait, onfh_effect_sizes_about_minus_one)
+{
+    enum { NS = 40, NQ = 4 };
+    static double q[2][NS][NQ];
+    static float x[GF_T * GF_DIN], ym[GF_T * GF_NM], yf[GF_T * GF_NF];
+    for (int g = 0; g < 2; g++)
+        for (int i = 0; i < NS; i++) {
+            gf_rng r;
+            gf_rng_derive(&r, 777 + (uint64_t)g, (uint64_t)i);
+            gf_gait_subject s = {0};
+            s.female = gf_rng_uniform(&r) < 0.5;
+            double h = s.female ? 1.645 + 0.06 * gf_rng_normal(&r) : 1.775 + 0.065 * gf_rng_normal(&r);
+            h = fmin(1.92, fmax(1.55, h));
+            double bmi = fmin(30, fmax(18.5, 23.5 + 2.4 * gf_rng_normal(&r)));
+            s.height_m = h;
+            s.mass_kg = fmin(100, fmax(48, bmi * h * h));
+            s.age_y = 40 + 20 * gf_rng_uniform(&r);
+            for (int d = 0; d < GF_STYLE_DIMS; d++) s.style[d] = gf_rng_normal(&r);
+            s.onfh = g;
+            s.onfh_severity = g ? 0.7 + 0.3 * gf_rng_uniform(&r) : 0.0;
+            double cad = 100.0 + 6.0 * (2.0 * gf_rng_uniform(&r) - 1.0);
+            cr_assert_eq(gf_gait_simulate(&s, cad, &r, x, ym, yf), GF_OK, "%s", gf_errmsg());
+            double ext = 0, flx = 0, abd = 0, lo = 1e9, hi = -1e9;
+            for (int k = 0; k < GF_T; k++) {
+                double mf = ym[k * GF_NM] / s.mass_kg, ma = ym[k * GF_NM + 1] / s.mass_kg, pc = (double)k / (GF_T - 1);
+                ext = fmax(ext, -mf);
+                if (pc >= 0.25 && pc <= 0.75) flx = fmax(flx, mf);
+                if (pc <= 0.65) abd = fmax(abd, -ma);
+                lo = fmin(lo, x[k * GF_DIN]);
+                hi = fmax(hi, x[k * GF_DIN]);
+            }
+            q[g][i][0] = ext;
+            q[g][i][1] = flx;
+            q[g][i][2] = abd;
+            q[g][i][3] = hi - lo;
+        }
+    const char *names[NQ] = {"extensor peak", "flexor peak", "abductor peak", "hip flexion ROM"};
+    for (int j = 0; j < NQ; j++) {
+        double mu[2] = {0, 0}, var[2] = {0, 0};
+        for (int g = 0; g < 2; g++) {
+            for (int i = 0; i < NS; i++) mu[g] += q[g][i][j] / NS;
+            for (int i = 0; i < NS; i++) var[g] += (q[g][i][j] - mu[g]) * (q[g][i][j] - mu[g]) / (NS - 1);
+        }
+        double smd = (mu[1] - mu[0]) / sqrt(0.5 * (var[0] + var[1]));
+        fprintf(stderr, "  ONFH %-16s healthy %.3f (SD %.3f)  ONFH %.3f (SD %.3f)  SMD %.2f\n", names[j], mu[0],
+                sqrt(var[0]), mu[1], sqrt(var[1]), smd);
+        cr_expect(smd >= -2.0 && smd <= -0.5, "%s: SMD %.2f outside [-2.0, -0.5]", names[j], smd);
+    }
+}
+
 Test(synth_gait, static_optimization_balances_and_bounds)
 {
     gf_rng r;
