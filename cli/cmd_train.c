@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/modelio.h"
@@ -162,6 +163,16 @@ int cmd_train(int argc, char **argv)
     if (ff_s) { if ((rc = cli_long("train", USAGE, "--ff", ff_s, 1, 65536, &v))) return rc; cfg.d_ff = (int)v; }
     if (dropout_s) { if ((rc = cli_double("train", USAGE, "--dropout", dropout_s, 0, 0.99, &dv))) return rc; cfg.dropout = (float)dv; }
 
+    { /* an unwritable --out fails now, not after hours of training */
+        const char *slash = strrchr(out, '/');
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) + (slash == out) : 1, slash ? out : ".");
+        if (!*out || (slash && !slash[1])) return cli_usage("train", USAGE, "--out: '%s' is not a file name", out);
+        if (access(dir, W_OK)) {
+            fprintf(stderr, "gaitfed train: --out %s: directory %s is missing or not writable\n", out, dir);
+            return 1;
+        }
+    }
     cli_data d;
     gf_err e = cli_data_load(data, task_s ? &task_opt : NULL, &d);
     if (e) return cli_fail(e);
