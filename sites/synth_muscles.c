@@ -40,17 +40,18 @@ void gf_synth_fmax(double mass_kg, double *fmax)
  * iliopsoas ~0, gluteus medius the small net of its internally rotating
  * anterior and externally rotating posterior parts. The rectus femoris and
  * short/long adductor flexion arms and the gluteus maximus extension arm
- * are chosen inside the spread of those models so that static
+ * (recfem 0.030, addlong 0.025, adductor flexion arms growing 0.015-0.020 m
+ * per 60 deg of extension) are chosen inside the spread of those models so that static
  * optimization loads the iliopsoas in pre-swing and the gluteus maximus in
  * loading response as the Rajagopal-model SO of the Gait2Hip-60 walks does
  * (docs/SYNTHETIC.md). */
 static const double arm0[GF_NF][3] = {
     {0.022, 0.060, 0.006},   /* addbrev */
-    {0.030, 0.065, 0.004},   /* addlong */
+    {0.025, 0.065, 0.004},   /* addlong */
     {-0.025, 0.045, -0.004}, /* addmag */
     {0.020, 0.055, 0.002},   /* grac */
     {0.024, 0.003, 0.000},   /* iliopsoas */
-    {0.035, -0.008, 0.000},  /* recfem */
+    {0.030, -0.008, 0.000},  /* recfem */
     {0.045, -0.015, -0.008}, /* sart */
     {-0.065, -0.005, -0.019},/* glmax */
     {-0.060, 0.010, -0.008}, /* bflh */
@@ -60,7 +61,7 @@ static const double arm0[GF_NF][3] = {
     {0.040, -0.032, 0.010},  /* tfl */
     {-0.003, -0.012, -0.028},/* piri */
 };
-static const double dflex60[GF_NF] = {-0.035, -0.040, -0.020, -0.020, 0.012, 0.0,   0.010,
+static const double dflex60[GF_NF] = {-0.015, -0.020, -0.020, -0.020, 0.012, 0.0,   0.010,
                                       -0.005, 0.0,    0.0,    -0.010, -0.005, 0.0, 0.004};
 static const double dadd10[GF_NF] = {-0.002, -0.002, -0.002, -0.002, 0.0,    0.0,    0.0,
                                      0.0,    0.0,    0.0,    -0.004, -0.003, -0.002, -0.001};

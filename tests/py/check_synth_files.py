@@ -43,6 +43,55 @@ def load(path, cols, n_subj, prefix, speeds):
     return z
 
 
+# DESIGN.md plausibility at med cadence: (output, sign, reference peak, % of cycle, window).
+PEAKS = [("JM", "hip_flexion_r_moment", -1, 0.80, 12, (0, 30)),
+         ("JM", "hip_flexion_r_moment", +1, 0.55, 58, (40, 70)),
+         ("JM", "hip_adduction_r_moment", -1, 0.56, 45, (30, 60)),
+         ("MF", "glmed_r", +1, 10.0, 45, (30, 60)),
+         ("MF", "iliopsoas_r", +1, 20.0, 52, (40, 70)),
+         ("MF", "glmax_r", +1, 4.0, 12, (0, 30))]
+
+
+def mean_curve(z, col, speed):
+    Y = z["Y"] / z["weight_kg"][:, None, None]
+    return Y[z["speed_label"] == speed][:, :, list(z["out_cols"]).index(col)].mean(0)
+
+
+def plausibility(files):
+    """Cohort-mean peaks of the written files, recomputed here from the NPZ alone."""
+    pct = np.arange(180) / 179 * 100
+    amp = {}
+    for f, col, sign, ref, at, (lo, hi) in PEAKS:
+        for sp in ("slow", "med", "fast"):
+            c = sign * mean_curve(files[f], col, sp)
+            w = (pct >= lo) & (pct <= hi)
+            k = np.argmax(np.where(w, c, -np.inf))
+            amp[(col, sign, sp)] = c[k]
+            if sp == "med":
+                print(f"  med {col:24s} {sign * c[k]:+7.3f} at {pct[k]:4.1f} % (reference {sign * ref:+.2f} at {at} %)")
+                if abs(c[k] - ref) > 0.2 * ref or abs(pct[k] - at) > 6:
+                    fail(f"{col}: med-cadence peak {sign * c[k]:.3f} at {pct[k]:.1f} % is not about {sign * ref} at {at} %")
+        if not amp[(col, sign, "slow")] < amp[(col, sign, "med")] < amp[(col, sign, "fast")]:
+            fail(f"{col}: peak does not grow slow < med < fast")
+
+
+def onfh_smaller(h, p):
+    """Patients: smaller hip flexion range and sagittal/frontal moment peaks."""
+    def stats(z):
+        Y = z["Y"] / z["weight_kg"][:, None, None]
+        X = z["X"]
+        return {"hip flexion ROM": X[:, :, 0].max(1) - X[:, :, 0].min(1),
+                "extensor peak": -Y[:, :, 0].min(1), "flexor peak": Y[:, :, 0].max(1),
+                "abductor peak": -Y[:, :90, 1].min(1)}
+    a, b = stats(h), stats(p)
+    for k in a:
+        sd = np.sqrt((a[k].var(ddof=1) + b[k].var(ddof=1)) / 2)
+        smd = (b[k].mean() - a[k].mean()) / sd
+        print(f"  ONFH {k:16s} healthy {a[k].mean():7.3f} patients {b[k].mean():7.3f} SMD {smd:+.2f}")
+        if not smd < -0.5:
+            fail(f"ONFH {k}: SMD {smd:.2f}, expected clearly smaller than healthy (about -1)")
+
+
 def main(d):
     mf = load(f"{d}/Gait2Hip_MF60.npz", MF, 60, "H", {"slow", "med", "fast"})
     jm = load(f"{d}/Gait2Hip_JM60.npz", JM, 60, "H", {"slow", "med", "fast"})
@@ -52,7 +101,9 @@ def main(d):
     if not 600 <= n <= 720:
         fail(f"{n} healthy cycles, expected about 700")
     load(f"{d}/ONFH_MF9.npz", MF, 9, "P", {"self"})
-    load(f"{d}/ONFH_JM9.npz", JM, 9, "P", {"self"})
+    ojm = load(f"{d}/ONFH_JM9.npz", JM, 9, "P", {"self"})
+    plausibility({"MF": mf, "JM": jm})
+    onfh_smaller(jm, ojm)
     # Forces are non-negative; moments carry both signs.
     if (mf["Y"] < -1e-3).any():
         fail("negative muscle force")
