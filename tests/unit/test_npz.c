@@ -59,20 +59,6 @@ static int py(const char *dir, const char *code)
     return tu_sh("%s %s %s", tu_python(), path, dir);
 }
 
-static char *mkpath(const char *dir, const char *name)
-{
-    char *p = gf_path_join(dir, name);
-    cr_assert_not_null(p);
-    return p;
-}
-
-static const char *tdir(void)
-{
-    const char *d = tu_tmpdir();
-    cr_assert_not_null(d);
-    return d;
-}
-
 static int64_t get_i64(const gf_array *a, int64_t i)
 {
     int64_t v;
@@ -131,7 +117,7 @@ static void check_numeric(const gf_npz *z)
 
 Test(npz, numpy_savez_and_savez_compressed_exact_values)
 {
-    const char *d = tdir();
+    const char *d = tu_dir();
     cr_assert_eq(py(d,
                     "arrs = dict(a=(np.arange(24, dtype=np.float32) * np.float32(0.1) - np.float32(1)).reshape(2, 3, 4),\n"
                     "  b=(np.arange(6, dtype=np.float64) / 3.0).reshape(3, 2),\n"
@@ -146,7 +132,7 @@ Test(npz, numpy_savez_and_savez_compressed_exact_values)
                  0);
     const char *names[] = {"plain.npz", "comp.npz"};
     for (int k = 0; k < 2; k++) {
-        char *p = mkpath(d, names[k]);
+        char *p = tu_path(d, names[k]);
         gf_npz z;
         cr_assert_eq(gf_npz_read(p, &z), GF_OK, "%s", gf_errmsg());
         cr_assert_eq(z.n, 13);
@@ -158,7 +144,7 @@ Test(npz, numpy_savez_and_savez_compressed_exact_values)
 
 Test(npz, fortran_order_big_endian_and_npy_versions_2_3)
 {
-    const char *d = tdir();
+    const char *d = tu_dir();
     cr_assert_eq(py(d,
                     "with zipfile.ZipFile('fmt.npz', 'w', zipfile.ZIP_DEFLATED) as z:\n"
                     "    r = member(z, 'f', np.asfortranarray(np.arange(24, dtype='<f8').reshape(2, 3, 4)))\n"
@@ -172,7 +158,7 @@ Test(npz, fortran_order_big_endian_and_npy_versions_2_3)
                     "    r = member(z, 'v3', np.array(['a\u00e9', 'b']), version=(3, 0))\n"
                     "    check(r[6] == 3, 'v3')\n"),
                  0);
-    char *p = mkpath(d, "fmt.npz");
+    char *p = tu_path(d, "fmt.npz");
     gf_npz z;
     cr_assert_eq(gf_npz_read(p, &z), GF_OK, "%s", gf_errmsg());
     const gf_array *f = need(&z, "f");
@@ -195,12 +181,12 @@ Test(npz, fortran_order_big_endian_and_npy_versions_2_3)
 
 Test(npz, unicode_and_bytes_strings)
 {
-    const char *d = tdir();
+    const char *d = tu_dir();
     cr_assert_eq(py(d,
                     "np.savez('s.npz', u=np.array(['H01', 'Zo\u00eb', '\u65e5\u672c\u8a9e', '\U0001F600x', '']),\n"
                     "         ube=np.array(['Zo\u00eb', 'ab'], dtype='>U3'), b=np.array([b'ab', b'c', b'']))\n"),
                  0);
-    char *p = mkpath(d, "s.npz");
+    char *p = tu_path(d, "s.npz");
     gf_npz z;
     cr_assert_eq(gf_npz_read(p, &z), GF_OK, "%s", gf_errmsg());
     const gf_array *u = need(&z, "u"), *ube = need(&z, "ube"), *b = need(&z, "b");
@@ -274,11 +260,11 @@ static const char py_check_all_dtypes[] =
 
 Test(npz, c_writer_output_loaded_by_numpy_and_deterministic)
 {
-    const char *d = tdir();
+    const char *d = tu_dir();
     gf_array w[9];
     fill_all_dtypes(w);
-    char *ps = mkpath(d, "store.npz"), *pd = mkpath(d, "defl.npz"), *pd2 = mkpath(d, "defl2.npz");
-    char *pn = mkpath(d, "one.npy"), *pe = mkpath(d, "empty.npz");
+    char *ps = tu_path(d, "store.npz"), *pd = tu_path(d, "defl.npz"), *pd2 = tu_path(d, "defl2.npz");
+    char *pn = tu_path(d, "one.npy"), *pe = tu_path(d, "empty.npz");
     cr_assert_eq(gf_npz_write(ps, w, 9, 0), GF_OK, "%s", gf_errmsg());
     cr_assert_eq(gf_npz_write(pd, w, 9, 1), GF_OK, "%s", gf_errmsg());
     cr_assert_eq(gf_npz_write(pd2, w, 9, 1), GF_OK, "%s", gf_errmsg());
@@ -314,7 +300,7 @@ static double val(int64_t i, int t, int k) { return (double)(i * 10000 + t * 16 
 
 Test(npz, g2h_permuted_columns_round_trip_through_numpy)
 {
-    const char *d = tdir();
+    const char *d = tu_dir();
     cr_assert_eq(py(d,
                     "rng = np.random.default_rng(3)\n"
                     "ic = [IN[k] for k in rng.permutation(10)]; oc = [FO[k] for k in rng.permutation(14)]\n"
@@ -324,7 +310,7 @@ Test(npz, g2h_permuted_columns_round_trip_through_numpy)
                     "    height_m=np.array([1.7, 1.8, 1.65]), weight_kg=np.array([70, 81, 55]),\n"
                     "    speed_label=np.array(['slow', 'med', 'self']), extra=np.zeros(4))\n"),
                  0);
-    char *pin = mkpath(d, "in.npz"), *pout = mkpath(d, "out.npz");
+    char *pin = tu_path(d, "in.npz"), *pout = tu_path(d, "out.npz");
     gf_dataset ds;
     int task;
     cr_assert_eq(gf_g2h_read(pin, &ds, &task), GF_OK, "%s", gf_errmsg());
@@ -362,7 +348,7 @@ Test(npz, g2h_permuted_columns_round_trip_through_numpy)
 
 Test(npz, g2h_moments_integer_ids_and_extra_keys_round_trip)
 {
-    const char *d = tdir();
+    const char *d = tu_dir();
     cr_assert_eq(py(d,
                     "oc = [MO[2], MO[0], MO[1]]\n"
                     "np.savez('m.npz', X=grid(2, IN, IN, dt='f4'), Y=grid(2, oc, MO, dt='f4'), in_cols=np.array(IN),\n"
@@ -370,7 +356,7 @@ Test(npz, g2h_moments_integer_ids_and_extra_keys_round_trip)
                     "    weight_kg=np.float32([60.5, 90]), speed_label=np.array([b'fast', b'slow']),\n"
                     "    cadence_spm=np.array([135.0, 78.0]), trial=np.array([3, 1], 'i2'))\n"),
                  0);
-    char *p = mkpath(d, "m.npz"), *p2 = mkpath(d, "m2.npz");
+    char *p = tu_path(d, "m.npz"), *p2 = tu_path(d, "m2.npz");
     gf_dataset ds, ds2;
     int task;
     cr_assert_eq(gf_g2h_read(p, &ds, &task), GF_OK, "%s", gf_errmsg());
@@ -394,7 +380,7 @@ Test(npz, g2h_moments_integer_ids_and_extra_keys_round_trip)
     cr_assert_eq(memcmp(ds.meta, ds2.meta, 2 * sizeof *ds.meta), 0);
     cr_assert_eq(gf_g2h_write(p2, &ds, GF_TASK_FORCES), GF_EINVAL, "no force targets to write");
     /* Same dataset, same bytes; a NaN is refused and leaves the old file. */
-    char *p3 = mkpath(tu_tmpdir(), "m3.npz");
+    char *p3 = tu_path(tu_tmpdir(), "m3.npz");
     cr_assert_eq(gf_g2h_write(p3, &ds, GF_TASK_MOMENTS), GF_OK, "%s", gf_errmsg());
     cr_assert_eq(tu_sh("cmp -s %s %s", p2, p3), 0, "deterministic bytes");
     ds.x[5] = NAN;
@@ -408,9 +394,9 @@ Test(npz, g2h_moments_integer_ids_and_extra_keys_round_trip)
 
 Test(npz, g2h_x_only_file_for_predict)
 {
-    const char *d = tdir();
+    const char *d = tu_dir();
     cr_assert_eq(py(d, "np.savez('x.npz', X=grid(4, IN, IN))\n"), 0);
-    char *p = mkpath(d, "x.npz");
+    char *p = tu_path(d, "x.npz");
     gf_dataset ds;
     int task = 5;
     cr_assert_eq(gf_g2h_read(p, &ds, &task), GF_OK, "%s", gf_errmsg());
@@ -477,7 +463,7 @@ static const char py_malformed[] =
 
 static void expect_fail(const char *dir, const char *name, gf_err code, const char *needle)
 {
-    char *p = mkpath(dir, name);
+    char *p = tu_path(dir, name);
     gf_dataset ds;
     int task;
     gf_err e = gf_g2h_read(p, &ds, &task);
@@ -490,9 +476,9 @@ static void expect_fail(const char *dir, const char *name, gf_err code, const ch
 
 Test(npz, malformed_files_are_refused_with_named_errors)
 {
-    const char *d = tdir();
+    const char *d = tu_dir();
     cr_assert_eq(py(d, py_malformed), 0);
-    char *good = mkpath(d, "good.npz");
+    char *good = tu_path(d, "good.npz");
     gf_dataset ds;
     int task;
     cr_assert_eq(gf_g2h_read(good, &ds, &task), GF_OK, "the unmodified file reads: %s", gf_errmsg());
@@ -522,13 +508,13 @@ Test(npz, malformed_files_are_refused_with_named_errors)
 
 Test(npz, zip_bomb_stopped_at_member_cap)
 {
-    const char *d = tdir();
+    const char *d = tu_dir();
     cr_assert_eq(py(d,
                     "with zipfile.ZipFile('bomb.npz', 'w', zipfile.ZIP_DEFLATED) as z:\n"
                     "    member(z, 'X', np.zeros((3000, 180, 10), np.float32))\n"
                     "check(os.path.getsize('bomb.npz') < 100000, 'compresses well')\n"),
                  0);
-    char *p = mkpath(d, "bomb.npz");
+    char *p = tu_path(d, "bomb.npz");
     unsigned char *buf;
     size_t len;
     cr_assert_eq(gf_read_file(p, 1 << 20, &buf, &len), GF_OK);
@@ -548,9 +534,9 @@ Test(npz, zip_bomb_stopped_at_member_cap)
 
 Test(npz, object_array_refused)
 {
-    const char *d = tdir();
+    const char *d = tu_dir();
     cr_assert_eq(py(d, "np.savez('o.npz', ok=np.zeros(2), o=np.array([{'a': 1}, None], dtype=object))\n"), 0);
-    char *p = mkpath(d, "o.npz");
+    char *p = tu_path(d, "o.npz");
     gf_npz z;
     cr_assert_eq(gf_npz_read(p, &z), GF_EUNSUPPORTED);
     cr_assert(strstr(gf_errmsg(), p) && strstr(gf_errmsg(), "key 'o': object arrays (pickle) are not supported"), "%s",

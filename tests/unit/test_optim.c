@@ -16,20 +16,6 @@
 #include "sites/npz.h"
 #include "tests/unit/testutil.h"
 
-static const char *tdir(void)
-{
-    const char *d = tu_tmpdir();
-    cr_assert_not_null(d);
-    return d;
-}
-
-static char *mkpath(const char *dir, const char *name)
-{
-    char *p = gf_path_join(dir, name);
-    cr_assert_not_null(p);
-    return p;
-}
-
 static void f32_array(gf_array *a, const char *name, int ndim, const int64_t *shape, const float *src)
 {
     cr_assert_eq(gf_array_alloc(a, name, GF_DT_F32, 4, ndim, shape), GF_OK, "%s", gf_errmsg());
@@ -83,7 +69,7 @@ static int padding_zero(const gf_arena *a)
  * gradients; every parameter after every step must agree. */
 static void adamw_vs_torch(float lr, float wd, uint64_t seed)
 {
-    const char *dir = tdir();
+    const char *dir = tu_dir();
     gf_arena p, g;
     make_arena(&p);
     cr_assert_eq(gf_arena_clone_layout(&g, &p), GF_OK);
@@ -119,7 +105,7 @@ static void adamw_vs_torch(float lr, float wd, uint64_t seed)
     const float max_norm = 0.5f;
     float hp[7] = {cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, max_norm, STEPS};
     f32_array(&arr[na++], "hp", 1, (int64_t[]){7}, hp);
-    char *in = mkpath(dir, "in.npz"), *out = mkpath(dir, "out.npz");
+    char *in = tu_path(dir, "in.npz"), *out = tu_path(dir, "out.npz");
     cr_assert_eq(gf_npz_write(in, arr, na, 0), GF_OK, "%s", gf_errmsg());
     for (int i = 0; i < na; i++) gf_array_free(&arr[i]);
     cr_assert_eq(run_ref("adamw", in, out), 0, "torch reference failed");
@@ -274,7 +260,7 @@ Test(optim, clip_below_max_norm_leaves_grads)
 
 Test(optim, mse_matches_torch)
 {
-    const char *dir = tdir();
+    const char *dir = tu_dir();
     enum { N = 3 * 180 * 14 + 7 };
     float *y = malloc(N * sizeof(float)), *t = malloc(N * sizeof(float)), *dy = malloc(N * sizeof(float));
     cr_assert(y && t && dy);
@@ -287,7 +273,7 @@ Test(optim, mse_matches_torch)
     gf_array arr[2];
     f32_array(&arr[0], "y", 1, (int64_t[]){N}, y);
     f32_array(&arr[1], "t", 1, (int64_t[]){N}, t);
-    char *in = mkpath(dir, "mse_in.npz"), *out = mkpath(dir, "mse_out.npz");
+    char *in = tu_path(dir, "mse_in.npz"), *out = tu_path(dir, "mse_out.npz");
     cr_assert_eq(gf_npz_write(in, arr, 2, 0), GF_OK, "%s", gf_errmsg());
     gf_array_free(&arr[0]);
     gf_array_free(&arr[1]);

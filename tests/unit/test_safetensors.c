@@ -17,20 +17,6 @@
 #include "sites/npz.h"
 #include "tests/unit/testutil.h"
 
-static const char *tdir(void)
-{
-    const char *d = tu_tmpdir();
-    cr_assert_not_null(d);
-    return d;
-}
-
-static char *mkpath(const char *dir, const char *name)
-{
-    char *p = gf_path_join(dir, name);
-    cr_assert_not_null(p);
-    return p;
-}
-
 static int run_ref(const char *args)
 {
     return tu_sh("%s %s/tests/py/safetensors_ref.py %s", tu_python(), tu_root(), args);
@@ -64,7 +50,7 @@ static void add_f32(gf_array *arr, int *na, const char *name, int ndim, const in
 
 Test(safetensors, c_writes_python_reads_and_loads_state_dict)
 {
-    const char *dir = tdir();
+    const char *dir = tu_dir();
     gf_arena a;
     make_arena(&a, 11);
     float mean[10], sd[10];
@@ -72,7 +58,7 @@ Test(safetensors, c_writes_python_reads_and_loads_state_dict)
     gf_st_tensor ex[2] = {{.name = "x_mean", .ndim = 1, .shape = {10}, .data = mean},
                           {.name = "x_std", .ndim = 1, .shape = {10}, .data = sd}};
     json_t *meta = json_pack("{s:s, s:s, s:s}", "kind", "lstm", "out_cols", "[\"hip_flexion_r_moment\"]", "unit", "N\xc2\xb7m/kg");
-    char *st = mkpath(dir, "m.safetensors"), *exp = mkpath(dir, "expect.npz"), *mj = mkpath(dir, "meta.json");
+    char *st = tu_path(dir, "m.safetensors"), *exp = tu_path(dir, "expect.npz"), *mj = tu_path(dir, "meta.json");
     cr_assert_eq(gf_safetensors_write(st, &a, ex, 2, meta), GF_OK, "%s", gf_errmsg());
     cr_assert_eq(json_dump_file(meta, mj, 0), 0);
 
@@ -113,8 +99,8 @@ Test(safetensors, c_writes_python_reads_and_loads_state_dict)
 
 Test(safetensors, python_writes_c_reads)
 {
-    const char *dir = tdir();
-    char *st = mkpath(dir, "py.safetensors"), *exp = mkpath(dir, "expect.npz");
+    const char *dir = tu_dir();
+    char *st = tu_path(dir, "py.safetensors"), *exp = tu_path(dir, "expect.npz");
     char args[2048];
     snprintf(args, sizeof args, "write %s %s", st, exp);
     cr_assert_eq(run_ref(args), 0);
@@ -171,8 +157,8 @@ static void write_tensors(const char *path, const gf_arena *a, const gf_st_tenso
 
 Test(safetensors, load_into_is_strict)
 {
-    const char *dir = tdir();
-    char *p = mkpath(dir, "s.safetensors");
+    const char *dir = tu_dir();
+    char *p = tu_path(dir, "s.safetensors");
     gf_arena a, b;
     make_arena(&a, 1);
     make_arena(&b, 2);
@@ -240,8 +226,8 @@ Test(safetensors, load_into_is_strict)
 
 Test(safetensors, model_save_load_with_norm)
 {
-    const char *dir = tdir();
-    char *p = mkpath(dir, "model.safetensors");
+    const char *dir = tu_dir();
+    char *p = tu_path(dir, "model.safetensors");
     gf_model m, m2;
     memset(&m, 0, sizeof m);
     memset(&m2, 0, sizeof m2);
@@ -296,7 +282,7 @@ static void refused(const char *dir, const char *label, const char *header, size
 {
     char name[128];
     snprintf(name, sizeof name, "%s.safetensors", label);
-    char *p = mkpath(dir, name);
+    char *p = tu_path(dir, name);
     write_raw(p, header, ndata, claimed);
     gf_safetensors s;
     gf_errclear();
@@ -313,9 +299,9 @@ static void refused(const char *dir, const char *label, const char *header, size
 
 Test(safetensors, malformed_refused)
 {
-    const char *dir = tdir();
+    const char *dir = tu_dir();
     /* The valid baseline parses. */
-    char *ok = mkpath(dir, "ok.safetensors");
+    char *ok = tu_path(dir, "ok.safetensors");
     write_raw(ok, E1(0, 8) ",\"b\":{\"dtype\":\"F32\",\"shape\":[1,1],\"data_offsets\":[8,12]}}", 12, -1);
     gf_safetensors s;
     cr_assert_eq(gf_safetensors_read(ok, &s), GF_OK, "%s", gf_errmsg());
@@ -325,7 +311,7 @@ Test(safetensors, malformed_refused)
 
     refused(dir, "empty", "", 0, 0, GF_EFORMAT, "header does not start");
     {   /* fewer than 8 bytes */
-        char *p = mkpath(dir, "tiny.safetensors");
+        char *p = tu_path(dir, "tiny.safetensors");
         FILE *f = fopen(p, "wb");
         cr_assert_not_null(f);
         fputs("\x10\0\0", f);

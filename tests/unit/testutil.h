@@ -7,6 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <criterion/criterion.h>
+
+#include "common/fileio.h"
+
 /* ../shared/data/opensim relative to the repository (GF_ROOT), or $GF_OPENSIM. */
 static inline const char *tu_opensim_dir(void)
 {
@@ -43,6 +47,22 @@ static inline int tu_sh(const char *fmt, ...)
     int rc = system(cmd);
     if (rc == -1 || !WIFEXITED(rc)) return -1;
     return WEXITSTATUS(rc);
+}
+
+/* A fresh directory, asserting success. */
+static inline const char *tu_dir(void)
+{
+    const char *d = tu_tmpdir();
+    cr_assert_not_null(d);
+    return d;
+}
+
+/* dir/name (malloc'd; caller frees), asserting success. */
+static inline char *tu_path(const char *dir, const char *name)
+{
+    char *p = gf_path_join(dir, name);
+    cr_assert_not_null(p);
+    return p;
 }
 
 #endif
