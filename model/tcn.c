@@ -40,6 +40,7 @@
 
 #include "model/model.h"
 #include "model/ops.h"
+#include "model/tcn.h"
 #include "model/ops_conv.h"
 #include "model/parallel.h"
 
@@ -282,6 +283,24 @@ static gf_err tcn_backward(gf_model *m, const float *dy)
 
 #undef PW
 #undef PG
+
+uint64_t gf_tcn_relu_signature(const gf_model *m)
+{
+    if (!m || m->cfg.arch != GF_ARCH_TCN || !m->impl || !m->B) return 0;
+    const tcn_impl *p = m->impl;
+    if (!p->act.data) return 0;
+    const size_t NC = (size_t)m->B * m->T * p->C;
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < p->L; i++)
+        for (int k = 0; k < 2; k++) {
+            const float *r = k ? p->ba[i].r2 : p->ba[i].r1;
+            for (size_t j = 0; j < NC; j++) {
+                h ^= (uint64_t)(r[j] > 0);
+                h *= 1099511628211ULL;
+            }
+        }
+    return h;
+}
 
 static void tcn_release(gf_model *m)
 {
