@@ -28,7 +28,8 @@
 static const char *USAGE =
     "gaitfed train --data F.npz|SITE.db [--model transformer|lstm|gru|tcn] [--task forces|moments] [--epochs N]\n"
     "              [--folds K (0: no cross-validation)] [--patience N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
-    "              [--out M.safetensors] [--d-model N] [--layers N] [--heads N] [--ff N] [--dropout X]";
+    "              [--out M.safetensors] [--d-model N] [--layers N] [--heads N] [--ff N] [--dropout X]\n"
+    "              [--kernel N (tcn)]";
 
 static uint64_t sub_seed(uint64_t seed, uint64_t stream)
 {
@@ -130,13 +131,13 @@ int cmd_train(int argc, char **argv)
     const char *data = NULL, *model_s = "transformer", *task_s = NULL, *epochs_s = "300", *folds_s = "5",
                *patience_s = "30", *batch_s = "64", *lr_s = "1e-4", *seed_s = "0", *threads_s = NULL,
                *out = "model.safetensors", *dm_s = NULL, *layers_s = NULL, *heads_s = NULL, *ff_s = NULL,
-               *dropout_s = NULL;
+               *dropout_s = NULL, *kernel_s = NULL;
     cli_opt opts[] = {{"--data", 1, &data},       {"--model", 1, &model_s},   {"--task", 1, &task_s},
                       {"--epochs", 1, &epochs_s}, {"--folds", 1, &folds_s},   {"--patience", 1, &patience_s},
                       {"--batch", 1, &batch_s},   {"--lr", 1, &lr_s},         {"--seed", 1, &seed_s},
                       {"--threads", 1, &threads_s}, {"--out", 1, &out},       {"--d-model", 1, &dm_s},
                       {"--layers", 1, &layers_s}, {"--heads", 1, &heads_s},   {"--ff", 1, &ff_s},
-                      {"--dropout", 1, &dropout_s}};
+                      {"--dropout", 1, &dropout_s}, {"--kernel", 1, &kernel_s}};
     int rc = cli_parse("train", USAGE, argc, argv, opts, (int)(sizeof opts / sizeof *opts), NULL, 0, NULL);
     if (rc) return rc;
     if (!data) return cli_usage("train", USAGE, "--data is required");
@@ -161,6 +162,11 @@ int cmd_train(int argc, char **argv)
     if (layers_s) { if ((rc = cli_long("train", USAGE, "--layers", layers_s, 1, 64, &v))) return rc; cfg.n_layers = (int)v; }
     if (heads_s) { if ((rc = cli_long("train", USAGE, "--heads", heads_s, 1, 4096, &v))) return rc; cfg.n_heads = (int)v; }
     if (ff_s) { if ((rc = cli_long("train", USAGE, "--ff", ff_s, 1, 65536, &v))) return rc; cfg.d_ff = (int)v; }
+    if (kernel_s) {
+        if (arch != GF_ARCH_TCN) return cli_usage("train", USAGE, "--kernel applies to --model tcn only");
+        if ((rc = cli_long("train", USAGE, "--kernel", kernel_s, 2, 16, &v))) return rc;
+        cfg.kernel = (int)v;
+    }
     if (dropout_s) { if ((rc = cli_double("train", USAGE, "--dropout", dropout_s, 0, 0.99, &dv))) return rc; cfg.dropout = (float)dv; }
 
     { /* an unwritable --out fails now, not after hours of training */
@@ -221,6 +227,9 @@ int cmd_train(int argc, char **argv)
            n_test_subj, n_test, seed);
     char extra[64] = "";
     if (arch == GF_ARCH_TRANSFORMER) snprintf(extra, sizeof extra, ", %d heads, FFN %d", cfg.n_heads, cfg.d_ff);
+    if (arch == GF_ARCH_TCN) /* receptive field 1 + 2 (K-1) (2^L - 1) samples */
+        snprintf(extra, sizeof extra, ", kernel %d, receptive field %.0f samples", cfg.kernel,
+                 1 + 2.0 * (cfg.kernel - 1) * (ldexp(1.0, cfg.n_layers) - 1));
     printf("model: %s d_model %d, %d layers%s, dropout %g; AdamW lr %g, wd %g, batch %ld, clip 0.5; %ld threads\n",
            gf_arch_name(arch), cfg.d_model, cfg.n_layers, extra, cfg.dropout, lr,
            gf_adamw_defaults().weight_decay, batch, threads);

@@ -20,6 +20,9 @@ gf_model_config gf_model_config_default(gf_arch arch, int d_in, int d_out)
         .arch = arch, .d_in = d_in, .d_out = d_out, .d_model = 128, .n_layers = 2, .n_heads = 4,
         .d_ff = 256, .max_len = 500, .prenorm = 0, .gelu = 0, .dropout = 0.1f, .kernel = 3,
     };
+    /* TCN: 6 residual blocks, dilations 1..32, receptive field 253 samples
+     * (+-126 of a 180-sample cycle; see model/tcn.c). */
+    if (arch == GF_ARCH_TCN) c.n_layers = 6;
     return c;
 }
 

@@ -16,7 +16,7 @@ typedef struct {
     gf_arch arch;
     int d_in, d_out;   /* 10 and 14 (forces) or 3 (moments) */
     int d_model;       /* Transformer width; LSTM/GRU hidden size; TCN channels (128) */
-    int n_layers;      /* encoder layers / stacked RNN layers / TCN residual blocks (2) */
+    int n_layers;      /* encoder layers / stacked RNN layers (2) / TCN residual blocks (6) */
     int n_heads;       /* Transformer heads (4) */
     int d_ff;          /* Transformer feed-forward size (256) */
     int max_len;       /* learned position embeddings (500) */

@@ -65,6 +65,10 @@ def build(meta):
         from reference_rnn import RNNRegressor
         return RNNRegressor(kind, d_in, d_out, hidden=int(meta["d_model"]), num_layers=int(meta["n_layers"]),
                             dropout=float(meta["dropout"]))
+    if kind == "tcn":
+        from reference_tcn import TCNRegressor
+        return TCNRegressor(d_in, d_out, channels=int(meta["d_model"]), n_blocks=int(meta["n_layers"]),
+                            kernel=int(meta["kernel"]), dropout=float(meta["dropout"]))
     fail("no reference module for model kind %r" % kind)
 
 

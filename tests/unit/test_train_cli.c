@@ -2,7 +2,7 @@
  * a checkpoint written by `gaitfed train` loads into the reference module
  * with load_state_dict(strict=True) and gives the predictions of
  * `gaitfed predict` (tests/py/check_checkpoint.py), for the Transformer,
- * LSTM and GRU. Bad input: one line on
+ * LSTM, GRU and TCN. Bad input: one line on
  * stderr, a non-zero status, no output file. */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -67,10 +67,11 @@ Test(train_cli, train_predict_eval_match_pytorch)
     cr_assert_neq(tu_sh("cd %s && %s %s/tests/py/check_checkpoint.py M.safetensors D/ONFH_JM9.npz Yown.npz model >/dev/null 2>&1", d, py, root), 0,
                   "check_checkpoint.py accepted predictions made with other statistics");
 
-    /* the recurrent models load into their PyTorch references too */
-    for (const char *k = "lstm\0gru\0"; *k; k += strlen(k) + 1) {
-        cr_assert_eq(tu_sh("cd %s && %s train --data D/Gait2Hip_JM60.npz --model %s --d-model 16 --layers 2 --epochs 1 "
-                           "--folds 0 --threads 2 --out %s.safetensors > %s.out 2>&1", d, B, k, k, k), 0, "train --model %s failed", k);
+    /* the recurrent models and the TCN load into their PyTorch references too */
+    for (const char *k = "lstm\0gru\0tcn\0"; *k; k += strlen(k) + 1) {
+        const char *extra = strcmp(k, "tcn") ? "" : " --kernel 5"; /* 'same' padding 2*dil per side */
+        cr_assert_eq(tu_sh("cd %s && %s train --data D/Gait2Hip_JM60.npz --model %s --d-model 16 --layers 2%s --epochs 1 "
+                           "--folds 0 --threads 2 --out %s.safetensors > %s.out 2>&1", d, B, k, extra, k, k), 0, "train --model %s failed", k);
         cr_assert_eq(tu_sh("cd %s && %s predict --model %s.safetensors --in D/ONFH_JM9.npz --out Y%s.npz 2>/dev/null", d, B, k, k), 0);
         cr_assert_eq(tu_sh("cd %s && %s %s/tests/py/check_checkpoint.py %s.safetensors D/ONFH_JM9.npz Y%s.npz model", d, py, root, k, k), 0,
                      "PyTorch disagrees with gaitfed predict for %s", k);
