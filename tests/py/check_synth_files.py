@@ -108,7 +108,7 @@ def main(d):
     if (mf["Y"] < -1e-3).any():
         fail("negative muscle force")
     # The held-out cohort store: 12 subjects, blobs decode to the benchmark cycles.
-    db = sqlite3.connect(f"file:{d}/cohorts/healthy-test.db?mode=ro", uri=True)
+    db = sqlite3.connect(f"file:{d}/cohorts/healthy-test.db?immutable=1", uri=True)
     subj = [r[0] for r in db.execute("SELECT subject_id FROM subjects ORDER BY subject_id")]
     db.close()
     if len(subj) != 12 or not all(s.startswith("H") for s in subj):
