@@ -264,3 +264,9 @@ void gf_rnn_release(gf_model *m)
     free(r);
     m->impl = NULL;
 }
+
+size_t gf_rnn_act_bytes(const gf_model *m)
+{
+    const rnn_impl *r = m->impl;
+    return r->act.size * sizeof(float);
+}

@@ -379,7 +379,14 @@ static void tr_release(gf_model *m)
     m->impl = NULL;
 }
 
+static size_t tr_act_bytes(const gf_model *m)
+{
+    const tr_impl *p = m->impl;
+    return (p->act.size + p->dact.size) * sizeof(float);
+}
+
 const gf_model_vt gf_transformer_vt = {
     .declare = tr_declare, .init = tr_init, .prepare = tr_prepare,
     .forward = tr_forward, .backward = tr_backward, .release = tr_release,
+    .act_bytes = tr_act_bytes,
 };
