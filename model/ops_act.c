@@ -2,8 +2,8 @@
  * Work is split in blocks of GF_DROP_BLOCK elements over the pool. */
 #include <math.h>
 
-#include "common/rng.h"
 #include "model/ops.h"
+#include "model/vmath.h"
 
 typedef struct {
     float *out, *dinp, *db;
@@ -18,6 +18,17 @@ enum { RELU_F, RELU_B, GELU_F, GELU_B, RES_F, RES_B, DROP_F, DROP_B, DROP_M };
 
 #define INV_SQRT2 0.70710678118654752440
 #define INV_SQRT_2PI 0.39894228040143267794
+
+/* mask[0..n) of elements base.. (n <= GF_DROP_BLOCK; a block never crosses
+ * a multiple of 2^32, so the high counter bits are constant in it). */
+GF_VEC static void drop_block(float *mask, int n, uint64_t seed, size_t base, float p)
+{
+    const uint64_t key = gf_drop_key(seed);
+    const uint32_t klo = (uint32_t)key, khi = (uint32_t)(key >> 32) ^ ((uint32_t)((uint64_t)base >> 32) * 0x9e3779b9u);
+    const uint32_t thr = gf_drop_threshold(p), lo = (uint32_t)base;
+    const float scale = 1.0f / (1.0f - p);
+    for (int j = 0; j < n; j++) mask[j] = gf_drop_bits2(klo, khi, lo + (uint32_t)j) < thr ? 0.0f : scale;
+}
 
 static void ew(void *vc, int k0, int k1, int tid)
 {
@@ -58,17 +69,12 @@ static void ew(void *vc, int k0, int k1, int tid)
     case DROP_B:
         for (size_t i = i0; i < i1; i++) c->dinp[i] += c->dout[i] * c->mask[i];
         break;
-    case DROP_M: {
-        float scale = 1.0f / (1.0f - c->p);
-        for (int k = k0; k < k1; k++) {
-            gf_rng r;
-            gf_rng_derive(&r, c->seed, (uint64_t)k);
-            size_t j0 = (size_t)k * GF_DROP_BLOCK, j1 = j0 + GF_DROP_BLOCK;
-            if (j1 > c->n) j1 = c->n;
-            for (size_t i = j0; i < j1; i++) c->out[i] = gf_rng_uniform(&r) < c->p ? 0.0f : scale;
+    case DROP_M:
+        for (size_t i = i0; i < i1; i += GF_DROP_BLOCK) {
+            size_t j1 = i + GF_DROP_BLOCK < i1 ? i + GF_DROP_BLOCK : i1;
+            drop_block(c->out + i, (int)(j1 - i), c->seed, i, c->p);
         }
         break;
-    }
     }
 }
 

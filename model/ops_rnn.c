@@ -5,42 +5,18 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "model/ops.h"
+#include "model/vmath.h"
+
 /* ---- vectorizable sigmoid and tanh ----
  * libm's expf/tanhf are scalar calls and dominated the LSTM step. These are
  * branch-free (the compiler vectorizes them; the kernels are built for
- * AVX-512, AVX2 and baseline x86-64 and picked at load time) and accurate to
- * a few float32 ulps: exp by Cody-Waite reduction and the Cephes degree-6
- * polynomial; tanh from exp(-2|x|) above |x| = 0.25, a Taylor series of
- * degree 11 below (no cancellation near 0). The oracle tests compare them,
- * through whole models, with PyTorch. No -ffast-math: the rounding trick in
- * fexp relies on strict IEEE evaluation. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define RNN_VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
-#else
-#define RNN_VEC
-#endif
-
-static inline float fexp(float x0)
-{
-    /* Clamped so that the integer conversion below is always defined (a NaN
-     * becomes -87 here and is restored at the end). */
-    float x = x0 > -87.0f ? x0 : -87.0f;
-    x = x < 88.0f ? x : 88.0f;
-    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float n = (x * 1.44269504088896341f + magic) - magic;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float e = p * r * r + r + 1.0f;
-    union { uint32_t i; float f; } u;
-    u.i = (uint32_t)((int32_t)n + 127) << 23;
-    return x0 != x0 ? x0 : e * u.f;
-}
+ * AVX-512, AVX2 and baseline x86-64 and picked at load time, model/vmath.h)
+ * and accurate to a few float32 ulps: fexp from model/vmath.h; tanh from
+ * exp(-2|x|) above |x| = 0.25, a Taylor series of degree 11 below (no
+ * cancellation near 0). The oracle tests compare them, through whole models,
+ * with PyTorch. */
+#define RNN_VEC GF_VEC
 
 static inline float fsigmoid(float x) { return 1.0f / (1.0f + fexp(-x)); }
 
@@ -407,8 +383,8 @@ void gf_rnn_linear_backward(float *dX, float *dW, float *db, const float *dY, co
 
 void gf_rnn_dropout_mask(float *mask, size_t n, float p, gf_rng *rng)
 {
-    const float keep = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < n; i++) mask[i] = gf_rng_uniform(rng) < (double)p ? 0.0f : keep;
+    /* One 64-bit draw from rng keys a counter-based mask (model/vmath.h). */
+    op_dropout_mask(mask, n, p, gf_rng_u64(rng), NULL);
 }
 
 void gf_rnn_dropout_forward(float *y, const float *x, const float *mask, size_t n)

@@ -76,8 +76,8 @@ void gf_rnn_linear_forward(float *Y, const float *X, const float *W, const float
 void gf_rnn_linear_backward(float *dX, float *dW, float *db, const float *dY, const float *X, const float *W, int N,
                             int in, int out);
 
-/* mask [n]: 0 with probability p, else 1/(1-p) (inverted dropout); draws n
- * uniforms from rng in index order. */
+/* mask [n]: 0 with probability p, else 1/(1-p) (inverted dropout); draws one
+ * 64-bit seed from rng for a counter-based mask (op_dropout_mask). */
 void gf_rnn_dropout_mask(float *mask, size_t n, float p, gf_rng *rng);
 /* y = x * mask; dx = dy * mask. */
 void gf_rnn_dropout_forward(float *y, const float *x, const float *mask, size_t n);
