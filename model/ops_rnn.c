@@ -115,6 +115,25 @@ void gf_lstm_cell_forward(float *G, float *c, float *tc, float *h, const float *
     }
 }
 
+/* One row of the LSTM cell backward, the common case (dh_rec, dc and c_prev
+ * present); vectorized. */
+RNN_VEC static void lstm_bwd_row(float *restrict di, float *restrict df, float *restrict dg, float *restrict dO,
+                                 float *restrict dcb, const float *restrict dho, const float *restrict dhr,
+                                 const float *restrict gi, const float *restrict gf, const float *restrict gg,
+                                 const float *restrict go, const float *restrict tcb, const float *restrict cp, int H)
+{
+    for (int j = 0; j < H; j++) {
+        float dh = dho[j] + dhr[j];
+        float i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tcb[j];
+        float dct = dh * o * (1.0f - t * t) + dcb[j];
+        dO[j] = dh * t * o * (1.0f - o);
+        di[j] = dct * g * i * (1.0f - i);
+        dg[j] = dct * i * (1.0f - g * g);
+        df[j] = dct * cp[j] * f * (1.0f - f);
+        dcb[j] = dct * f;
+    }
+}
+
 void gf_lstm_cell_backward(float *dG, float *dc, const float *dh_out, const float *dh_rec, int dc_in_zero,
                            const float *G, const float *tc, const float *c_prev, int B, int H)
 {
@@ -125,6 +144,10 @@ void gf_lstm_cell_backward(float *dG, float *dc, const float *dh_out, const floa
         const float *tcb = tc + (size_t)b * H, *dho = dh_out + (size_t)b * H;
         const float *dhr = dh_rec ? dh_rec + (size_t)b * H : NULL;
         const float *cp = c_prev ? c_prev + (size_t)b * H : NULL;
+        if (dhr && cp && !dc_in_zero) {
+            lstm_bwd_row(di, df, dg, dO, dcb, dho, dhr, gi, gf, gg, go, tcb, cp, H);
+            continue;
+        }
         for (int j = 0; j < H; j++) {
             float dh = dho[j] + (dhr ? dhr[j] : 0.0f);
             float i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tcb[j];
@@ -170,6 +193,22 @@ static void dx_rows(void *vc, int r0, int r1, int tid)
             j->dX + (size_t)r0 * j->in, j->in);
 }
 
+/* s[0..w) += column sums of A [N][w] (row stride lda), in double. */
+RNN_VEC static void colsum_block(double *restrict s, const float *restrict A, int lda, int N, int w)
+{
+    if (w == 64) {
+        for (int r = 0; r < N; r++) {
+            const float *a = A + (size_t)r * lda;
+            for (int k = 0; k < 64; k++) s[k] += a[k];
+        }
+        return;
+    }
+    for (int r = 0; r < N; r++) {
+        const float *a = A + (size_t)r * lda;
+        for (int k = 0; k < w; k++) s[k] += a[k];
+    }
+}
+
 /* Gate rows [g0, g1) of dW_ih, dW_hh, db_ih, db_hh. dGh NULL: LSTM (one dG). */
 static void dw_rows(void *vc, int g0, int g1, int tid)
 {
@@ -181,14 +220,13 @@ static void dw_rows(void *vc, int g0, int g1, int tid)
     if (j->T > 1)
         gemm_tn_acc(M, j->H, (j->T - 1) * j->B, dGh + (size_t)j->B * GH + g0, GH, j->Hs, j->H,
                     j->dW_hh + (size_t)g0 * j->H, j->H);
-    /* column sums of columns [g0, g1) */
+    /* column sums of columns [g0, g1) (LSTM: dGh is dG, summed once) */
     for (int c0 = g0; c0 < g1; c0 += 64) {
         int w = g1 - c0 < 64 ? g1 - c0 : 64;
         double si[64] = {0}, sh[64] = {0};
-        for (int r = 0; r < N; r++) {
-            const float *a = j->dG + (size_t)r * GH + c0, *b = dGh + (size_t)r * GH + c0;
-            for (int k = 0; k < w; k++) { si[k] += a[k]; sh[k] += b[k]; }
-        }
+        colsum_block(si, j->dG + c0, GH, N, w);
+        if (dGh != j->dG) colsum_block(sh, dGh + c0, GH, N, w);
+        else memcpy(sh, si, sizeof sh);
         for (int k = 0; k < w; k++) { j->db_ih[c0 + k] += (float)si[k]; j->db_hh[c0 + k] += (float)sh[k]; }
     }
 }
