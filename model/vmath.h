@@ -23,8 +23,11 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define GF_VEC __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
+#define GF_VEC_NOERRNO \
+    __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize", "no-math-errno")))
 #else
 #define GF_VEC
+#define GF_VEC_NOERRNO
 #endif
 
 static inline float fexp(float x0)
