@@ -9,4 +9,5 @@ const gf_model_vt gf_gru_vt = {
     .forward = gf_rnn_forward,
     .backward = gf_rnn_backward,
     .release = gf_rnn_release,
+    .act_bytes = gf_rnn_act_bytes,
 };

@@ -104,3 +104,8 @@ void gf_model_free(gf_model *m)
     gf_arena_free(&m->grads);
     free(m);
 }
+
+size_t gf_model_act_bytes(const gf_model *m)
+{
+    return m && m->vt && m->vt->act_bytes && m->impl ? m->vt->act_bytes(m) : 0;
+}

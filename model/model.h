@@ -46,6 +46,9 @@ typedef struct {
     /* dy [B][T][d_out] -> grads += dL/dparams for the last training forward. */
     gf_err (*backward)(gf_model *m, const float *dy);
     void (*release)(gf_model *m); /* frees arch state (impl) */
+    /* Optional: bytes of the arch-owned activation storage (activations,
+     * their gradients and scratch) after prepare; NULL: not reported. */
+    size_t (*act_bytes)(const gf_model *m);
 } gf_model_vt;
 
 struct gf_model {
@@ -68,6 +71,8 @@ gf_err gf_model_forward(gf_model *m, const float *x, float *y, int train, gf_rng
 gf_err gf_model_backward(gf_model *m, const float *dy);
 void gf_model_zero_grad(gf_model *m);
 void gf_model_free(gf_model *m);
+/* Bytes of activation storage after prepare (0 if the arch does not say). */
+size_t gf_model_act_bytes(const gf_model *m);
 
 /* Internal: the implementation table of an architecture (model/registry.c),
  * or NULL when that architecture is not built in. */

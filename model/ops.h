@@ -43,8 +43,9 @@ void op_residual_forward(float *out, const float *a, const float *b, size_t n, g
 /* da += dout; db += dout */
 void op_residual_backward(float *da, float *db, const float *dout, size_t n, gf_pool *pool);
 /* Inverted dropout mask: mask[i] = 0 with probability p, else 1/(1-p).
- * Deterministic for (seed, n), independent of the thread count: element i
- * draws from stream i / GF_DROP_BLOCK of gf_rng_derive(seed, .). */
+ * Deterministic for (seed, i), independent of n and of the thread count:
+ * element i is dropped iff gf_drop_bits(gf_drop_key(seed), i) <
+ * gf_drop_threshold(p) (model/vmath.h, counter-based). */
 #define GF_DROP_BLOCK 4096
 void op_dropout_mask(float *mask, size_t n, float p, uint64_t seed, gf_pool *pool);
 /* out = inp * mask */

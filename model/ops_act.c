@@ -2,8 +2,8 @@
  * Work is split in blocks of GF_DROP_BLOCK elements over the pool. */
 #include <math.h>
 
-#include "common/rng.h"
 #include "model/ops.h"
+#include "model/vmath.h"
 
 typedef struct {
     float *out, *dinp, *db;
@@ -19,18 +19,57 @@ enum { RELU_F, RELU_B, GELU_F, GELU_B, RES_F, RES_B, DROP_F, DROP_B, DROP_M };
 #define INV_SQRT2 0.70710678118654752440
 #define INV_SQRT_2PI 0.39894228040143267794
 
+/* mask[0..n) of elements base.. (n <= GF_DROP_BLOCK; a block never crosses
+ * a multiple of 2^32, so the high counter bits are constant in it). */
+GF_VEC static void drop_block(float *mask, int n, uint64_t seed, size_t base, float p)
+{
+    const uint64_t key = gf_drop_key(seed);
+    const uint32_t klo = (uint32_t)key, khi = (uint32_t)(key >> 32) ^ ((uint32_t)((uint64_t)base >> 32) * 0x9e3779b9u);
+    const uint32_t thr = gf_drop_threshold(p), lo = (uint32_t)base;
+    const float scale = 1.0f / (1.0f - p);
+    for (int j = 0; j < n; j++) mask[j] = gf_drop_bits2(klo, khi, lo + (uint32_t)j) < thr ? 0.0f : scale;
+}
+
+/* Elementwise kernels: restrict pointers and GF_VEC so each loop is
+ * vectorized (AVX-512 / AVX2 / baseline clones). */
+GF_VEC static void k_relu_f(float *restrict out, const float *restrict a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = a[i] > 0 ? a[i] : 0.0f;
+}
+GF_VEC static void k_relu_b(float *restrict dinp, const float *restrict dout, const float *restrict a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dinp[i] += a[i] > 0 ? dout[i] : 0.0f;
+}
+GF_VEC static void k_add(float *restrict out, const float *restrict a, const float *restrict b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+GF_VEC static void k_acc(float *restrict d, const float *restrict s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) d[i] += s[i];
+}
+GF_VEC static void k_mul(float *restrict out, const float *restrict a, const float *restrict b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+GF_VEC static void k_mul_acc(float *restrict d, const float *restrict a, const float *restrict b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) d[i] += a[i] * b[i];
+}
+
 static void ew(void *vc, int k0, int k1, int tid)
 {
     (void)tid;
     ew_ctx *c = vc;
     size_t i0 = (size_t)k0 * GF_DROP_BLOCK, i1 = (size_t)k1 * GF_DROP_BLOCK;
     if (i1 > c->n) i1 = c->n;
+    size_t n = i1 - i0;
     switch (c->kind) {
     case RELU_F:
-        for (size_t i = i0; i < i1; i++) c->out[i] = c->a[i] > 0 ? c->a[i] : 0.0f;
+        k_relu_f(c->out + i0, c->a + i0, n);
         break;
     case RELU_B:
-        for (size_t i = i0; i < i1; i++) c->dinp[i] += c->a[i] > 0 ? c->dout[i] : 0.0f;
+        k_relu_b(c->dinp + i0, c->dout + i0, c->a + i0, n);
         break;
     case GELU_F:
         for (size_t i = i0; i < i1; i++) {
@@ -47,28 +86,30 @@ static void ew(void *vc, int k0, int k1, int tid)
         }
         break;
     case RES_F:
-        for (size_t i = i0; i < i1; i++) c->out[i] = c->a[i] + c->b[i];
+        k_add(c->out + i0, c->a + i0, c->b + i0, n);
         break;
     case RES_B:
-        for (size_t i = i0; i < i1; i++) { c->dinp[i] += c->dout[i]; c->db[i] += c->dout[i]; }
-        break;
-    case DROP_F:
-        for (size_t i = i0; i < i1; i++) c->out[i] = c->a[i] * c->mask[i];
-        break;
-    case DROP_B:
-        for (size_t i = i0; i < i1; i++) c->dinp[i] += c->dout[i] * c->mask[i];
-        break;
-    case DROP_M: {
-        float scale = 1.0f / (1.0f - c->p);
-        for (int k = k0; k < k1; k++) {
-            gf_rng r;
-            gf_rng_derive(&r, c->seed, (uint64_t)k);
-            size_t j0 = (size_t)k * GF_DROP_BLOCK, j1 = j0 + GF_DROP_BLOCK;
-            if (j1 > c->n) j1 = c->n;
-            for (size_t i = j0; i < j1; i++) c->out[i] = gf_rng_uniform(&r) < c->p ? 0.0f : scale;
+        /* da and db may be the same buffer (both branches of a residual). */
+        if (c->dinp == c->db) {
+            k_acc(c->dinp + i0, c->dout + i0, n);
+            k_acc(c->dinp + i0, c->dout + i0, n);
+        } else {
+            k_acc(c->dinp + i0, c->dout + i0, n);
+            k_acc(c->db + i0, c->dout + i0, n);
         }
         break;
-    }
+    case DROP_F:
+        k_mul(c->out + i0, c->a + i0, c->mask + i0, n);
+        break;
+    case DROP_B:
+        k_mul_acc(c->dinp + i0, c->dout + i0, c->mask + i0, n);
+        break;
+    case DROP_M:
+        for (size_t i = i0; i < i1; i += GF_DROP_BLOCK) {
+            size_t j1 = i + GF_DROP_BLOCK < i1 ? i + GF_DROP_BLOCK : i1;
+            drop_block(c->out + i, (int)(j1 - i), c->seed, i, c->p);
+        }
+        break;
     }
 }
 

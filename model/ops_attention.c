@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/ops.h"
+#include "model/vmath.h"
 
 typedef struct {
     float *out, *att, *dqkv, *scratch;
@@ -14,6 +15,51 @@ typedef struct {
 } at_ctx;
 
 size_t op_attention_scratch(int T, int threads) { return (size_t)threads * 2 * (size_t)T * (size_t)T; }
+
+/* Row kernels, vectorized (16 partial lanes for the reductions; fexp from
+ * model/vmath.h instead of libm's scalar expf). */
+GF_VEC static void softmax_row(float *row, float *pd, const float *m, int n)
+{
+    float acc[16];
+    for (int k = 0; k < 16; k++) acc[k] = row[0];
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) acc[k] = row[j + k] > acc[k] ? row[j + k] : acc[k];
+    float mx = row[0];
+    for (; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    for (int k = 0; k < 16; k++) mx = acc[k] > mx ? acc[k] : mx;
+    for (j = 0; j < n; j++) row[j] = fexp(row[j] - mx);
+    for (int k = 0; k < 16; k++) acc[k] = 0.0f;
+    for (j = 0; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) acc[k] += row[j + k];
+    float s = 0;
+    for (; j < n; j++) s += row[j];
+    for (int k = 0; k < 16; k++) s += acc[k];
+    float inv = 1.0f / s;
+    for (j = 0; j < n; j++) row[j] *= inv;
+    if (m)
+        for (j = 0; j < n; j++) pd[j] = row[j] * m[j];
+}
+
+/* d = dPd (in), m: mask or NULL; d <- P o (dP - rowsum(dP o P)), dP = d o m. */
+GF_VEC static void softmax_bwd_row(float *d, const float *p, const float *m, int n)
+{
+    if (m)
+        for (int j = 0; j < n; j++) d[j] *= m[j];
+    float acc[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) acc[k] += d[j + k] * p[j + k];
+    float s = 0;
+    for (; j < n; j++) s += d[j] * p[j];
+    for (int k = 0; k < 16; k++) s += acc[k];
+    for (j = 0; j < n; j++) d[j] = p[j] * (d[j] - s);
+}
+
+GF_VEC static void mul_rows(float *out, const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
 
 static void at_fwd(void *vc, int i0, int i1, int tid)
 {
@@ -27,21 +73,10 @@ static void at_fwd(void *vc, int i0, int i1, int tid)
         const float *k = q + C, *v = q + 2 * C;
         float *P = c->att + (size_t)bh * T * T;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f, P, T);
-        for (int i = 0; i < T; i++) {
-            float *row = P + (size_t)i * T;
-            float mx = row[0];
-            for (int j = 1; j < T; j++) mx = row[j] > mx ? row[j] : mx;
-            float s = 0;
-            for (int j = 0; j < T; j++) { row[j] = expf(row[j] - mx); s += row[j]; }
-            float inv = 1.0f / s;
-            for (int j = 0; j < T; j++) row[j] *= inv;
-        }
-        const float *A = P;
-        if (c->mask) {
-            const float *m = c->mask + (size_t)bh * T * T;
-            for (size_t i = 0; i < (size_t)T * T; i++) pd[i] = P[i] * m[i];
-            A = pd;
-        }
+        const float *m = c->mask ? c->mask + (size_t)bh * T * T : NULL;
+        for (int i = 0; i < T; i++)
+            softmax_row(P + (size_t)i * T, pd + (size_t)i * T, m ? m + (size_t)i * T : NULL, T);
+        const float *A = m ? pd : P;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, A, T, v, C3, 0.0f,
                     c->out + (size_t)b * T * C + (size_t)h * hs, C);
     }
@@ -71,24 +106,15 @@ static void at_bwd(void *vc, int i0, int i1, int tid)
         const float *m = c->mask ? c->mask + (size_t)bh * T * T : NULL;
         const float *A = P;
         if (m) {
-            for (size_t i = 0; i < (size_t)T * T; i++) pd[i] = P[i] * m[i];
+            mul_rows(pd, P, m, (size_t)T * T);
             A = pd;
         }
         /* dV += Pd^T dO;  dPd = dO V^T */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, A, T, dO, C, 1.0f, dv, C3);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, C3, 0.0f, dp, T);
         /* dS = P o (dP - rowsum(dP o P)), dP = dPd o mask; dS overwrites dp */
-        for (int i = 0; i < T; i++) {
-            float *d = dp + (size_t)i * T;
-            const float *p = P + (size_t)i * T;
-            if (m) {
-                const float *mr = m + (size_t)i * T;
-                for (int j = 0; j < T; j++) d[j] *= mr[j];
-            }
-            float s = 0;
-            for (int j = 0; j < T; j++) s += d[j] * p[j];
-            for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - s);
-        }
+        for (int i = 0; i < T; i++)
+            softmax_bwd_row(dp + (size_t)i * T, P + (size_t)i * T, m ? m + (size_t)i * T : NULL, T);
         /* dQ += scale dS K;  dK += scale dS^T Q */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, dp, T, k, C3, 1.0f, dq, C3);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, dp, T, q, C3, 1.0f, dk, C3);

@@ -45,10 +45,11 @@ void gf_gru_cell_backward(float *dGi, float *dGh, float *dh, const float *dh_out
  * recurrence and blocks of gate rows for the weight gradients. */
 
 /* X [T*B][in] -> Hs [T*B][H]; saves G [T*B][4H] (activated gates), C and TC
- * [T*B][H] (c_t, tanh c_t). */
+ * [T*B][H] (c_t, tanh c_t). Wt: scratch [H][4H] for W_hhᵀ (the per-step
+ * products then run as small unpacked NN products), or NULL. */
 void gf_lstm_layer_forward(float *Hs, float *G, float *C, float *TC, const float *X, const float *W_ih,
                            const float *W_hh, const float *b_ih, const float *b_hh, int T, int B, int in, int H,
-                           gf_pool *pool);
+                           float *Wt, gf_pool *pool);
 /* dHs [T*B][H]: gradient into the layer's outputs. Adds dW_ih [4H][in],
  * dW_hh [4H][H], db_ih, db_hh [4H]; sets dX [T*B][in] unless NULL.
  * Scratch: dG [T*B][4H], dh, dc [B][H]. */
@@ -58,10 +59,10 @@ void gf_lstm_layer_backward(float *dX, float *dW_ih, float *dW_hh, float *db_ih,
                             int in, int H, gf_pool *pool);
 
 /* X [T*B][in] -> Hs [T*B][H]; saves Gi [T*B][3H] (r, z, n), HN [T*B][H].
- * Scratch: Gh [B][3H]. */
+ * Scratch: Gh [B][3H]; Wt [H][3H] for W_hhᵀ or NULL (as for the LSTM). */
 void gf_gru_layer_forward(float *Hs, float *Gi, float *HN, float *Gh, const float *X, const float *W_ih,
                           const float *W_hh, const float *b_ih, const float *b_hh, int T, int B, int in, int H,
-                           gf_pool *pool);
+                          float *Wt, gf_pool *pool);
 /* Scratch: dGi, dGh [T*B][3H], dh [B][H]. */
 void gf_gru_layer_backward(float *dX, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh, float *dGi, float *dGh,
                            float *dh, const float *dHs, const float *Hs, const float *Gi, const float *HN,
@@ -76,8 +77,8 @@ void gf_rnn_linear_forward(float *Y, const float *X, const float *W, const float
 void gf_rnn_linear_backward(float *dX, float *dW, float *db, const float *dY, const float *X, const float *W, int N,
                             int in, int out);
 
-/* mask [n]: 0 with probability p, else 1/(1-p) (inverted dropout); draws n
- * uniforms from rng in index order. */
+/* mask [n]: 0 with probability p, else 1/(1-p) (inverted dropout); draws one
+ * 64-bit seed from rng for a counter-based mask (op_dropout_mask). */
 void gf_rnn_dropout_mask(float *mask, size_t n, float p, gf_rng *rng);
 /* y = x * mask; dx = dy * mask. */
 void gf_rnn_dropout_forward(float *y, const float *x, const float *mask, size_t n);

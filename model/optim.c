@@ -15,6 +15,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "model/vmath.h"
+
 gf_adamw_config gf_adamw_defaults(void)
 {
     gf_adamw_config c = {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 1e-5f};
@@ -75,14 +77,63 @@ static gf_err same_layout(const gf_arena *a, const gf_arena *b, const char *what
     return GF_OK;
 }
 
+/* The update, one flat vectorized loop (the same float operations in the
+ * same order as torch's _single_tensor_adamw; no reassociation). sqrtf of
+ * v >= 0 never sets errno, hence no-math-errno (which only lets the
+ * compiler use the vector sqrt instruction). */
+GF_VEC_NOERRNO static void adamw_loop(float *restrict p, float *restrict m, float *restrict v, const float *restrict g,
+                                      size_t n, float decay, float fb1, float ob1, float fb2, float ob2, float bc2_sqrt,
+                                      float eps, float neg_step)
+{
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float pi = p[i] * decay;
+        float mi = m[i] * fb1 + ob1 * gi;
+        float vi = v[i] * fb2 + ob2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        p[i] = pi + neg_step * (mi / denom);
+    }
+}
+
+/* Sum of squares in double over 16 partial lanes (vectorized); also
+ * returns whether every value is finite (x*0 == 0). */
+GF_VEC static double sumsq_lanes(const float *restrict g, size_t n, int *finite)
+{
+    double acc[16] = {0};
+    float fin[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) {
+            double x = g[i + k];
+            acc[k] += x * x;
+            fin[k] += g[i + k] * 0.0f;
+        }
+    double s = 0;
+    float f = 0;
+    for (; i < n; i++) { s += (double)g[i] * g[i]; f += g[i] * 0.0f; }
+    for (int k = 0; k < 16; k++) { s += acc[k]; f += fin[k]; }
+    *finite = f == 0.0f;
+    return s;
+}
+
+GF_VEC static void scale_loop(float *restrict g, size_t n, float coef)
+{
+    for (size_t i = 0; i < n; i++) g[i] *= coef;
+}
+
 gf_err gf_adamw_step(gf_adamw *opt, gf_arena *params, const gf_arena *grads)
 {
     GF_TRY(same_layout(params, grads, "AdamW"));
     GF_TRY(same_layout(params, &opt->m, "AdamW"));
     const size_t n = params->size;
     const float *g = grads->data;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(g[i])) return nonfinite(grads, i, "AdamW");
+    int finite;
+    (void)sumsq_lanes(g, n, &finite);
+    if (!finite)
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(g[i])) return nonfinite(grads, i, "AdamW");
 
     const long t = opt->step + 1;
     const double lr = opt->cfg.lr, wd = opt->cfg.weight_decay;
@@ -95,15 +146,7 @@ gf_err gf_adamw_step(gf_adamw *opt, gf_arena *params, const gf_arena *grads)
     const float bc2_sqrt = (float)sqrt(bc2);
     const float eps = opt->cfg.eps;
 
-    float *p = params->data, *m = opt->m.data, *v = opt->v.data;
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i];
-        p[i] = p[i] * decay;
-        m[i] = m[i] * fb1 + ob1 * gi;
-        v[i] = v[i] * fb2 + ob2 * gi * gi;
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        p[i] = p[i] + neg_step * (m[i] / denom);
-    }
+    adamw_loop(params->data, opt->m.data, opt->v.data, g, n, decay, fb1, ob1, fb2, ob2, bc2_sqrt, eps, neg_step);
     opt->step = t;
     return GF_OK;
 }
@@ -114,9 +157,9 @@ gf_err gf_clip_grad_norm(gf_arena *grads, float max_norm, float *norm_out)
     if (!(max_norm > 0 && isfinite(max_norm))) return gf_fail(GF_EINVAL, "clip_grad_norm: max_norm %g is not a finite value > 0", max_norm);
     float *g = grads->data;
     const size_t n = grads->size;
-    double ss = 0;
-    for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
-    if (!isfinite(ss)) {
+    int finite;
+    double ss = sumsq_lanes(g, n, &finite);
+    if (!finite || !isfinite(ss)) {
         for (size_t i = 0; i < n; i++)
             if (!isfinite(g[i])) return nonfinite(grads, i, "clip_grad_norm");
         return gf_fail(GF_ENUMERIC, "clip_grad_norm: gradient norm is not finite");
@@ -125,7 +168,6 @@ gf_err gf_clip_grad_norm(gf_arena *grads, float max_norm, float *norm_out)
     if (!isfinite(norm)) return gf_fail(GF_ENUMERIC, "clip_grad_norm: gradient norm %g overflows float", sqrt(ss));
     if (norm_out) *norm_out = norm;
     const float coef = max_norm / (norm + 1e-6f);
-    if (coef < 1.0f)
-        for (size_t i = 0; i < n; i++) g[i] *= coef;
+    if (coef < 1.0f) scale_loop(g, n, coef);
     return GF_OK;
 }

@@ -27,7 +27,7 @@ typedef struct {
     gf_pool *pool;         /* m->threads workers (OpenBLAS at one thread) */
     int B, T;
     rnn_layer lay[RNN_MAX_LAYERS];
-    float *xt, *yt, *dyt, *dG, *dGh, *dHa, *dHb, *dh, *dc, *Gh;
+    float *xt, *yt, *dyt, *dG, *dGh, *dHa, *dHb, *dh, *dc, *Gh, *Wt;
     int train_valid;       /* last forward was a training forward */
     int dropped;           /* ... and applied dropout masks */
 } rnn_impl;
@@ -130,6 +130,7 @@ gf_err gf_rnn_prepare(gf_model *m, int B, int T)
     ADD("dh", B, H, &r->dh);
     ADD("dc", B, H, &r->dc);
     ADD("Gh", B, gh, &r->Gh);
+    ADD("Wt", H, gh, &r->Wt);
     for (int l = 0; l < r->L; l++) {
         rnn_layer *ly = &r->lay[l];
         if (l > 0 && drop) {
@@ -194,10 +195,10 @@ gf_err gf_rnn_forward(gf_model *m, const float *x, float *y, int train, gf_rng *
         ly->X = in;
         if (r->gru)
             gf_gru_layer_forward(ly->Hs, ly->G, ly->HN, r->Gh, in, P(r->wih[l]), P(r->whh[l]), P(r->bih[l]),
-                                 P(r->bhh[l]), T, B, din, H, r->pool);
+                                 P(r->bhh[l]), T, B, din, H, r->Wt, r->pool);
         else
             gf_lstm_layer_forward(ly->Hs, ly->G, ly->C, ly->TC, in, P(r->wih[l]), P(r->whh[l]), P(r->bih[l]),
-                                  P(r->bhh[l]), T, B, din, H, r->pool);
+                                  P(r->bhh[l]), T, B, din, H, r->Wt, r->pool);
         din = H;
     }
     gf_rnn_linear_forward(r->yt, r->lay[r->L - 1].Hs, P(r->fcw), P(r->fcb), (int)N, H, r->dout);
@@ -263,4 +264,10 @@ void gf_rnn_release(gf_model *m)
     gf_pool_free(r->pool);
     free(r);
     m->impl = NULL;
+}
+
+size_t gf_rnn_act_bytes(const gf_model *m)
+{
+    const rnn_impl *r = m->impl;
+    return r->act.size * sizeof(float);
 }

@@ -16,5 +16,6 @@ gf_err gf_rnn_prepare(gf_model *m, int B, int T);
 gf_err gf_rnn_forward(gf_model *m, const float *x, float *y, int train, gf_rng *rng);
 gf_err gf_rnn_backward(gf_model *m, const float *dy);
 void gf_rnn_release(gf_model *m);
+size_t gf_rnn_act_bytes(const gf_model *m);
 
 #endif

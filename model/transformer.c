@@ -293,6 +293,25 @@ static gf_err tr_forward(gf_model *m, const float *x, float *y, int train, gf_rn
     return GF_OK;
 }
 
+/* Zeroes the activation-gradient arena (every backward op accumulates)
+ * with the pool: one memset per 64 KiB chunk. */
+typedef struct { float *p; size_t n; } zero_job;
+#define ZERO_CHUNK 16384
+static void zero_chunks(void *vc, int k0, int k1, int tid)
+{
+    (void)tid;
+    const zero_job *z = vc;
+    size_t a = (size_t)k0 * ZERO_CHUNK, b = (size_t)k1 * ZERO_CHUNK;
+    if (b > z->n) b = z->n;
+    memset(z->p + a, 0, (b - a) * sizeof(float));
+}
+
+static void zero_arena(gf_arena *a, gf_pool *pool)
+{
+    zero_job z = {a->data, a->size};
+    gf_parallel_for(pool, (int)((a->size + ZERO_CHUNK - 1) / ZERO_CHUNK), zero_chunks, &z);
+}
+
 static gf_err tr_backward(gf_model *m, const float *dy)
 {
     tr_impl *p = m->impl;
@@ -303,7 +322,7 @@ static gf_err tr_backward(gf_model *m, const float *dy)
     size_t ND = (size_t)N * D, NF = (size_t)N * F;
     gf_pool *pool = p->pool;
     /* OpenBLAS thread count: set once in prepare */
-    gf_arena_zero(&p->dact);
+    zero_arena(&p->dact, pool);
     const gf_arena *W = &m->params;
     gf_arena *G = &m->grads;
 #define PW(id) gf_arena_ptr(W, id)
@@ -379,7 +398,14 @@ static void tr_release(gf_model *m)
     m->impl = NULL;
 }
 
+static size_t tr_act_bytes(const gf_model *m)
+{
+    const tr_impl *p = m->impl;
+    return (p->act.size + p->dact.size) * sizeof(float);
+}
+
 const gf_model_vt gf_transformer_vt = {
     .declare = tr_declare, .init = tr_init, .prepare = tr_prepare,
     .forward = tr_forward, .backward = tr_backward, .release = tr_release,
+    .act_bytes = tr_act_bytes,
 };

@@ -96,3 +96,22 @@ Test(cli, opensim_import_of_real_walk)
     cr_assert_eq(tu_sh("%s info %s/s01.db | grep -q 'cycles: 4 (1 subjects'", tu_bin(), t), 0);
     cr_assert_eq(tu_sh("%s info %s/subject01_walk1_ik.mot | grep -q 'hip_flexion_r'", tu_bin(), o), 0);
 }
+
+/* gaitfed bench train: figures printed, train_seq_per_s last, FLOPs by the
+ * documented formula (LSTM, B 2, T 8: 3 * 6512640 - 163840), usage errors
+ * exit 2. Runs without OPENBLAS_NUM_THREADS to cover the re-exec. No timing
+ * is asserted. */
+Test(cli, bench_train_reports)
+{
+    const char *t = tu_tmpdir();
+    cr_assert_eq(tu_sh("env -u OPENBLAS_NUM_THREADS %s bench train --model lstm --batch 2 --len 8 --steps 2 --warmup 1 "
+                       "--no-peak > %s/b.txt", tu_bin(), t), 0);
+    cr_assert_eq(tu_sh("tail -n 1 %s/b.txt | grep -Eq '^train_seq_per_s=[0-9]+[.][0-9]+$'", t), 0, "last line");
+    cr_assert_eq(tu_sh("grep -q '^flops_per_step=1.937e+07 ' %s/b.txt", t), 0, "LSTM FLOPs per step");
+    cr_assert_eq(tu_sh("grep -q '^peak_rss_mib=.*activations' %s/b.txt", t), 0, "peak RSS and arenas");
+    cr_assert_eq(tu_sh("%s bench train --model transformer --batch 2 --len 8 --steps 1 --warmup 0 --no-peak "
+                       "| grep -q '^flops_per_step='", tu_bin()), 0);
+    cr_assert_eq(tu_sh("%s bench secagg 2>/dev/null", tu_bin()), 2);
+    cr_assert_eq(tu_sh("%s bench train --model nope 2>/dev/null", tu_bin()), 2);
+    cr_assert_eq(tu_sh("%s bench train --model lstm --steps 0 2>/dev/null", tu_bin()), 2);
+}

@@ -211,10 +211,10 @@ static double layer_obj(void *vc)
 {
     layer_ctx *x = vc;
     if (x->gru)
-        gf_gru_layer_forward(x->Hs, x->G, x->HN, x->Gh, x->X, x->Wih, x->Whh, x->bih, x->bhh, x->T, x->B, x->in, x->H, x->pool);
+        gf_gru_layer_forward(x->Hs, x->G, x->HN, x->Gh, x->X, x->Wih, x->Whh, x->bih, x->bhh, x->T, x->B, x->in, x->H, NULL, x->pool);
     else
         gf_lstm_layer_forward(x->Hs, x->G, x->C, x->TC, x->X, x->Wih, x->Whh, x->bih, x->bhh, x->T, x->B, x->in,
-                              x->H, x->pool);
+                              x->H, NULL, x->pool);
     return dot(x->w, x->Hs, (size_t)x->T * x->B * x->H);
 }
 
