@@ -34,7 +34,8 @@ GF_VEC static void drop_block(float *mask, int n, uint64_t seed, size_t base, fl
  * vectorized (AVX-512 / AVX2 / baseline clones). */
 GF_VEC static void k_relu_f(float *restrict out, const float *restrict a, size_t n)
 {
-    for (size_t i = 0; i < n; i++) out[i] = a[i] > 0 ? a[i] : 0.0f;
+    /* NaN propagates, as in torch.relu, so a bad weight cannot hide behind a ReLU. */
+    for (size_t i = 0; i < n; i++) out[i] = a[i] <= 0 ? 0.0f : a[i];
 }
 GF_VEC static void k_relu_b(float *restrict dinp, const float *restrict dout, const float *restrict a, size_t n)
 {

@@ -232,6 +232,20 @@ static void elementwise(void (*f)(fd_case *), void (*b)(fd_case *), int nin, con
 
 /* n spans several GF_DROP_BLOCK blocks so the pool splits the work */
 Test(ops, relu) { elementwise(relu_f, relu_b, 1, "relu", 10007); }
+
+/* torch.relu(nan) is nan: a non-finite input must reach the finiteness checks. */
+Test(ops, relu_propagates_nan)
+{
+    float in[40], out[40];
+    for (int i = 0; i < 40; i++) in[i] = (float)(i - 20);
+    in[7] = NAN;
+    in[31] = NAN;
+    op_relu_forward(out, in, 40, NULL);
+    for (int i = 0; i < 40; i++) {
+        if (i == 7 || i == 31) cr_assert(isnan(out[i]), "relu(nan) at %d gave %g", i, out[i]);
+        else cr_assert_eq(out[i], in[i] > 0 ? in[i] : 0.0f);
+    }
+}
 Test(ops, gelu) { elementwise(gelu_f, gelu_b, 1, "gelu", 10007); }
 Test(ops, residual) { elementwise(res_f, res_b, 2, "residual", 10007); }
 Test(ops, dropout_fixed_mask) { elementwise(drop_f, drop_b, 1, "dropout", 10007); }
