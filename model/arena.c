@@ -89,3 +89,12 @@ size_t gf_arena_numel(const gf_arena *a)
     for (int i = 0; i < a->n; i++) n += a->t[i].numel;
     return n;
 }
+
+int gf_arena_decl_add(gf_arena_decl *d, const char *name, size_t n)
+{
+    if (d->e) return -1;
+    int64_t shape[1] = {(int64_t)n};
+    int id = -1;
+    d->e = gf_arena_add(d->a, name, 1, shape, &id);
+    return id;
+}

@@ -42,4 +42,13 @@ static inline float *gf_arena_ptr(const gf_arena *a, int id) { return a->data + 
 /* Total floats in tensors (without padding). */
 size_t gf_arena_numel(const gf_arena *a);
 
+/* Declaring many 1-D tensors with one error check at the end: the first
+ * failure is kept in e and every later gf_arena_decl_add is a no-op.
+ *     gf_arena_decl d = {&arena, GF_OK};
+ *     int x = gf_arena_decl_add(&d, "x", n), y = gf_arena_decl_add(&d, "y", n);
+ *     if (d.e) ...
+ * Returns the tensor's index, or -1 once an error is set. */
+typedef struct { gf_arena *a; gf_err e; } gf_arena_decl;
+int gf_arena_decl_add(gf_arena_decl *d, const char *name, size_t n);
+
 #endif

@@ -2,12 +2,4 @@
  * nn.Linear: the engine is model/rnn.c, the kernels model/ops_rnn.c. */
 #include "model/rnn.h"
 
-const gf_model_vt gf_gru_vt = {
-    .declare = gf_rnn_declare,
-    .init = gf_rnn_init,
-    .prepare = gf_rnn_prepare,
-    .forward = gf_rnn_forward,
-    .backward = gf_rnn_backward,
-    .release = gf_rnn_release,
-    .act_bytes = gf_rnn_act_bytes,
-};
+const gf_model_vt gf_gru_vt = GF_RNN_VT;

@@ -18,4 +18,16 @@ gf_err gf_rnn_backward(gf_model *m, const float *dy);
 void gf_rnn_release(gf_model *m);
 size_t gf_rnn_act_bytes(const gf_model *m);
 
+/* The vtable of both recurrent architectures (model/lstm.c, model/gru.c). */
+#define GF_RNN_VT                           \
+    {                                       \
+        .declare = gf_rnn_declare,          \
+        .init = gf_rnn_init,                \
+        .prepare = gf_rnn_prepare,          \
+        .forward = gf_rnn_forward,          \
+        .backward = gf_rnn_backward,        \
+        .release = gf_rnn_release,          \
+        .act_bytes = gf_rnn_act_bytes,      \
+    }
+
 #endif

@@ -119,17 +119,6 @@ static gf_err tcn_init(gf_model *m, gf_rng *rng)
     return GF_OK;
 }
 
-typedef struct { gf_arena *a; gf_err e; } decl;
-
-static int dadd(decl *d, const char *name, size_t n)
-{
-    if (d->e) return -1;
-    int64_t shape[1] = {(int64_t)n};
-    int id = -1;
-    d->e = gf_arena_add(d->a, name, 1, shape, &id);
-    return id;
-}
-
 static gf_err tcn_prepare(gf_model *m, int B, int T)
 {
     tcn_impl *p = m->impl;
@@ -143,21 +132,22 @@ static gf_err tcn_prepare(gf_model *m, int B, int T)
     p->fwd_train = 0;
     const size_t N = (size_t)B * T, NC = N * (size_t)p->C;
     const int dr = m->cfg.dropout > 0;
-    decl a = {&p->act, GF_OK}, g = {&p->dact, GF_OK};
-    int xid = dadd(&a, "x", N * (size_t)p->din), h0 = dadd(&a, "h0", NC), tmp = dadd(&a, "tmp", NC);
-    int scr = dadd(&a, "scratch", op_conv1d_scratch(p->C, p->C, p->K));
+    gf_arena_decl a = {&p->act, GF_OK}, g = {&p->dact, GF_OK};
+    int xid = gf_arena_decl_add(&a, "x", N * (size_t)p->din), h0 = gf_arena_decl_add(&a, "h0", NC);
+    int tmp = gf_arena_decl_add(&a, "tmp", NC);
+    int scr = gf_arena_decl_add(&a, "scratch", op_conv1d_scratch(p->C, p->C, p->K));
     int ids[TCN_MAX_BLOCKS][5];
     char name[64];
     static const char *const nm[5] = {"h", "r1", "m1", "r2", "m2"};
     for (int i = 0; i < p->L; i++)
         for (int k = 0; k < 5; k++) {
             snprintf(name, sizeof name, "b%d.%s", i, nm[k]);
-            ids[i][k] = (k == 2 || k == 4) && !dr ? -1 : dadd(&a, name, NC);
+            ids[i][k] = (k == 2 || k == 4) && !dr ? -1 : gf_arena_decl_add(&a, name, NC);
         }
     int gid[4];
     for (int k = 0; k < 4; k++) {
         snprintf(name, sizeof name, "g%d", k);
-        gid[k] = dadd(&g, name, NC);
+        gid[k] = gf_arena_decl_add(&g, name, NC);
     }
     gf_err e = a.e ? a.e : g.e;
     if (!e) e = gf_arena_commit(&p->act);

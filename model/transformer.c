@@ -140,17 +140,6 @@ static gf_err tr_init(gf_model *m, gf_rng *r)
 
 /* ---- activation storage ---- */
 
-typedef struct { gf_arena *a; gf_err e; } decl;
-
-static int dadd(decl *d, const char *name, size_t n)
-{
-    if (d->e) return -1;
-    int64_t shape[1] = {(int64_t)n};
-    int id = -1;
-    d->e = gf_arena_add(d->a, name, 1, shape, &id);
-    return id;
-}
-
 typedef struct { int act[22]; int dact[13]; } layer_ids;
 
 static gf_err tr_prepare(gf_model *m, int B, int T)
@@ -167,12 +156,13 @@ static gf_err tr_prepare(gf_model *m, int B, int T)
     size_t N = (size_t)B * T, D = (size_t)c->d_model, F = (size_t)c->d_ff;
     size_t TT = (size_t)B * c->n_heads * T * T;
     int dr = c->dropout > 0;
-    decl a = {&p->act, GF_OK}, g = {&p->dact, GF_OK};
-    int xid = dadd(&a, "x", N * (size_t)c->d_in);
-    int emb = dadd(&a, "emb", N * D), e = dadd(&a, "e", N * D);
-    int e_mask = dr ? dadd(&a, "e_mask", N * D) : -1, e_d = dr ? dadd(&a, "e_d", N * D) : -1;
-    int scr = dadd(&a, "scratch", op_attention_scratch(T, threads));
-    int de = dadd(&g, "e", N * D), de_d = dr ? dadd(&g, "e_d", N * D) : -1;
+    gf_arena_decl a = {&p->act, GF_OK}, g = {&p->dact, GF_OK};
+    int xid = gf_arena_decl_add(&a, "x", N * (size_t)c->d_in);
+    int emb = gf_arena_decl_add(&a, "emb", N * D), e = gf_arena_decl_add(&a, "e", N * D);
+    int e_mask = dr ? gf_arena_decl_add(&a, "e_mask", N * D) : -1;
+    int e_d = dr ? gf_arena_decl_add(&a, "e_d", N * D) : -1;
+    int scr = gf_arena_decl_add(&a, "scratch", op_attention_scratch(T, threads));
+    int de = gf_arena_decl_add(&g, "e", N * D), de_d = dr ? gf_arena_decl_add(&g, "e_d", N * D) : -1;
     layer_ids *ids = calloc((size_t)c->n_layers, sizeof *ids);
     if (!ids) return gf_fail(GF_ENOMEM, "out of memory preparing a transformer");
     static const char *const an[22] = {"qkv", "att", "amask", "ctx", "sa", "sa_mask", "sa_d", "r1", "n1", "m1", "s1",
@@ -187,11 +177,11 @@ static gf_err tr_prepare(gf_model *m, int B, int T)
         char name[64];
         for (int k = 0; k < 22; k++) {
             snprintf(name, sizeof name, "l%d.%s", l, an[k]);
-            ids[l].act[k] = adrop[k] && !dr ? -1 : dadd(&a, name, asz[k]);
+            ids[l].act[k] = adrop[k] && !dr ? -1 : gf_arena_decl_add(&a, name, asz[k]);
         }
         for (int k = 0; k < 13; k++) {
             snprintf(name, sizeof name, "l%d.d%s", l, gn[k]);
-            ids[l].dact[k] = gdrop[k] && !dr ? -1 : dadd(&g, name, gsz[k]);
+            ids[l].dact[k] = gdrop[k] && !dr ? -1 : gf_arena_decl_add(&g, name, gsz[k]);
         }
     }
     gf_err err = a.e ? a.e : g.e;

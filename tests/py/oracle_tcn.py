@@ -17,63 +17,17 @@ import os
 import sys
 import warnings
 
-import numpy as np
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_common  # noqa: E402
 from reference_tcn import TCNRegressor  # noqa: E402
 
 # even kernels: PyTorch warns that 'same' padding copies the input (harmless)
 warnings.filterwarnings("ignore", message="Using padding='same'")
 
 
-def run(z, dtype):
-    d_in, d_out, channels, blocks, kernel, steps = (int(v) for v in z["cfg"])
-    lr, b1, b2, eps, wd, clip = (float(v) for v in z["opt"])
-    torch.manual_seed(0)
-    model = TCNRegressor(d_in, d_out, channels, blocks, kernel, dropout=0.0).to(dtype)
-    names = [n for n, _ in model.named_parameters()]
-    sd = {n: torch.from_numpy(np.asarray(z[n])).to(dtype) for n in names}
-    model.load_state_dict(sd, strict=True)
-    model.train()
-    x = torch.from_numpy(np.asarray(z["x"])).to(dtype)
-    t = torch.from_numpy(np.asarray(z["t"])).to(dtype)
-    lossf = torch.nn.MSELoss()
-
-    y = model(x)
-    loss = lossf(y, t)
-    loss.backward()
-    out = {"y": y.detach().numpy().copy(), "loss": np.array(loss.item())}
-    for n, p in model.named_parameters():
-        out["g." + n] = p.grad.detach().numpy().copy()
-
-    model.load_state_dict(sd, strict=True)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
-    traj = []
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = lossf(model(x), t)
-        traj.append(loss.item())
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-    with torch.no_grad():
-        traj.append(lossf(model(x), t).item())
-    out["traj"] = np.array(traj)
-    return out
-
-
-def main():
-    src, dst = sys.argv[1], sys.argv[2]
-    z = dict(np.load(src))
-    res = {}
-    for tag, dtype in (("f64", torch.float64), ("f32", torch.float32)):
-        for k, v in run(z, dtype).items():
-            head, _, rest = k.partition(".")
-            key = f"{head}_{tag}" + (f".{rest}" if rest else "")
-            res[key] = np.asarray(v, dtype=np.float64)
-    np.savez(dst, **res)
+def build(d_in, d_out, channels, blocks, kernel):
+    return TCNRegressor(d_in, d_out, channels, blocks, kernel, dropout=0.0)
 
 
 if __name__ == "__main__":
-    main()
+    oracle_common.main(build)

@@ -17,12 +17,14 @@ OUT (float64 unless noted):
 The reference runs in float64, so the C side's error is measured against (nearly)
 exact values rather than against another float32 rounding.
 """
+import os
 import sys
 
 import numpy as np
 import torch
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oracle_common import adamw_trajectory  # noqa: E402
 from reference_transformer import ReferenceTransformer  # noqa: E402
 
 torch.manual_seed(0)
@@ -64,15 +66,7 @@ with torch.no_grad():
 
 m = make(0.0, torch.float64)
 m.train()
-opt = torch.optim.AdamW(m.parameters(), lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
-losses, norms = [], []
-for _ in range(steps):
-    opt.zero_grad()
-    loss = torch.nn.functional.mse_loss(m(x), t)
-    losses.append(loss.item())
-    loss.backward()
-    norms.append(float(torch.nn.utils.clip_grad_norm_(m.parameters(), clip)))
-    opt.step()
+losses, norms = adamw_trajectory(m, x, t, steps, lr, b1, b2, eps, wd, clip)
 out["traj_loss"] = np.array(losses)
 out["traj_gnorm"] = np.array(norms)
 for k, p in m.named_parameters():

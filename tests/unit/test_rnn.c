@@ -4,7 +4,7 @@
  * them with inputs and targets to an npz; tests/py/oracle_rnn.py loads them
  * into nn.LSTM/nn.GRU + nn.Linear with load_state_dict(strict=True) and
  * computes, in float64 and in float32, the forward output, the MSE loss and
- * every parameter gradient. Tolerances (rel() as defined in rnn_testutil.h:
+ * every parameter gradient. Tolerances (rel() as defined in oracle_testutil.h:
  * max-abs error over max-abs reference, per tensor):
  *   forward output  rel <= 1e-5
  *   MSE loss        rel <= 1e-5
@@ -37,37 +37,17 @@ static void oracle_case(const rnn_case *c)
     gf_rng rng;
     gf_rng_seed(&rng, 1);
     cr_assert_eq(gf_model_forward(m, x, y, 1, &rng), GF_OK, "%s", gf_errmsg());
-    double loss = rnn_mse(dy, y, t, ny);
+    double loss = ot_mse(dy, y, t, ny);
     gf_model_zero_grad(m);
     cr_assert_eq(gf_model_backward(m, dy), GF_OK, "%s", gf_errmsg());
 
     const double opt[6] = {1e-3, 0.9, 0.999, 1e-8, 1e-5, 0.5};
     gf_npz ref;
     rnn_oracle(c, m, x, t, 0, opt, &ref); /* no trajectory here: test_rnn_traj.c */
-    const char *tags[2] = {"f64", "f32"};
-    for (int p = 0; p < 2; p++) {
-        char key[160];
-        snprintf(key, sizeof key, "y_%s", tags[p]);
-        double ey = rnn_rel_err(y, rnn_ref(&ref, key, (int64_t)ny)->data, ny);
-        snprintf(key, sizeof key, "loss_%s", tags[p]);
-        double rl = *(const double *)rnn_ref(&ref, key, 1)->data;
-        double el = fabs(loss - rl) / fabs(rl);
-        double eg = 0;
-        const char *worst = "";
-        for (int i = 0; i < m->grads.n; i++) {
-            const gf_tensor *tt = &m->grads.t[i];
-            snprintf(key, sizeof key, "g_%s.%s", tags[p], tt->name);
-            double e = rnn_rel_err(gf_arena_ptr(&m->grads, i), rnn_ref(&ref, key, (int64_t)tt->numel)->data,
-                                   tt->numel);
-            cr_expect(e <= GRAD_TOL, "%s H%d T%d B%d vs %s: grad %s rel %.3g > %g", gf_arch_name(c->arch), c->H,
-                      c->T, c->B, tags[p], tt->name, e, GRAD_TOL);
-            if (!(e <= eg)) { eg = e; worst = tt->name; }
-        }
-        fprintf(stderr, "rnn oracle %s H%d L%d T%d B%d vs torch %s: forward rel %.2e, loss rel %.2e, max grad rel %.2e (%s)\n",
-                gf_arch_name(c->arch), c->H, c->L, c->T, c->B, tags[p], ey, el, eg, worst);
-        cr_expect(ey <= FWD_TOL, "forward rel %.3g > %g", ey, FWD_TOL);
-        cr_expect(el <= FWD_TOL, "loss rel %.3g > %g", el, FWD_TOL);
-    }
+    char what[64], desc[96];
+    snprintf(what, sizeof what, "%s H%d T%d B%d", gf_arch_name(c->arch), c->H, c->T, c->B);
+    snprintf(desc, sizeof desc, "rnn oracle %s H%d L%d T%d B%d", gf_arch_name(c->arch), c->H, c->L, c->T, c->B);
+    ot_check_step(&ref, m, y, loss, ny, FWD_TOL, GRAD_TOL, what, desc);
     gf_npz_free(&ref);
     free(x); free(t); free(y); free(dy);
     gf_model_free(m);
@@ -138,23 +118,7 @@ Test(rnn, init_distribution_and_seed)
     c.seed = 6;
     gf_model *m3 = rnn_make(&c);
     const double k = 1.0 / 8.0;
-    for (int i = 0; i < m->params.n; i++) {
-        const gf_tensor *t = &m->params.t[i];
-        const float *p = gf_arena_ptr(&m->params, i);
-        double s = 0, s2 = 0, mx = 0;
-        for (size_t j = 0; j < t->numel; j++) {
-            cr_assert(fabs(p[j]) <= k, "%s[%zu] = %g outside the bound", t->name, j, p[j]);
-            s += p[j];
-            s2 += (double)p[j] * p[j];
-            if (fabs(p[j]) > mx) mx = fabs(p[j]);
-        }
-        double n = (double)t->numel, mean = s / n, var = s2 / n - mean * mean;
-        if (n >= 1000) {
-            cr_expect(fabs(mean) < 4 * k / sqrt(3 * n), "%s mean %g", t->name, mean);
-            cr_expect(fabs(var / (k * k / 3) - 1) < 0.1, "%s var %g", t->name, var);
-            cr_expect(mx > 0.99 * k, "%s max %g", t->name, mx);
-        }
-    }
+    for (int i = 0; i < m->params.n; i++) ot_expect_uniform(&m->params.t[i], gf_arena_ptr(&m->params, i), k, 0);
     cr_assert(!memcmp(m->params.data, m2->params.data, m->params.size * sizeof(float)));
     cr_assert(memcmp(m->params.data, m3->params.data, m->params.size * sizeof(float)));
     gf_model_free(m); gf_model_free(m2); gf_model_free(m3);
@@ -207,19 +171,8 @@ Test(rnn, backward_accumulates_and_needs_training_forward)
     gf_model *m = rnn_make(&c);
     float *x, *t;
     rnn_data(&c, &x, &t);
-    size_t ny = (size_t)c.B * c.T * c.d_out;
-    float *y = malloc(ny * 4), *dy = malloc(ny * 4);
-    cr_assert_eq(gf_model_forward(m, x, y, 0, NULL), GF_OK);
-    rnn_mse(dy, y, t, ny);
-    cr_assert_eq(gf_model_backward(m, dy), GF_ESTATE);
-    cr_assert_eq(gf_model_forward(m, x, y, 1, NULL), GF_OK);
-    cr_assert_eq(gf_model_backward(m, dy), GF_OK, "%s", gf_errmsg());
-    size_t n = m->grads.size;
-    float *g1 = malloc(n * 4);
-    memcpy(g1, m->grads.data, n * 4);
-    cr_assert_eq(gf_model_backward(m, dy), GF_OK);
-    for (size_t i = 0; i < n; i++) cr_assert(fabsf(m->grads.data[i] - 2 * g1[i]) <= 1e-6f * fabsf(g1[i]) + 1e-30f);
-    free(g1); free(x); free(t); free(y); free(dy);
+    ot_backward_accumulates(m, x, t, (size_t)c.B * c.T * c.d_out);
+    free(x); free(t);
     gf_model_free(m);
 }
 
@@ -234,7 +187,7 @@ Test(rnn, nonfinite_is_an_error)
         size_t ny = (size_t)c.B * c.T * c.d_out;
         float *y = malloc(ny * 4), *dy = malloc(ny * 4);
         cr_assert_eq(gf_model_forward(m, x, y, 1, NULL), GF_OK);
-        rnn_mse(dy, y, t, ny);
+        ot_mse(dy, y, t, ny);
         dy[5] = INFINITY;
         cr_assert_eq(gf_model_backward(m, dy), GF_ENUMERIC);
         cr_assert(strstr(gf_errmsg(), "non-finite"), "%s", gf_errmsg());

@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "model/loss.h"
-#include "model/optim.h"
 #include "rnn_testutil.h"
 
 #define TRAJ_TOL 1e-4
@@ -25,44 +23,14 @@ static void traj_case(const rnn_case *c)
     const double optv[6] = {1e-3, 0.9, 0.999, 1e-8, 1e-5, 0.5};
     gf_npz ref;
     rnn_oracle(c, m, x, t, STEPS, optv, &ref); /* writes the initial weights */
-    size_t ny = (size_t)c->B * c->T * c->d_out;
-    float *y = malloc(ny * 4), *dy = malloc(ny * 4);
-    cr_assert(y && dy);
-    gf_adamw_config oc = gf_adamw_defaults();
-    oc.lr = 1e-3f; oc.beta1 = 0.9f; oc.beta2 = 0.999f; oc.eps = 1e-8f; oc.weight_decay = 1e-5f;
-    gf_adamw opt;
-    cr_assert_eq(gf_adamw_init(&opt, &m->params, &oc), GF_OK, "%s", gf_errmsg());
     double traj[STEPS + 1];
-    for (int s = 0; s <= STEPS; s++) {
-        gf_model_zero_grad(m);
-        cr_assert_eq(gf_model_forward(m, x, y, s < STEPS, NULL), GF_OK, "%s", gf_errmsg());
-        cr_assert_eq(gf_mse_forward(&traj[s], y, t, ny), GF_OK, "%s", gf_errmsg());
-        if (s == STEPS) break;
-        gf_mse_backward(dy, y, t, ny);
-        cr_assert_eq(gf_model_backward(m, dy), GF_OK, "%s", gf_errmsg());
-        float norm;
-        cr_assert_eq(gf_clip_grad_norm(&m->grads, 0.5f, &norm), GF_OK, "%s", gf_errmsg());
-        cr_assert_eq(gf_adamw_step(&opt, &m->params, &m->grads), GF_OK, "%s", gf_errmsg());
-    }
-    const char *tags[2] = {"f64", "f32"};
-    for (int p = 0; p < 2; p++) {
-        char key[32];
-        snprintf(key, sizeof key, "traj_%s", tags[p]);
-        const double *r = rnn_ref(&ref, key, STEPS + 1)->data;
-        double worst = 0;
-        for (int s = 0; s <= STEPS; s++) {
-            double e = fabs(traj[s] - r[s]) / fabs(r[s]);
-            cr_expect(e <= TRAJ_TOL, "%s H%d vs %s: step %d loss %.8g, torch %.8g (rel %.3g)", gf_arch_name(c->arch),
-                      c->H, tags[p], s, traj[s], r[s], e);
-            if (e > worst) worst = e;
-        }
-        fprintf(stderr, "rnn trajectory %s H%d T%d B%d vs torch %s: loss %.6g -> %.6g, max rel %.2e\n",
-                gf_arch_name(c->arch), c->H, c->T, c->B, tags[p], traj[0], traj[STEPS], worst);
-    }
-    cr_assert(traj[STEPS] < traj[0], "10 AdamW steps on one batch did not lower the loss");
-    gf_adamw_free(&opt);
+    ot_trajectory(m, x, t, (size_t)c->B * c->T * c->d_out, STEPS, traj);
+    char what[64], desc[96];
+    snprintf(what, sizeof what, "%s H%d", gf_arch_name(c->arch), c->H);
+    snprintf(desc, sizeof desc, "rnn trajectory %s H%d T%d B%d", gf_arch_name(c->arch), c->H, c->T, c->B);
+    ot_check_traj(&ref, traj, STEPS, TRAJ_TOL, what, desc);
     gf_npz_free(&ref);
-    free(x); free(t); free(y); free(dy);
+    free(x); free(t);
     gf_model_free(m);
 }
 

@@ -5,7 +5,7 @@
  * into tests/py/reference_tcn.py's TCNRegressor with load_state_dict(strict=
  * True) and computes, in float64 and in float32, the forward output, the MSE
  * loss, every parameter gradient and a 10-step AdamW + clip_grad_norm_ loss
- * trajectory (dropout 0). Tolerances (rel() as in rnn_testutil.h: max-abs
+ * trajectory (dropout 0). Tolerances (rel() as in oracle_testutil.h: max-abs
  * error over max-abs reference, per tensor; |c - r| / |r| for scalars):
  *   forward output  rel <= 1e-5
  *   MSE loss        rel <= 1e-5
@@ -22,9 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/loss.h"
-#include "model/optim.h"
-#include "rnn_testutil.h"
+#include "oracle_testutil.h"
 
 #define FWD_TOL 1e-5
 #define GRAD_TOL 1e-4
@@ -45,51 +43,22 @@ static gf_model *tcn_make(const tcn_case *c)
     cfg.n_layers = c->L;
     cfg.kernel = c->K;
     cfg.dropout = c->dropout;
-    gf_model *m = NULL;
-    cr_assert_eq(gf_model_create(&cfg, &m), GF_OK, "%s", gf_errmsg());
-    cr_assert_eq(gf_model_init(m, c->seed), GF_OK, "%s", gf_errmsg());
-    m->threads = c->threads > 1 ? c->threads : 1;
-    cr_assert_eq(gf_model_prepare(m, c->B, c->T), GF_OK, "%s", gf_errmsg());
-    return m;
+    return ot_make(&cfg, c->seed, c->threads, c->B, c->T);
 }
 
 static void tcn_data(const tcn_case *c, float **x, float **t)
 {
-    rnn_case r = {GF_ARCH_TCN, c->d_in, c->d_out, c->C, c->L, c->B, c->T, 0.0f, c->seed, 1};
-    rnn_data(&r, x, t);
+    ot_data(c->seed, (size_t)c->B * c->T * c->d_in, (size_t)c->B * c->T * c->d_out, x, t);
 }
 
 /* Writes the oracle input and runs tests/py/oracle_tcn.py; answers in *ref. */
 static void tcn_oracle(const tcn_case *c, const gf_model *m, const float *x, const float *t, int steps,
                        const double opt[6], gf_npz *ref)
 {
-    const char *dir = tu_tmpdir();
-    cr_assert(dir);
-    int n = m->params.n + 4, k = 0;
-    gf_array *arr = calloc((size_t)n, sizeof *arr);
-    cr_assert(arr);
-    for (int i = 0; i < m->params.n; i++, k++) {
-        const gf_tensor *tt = &m->params.t[i];
-        rnn_arr_f32(&arr[k], tt->name, tt->ndim, tt->shape, gf_arena_ptr(&m->params, i));
-    }
-    int64_t sx[3] = {c->B, c->T, c->d_in}, sy[3] = {c->B, c->T, c->d_out}, s6[1] = {6};
-    rnn_arr_f32(&arr[k++], "x", 3, sx, x);
-    rnn_arr_f32(&arr[k++], "t", 3, sy, t);
-    cr_assert_eq(gf_array_alloc(&arr[k], "cfg", GF_DT_I64, 0, 1, s6), GF_OK);
+    int64_t sx[3] = {c->B, c->T, c->d_in}, sy[3] = {c->B, c->T, c->d_out};
     int64_t cfgv[6] = {c->d_in, c->d_out, c->C, c->L, c->K, steps};
-    memcpy(arr[k++].data, cfgv, sizeof cfgv);
-    cr_assert_eq(gf_array_alloc(&arr[k], "opt", GF_DT_F64, 0, 1, s6), GF_OK);
-    memcpy(arr[k++].data, opt, 6 * sizeof(double));
-    char in[512], out[512];
-    snprintf(in, sizeof in, "%s/in.npz", dir);
-    snprintf(out, sizeof out, "%s/ref.npz", dir);
-    cr_assert_eq(gf_npz_write(in, arr, n, 0), GF_OK, "%s", gf_errmsg());
-    for (int i = 0; i < n; i++) gf_array_free(&arr[i]);
-    free(arr);
-    cr_assert_eq(tu_sh("%s %s/tests/py/oracle_tcn.py %s %s", tu_python(), tu_root(), in, out), 0,
-                 "oracle_tcn.py failed (GF_PYTHON must be Debian's python3 with python3-torch)");
-    cr_assert_eq(gf_npz_read(out, ref), GF_OK, "%s", gf_errmsg());
-    tu_sh("rm -rf %s", dir);
+    gf_array extra[4] = {ot_f32("x", 3, sx, x), ot_f32("t", 3, sy, t), ot_i64("cfg", 6, cfgv), ot_f64("opt", 6, opt)};
+    ot_run_oracle("oracle_tcn.py", &m->params, extra, 4, ref);
 }
 
 /* Forward, loss and gradients of one training step, then the trajectory. */
@@ -111,66 +80,19 @@ static void oracle_case(const tcn_case *c)
     gf_mse_backward(dy, y, t, ny);
     gf_model_zero_grad(m);
     cr_assert_eq(gf_model_backward(m, dy), GF_OK, "%s", gf_errmsg());
-    const char *tags[2] = {"f64", "f32"};
-    for (int p = 0; p < 2; p++) {
-        char key[160];
-        snprintf(key, sizeof key, "y_%s", tags[p]);
-        double ey = rnn_rel_err(y, rnn_ref(&ref, key, (int64_t)ny)->data, ny);
-        snprintf(key, sizeof key, "loss_%s", tags[p]);
-        double rl = *(const double *)rnn_ref(&ref, key, 1)->data;
-        double el = fabs(loss - rl) / fabs(rl);
-        double eg = 0;
-        const char *worst = "";
-        for (int i = 0; i < m->grads.n; i++) {
-            const gf_tensor *tt = &m->grads.t[i];
-            snprintf(key, sizeof key, "g_%s.%s", tags[p], tt->name);
-            double e = rnn_rel_err(gf_arena_ptr(&m->grads, i), rnn_ref(&ref, key, (int64_t)tt->numel)->data,
-                                   tt->numel);
-            cr_expect(e <= GRAD_TOL, "tcn C%d L%d K%d vs %s: grad %s rel %.3g > %g", c->C, c->L, c->K, tags[p],
-                      tt->name, e, GRAD_TOL);
-            if (!(e <= eg)) { eg = e; worst = tt->name; }
-        }
-        fprintf(stderr, "tcn oracle C%d L%d K%d T%d B%d vs torch %s: forward rel %.2e, loss rel %.2e, max grad rel %.2e (%s)\n",
-                c->C, c->L, c->K, c->T, c->B, tags[p], ey, el, eg, worst);
-        cr_expect(ey <= FWD_TOL, "forward rel %.3g > %g", ey, FWD_TOL);
-        cr_expect(el <= FWD_TOL, "loss rel %.3g > %g", el, FWD_TOL);
-    }
+    char what[64], desc[96];
+    snprintf(what, sizeof what, "tcn C%d L%d K%d", c->C, c->L, c->K);
+    snprintf(desc, sizeof desc, "tcn oracle C%d L%d K%d T%d B%d", c->C, c->L, c->K, c->T, c->B);
+    ot_check_step(&ref, m, y, loss, ny, FWD_TOL, GRAD_TOL, what, desc);
 
     /* Trajectory from the same initial weights (the gradients above are discarded). */
     gf_model_free(m);
     m = tcn_make(c);
-    gf_adamw_config oc = gf_adamw_defaults();
-    oc.lr = 1e-3f; oc.beta1 = 0.9f; oc.beta2 = 0.999f; oc.eps = 1e-8f; oc.weight_decay = 1e-5f;
-    gf_adamw opt;
-    cr_assert_eq(gf_adamw_init(&opt, &m->params, &oc), GF_OK, "%s", gf_errmsg());
     double traj[STEPS + 1];
-    for (int s = 0; s <= STEPS; s++) {
-        gf_model_zero_grad(m);
-        cr_assert_eq(gf_model_forward(m, x, y, s < STEPS, NULL), GF_OK, "%s", gf_errmsg());
-        cr_assert_eq(gf_mse_forward(&traj[s], y, t, ny), GF_OK, "%s", gf_errmsg());
-        if (s == STEPS) break;
-        gf_mse_backward(dy, y, t, ny);
-        cr_assert_eq(gf_model_backward(m, dy), GF_OK, "%s", gf_errmsg());
-        float norm;
-        cr_assert_eq(gf_clip_grad_norm(&m->grads, 0.5f, &norm), GF_OK, "%s", gf_errmsg());
-        cr_assert_eq(gf_adamw_step(&opt, &m->params, &m->grads), GF_OK, "%s", gf_errmsg());
-    }
-    for (int p = 0; p < 2; p++) {
-        char key[32];
-        snprintf(key, sizeof key, "traj_%s", tags[p]);
-        const double *r = rnn_ref(&ref, key, STEPS + 1)->data;
-        double worst = 0;
-        for (int s = 0; s <= STEPS; s++) {
-            double e = fabs(traj[s] - r[s]) / fabs(r[s]);
-            cr_expect(e <= TRAJ_TOL, "tcn C%d vs %s: step %d loss %.8g, torch %.8g (rel %.3g)", c->C, tags[p], s,
-                      traj[s], r[s], e);
-            if (e > worst) worst = e;
-        }
-        fprintf(stderr, "tcn trajectory C%d L%d K%d T%d B%d vs torch %s: loss %.6g -> %.6g, max rel %.2e\n", c->C,
-                c->L, c->K, c->T, c->B, tags[p], traj[0], traj[STEPS], worst);
-    }
-    cr_assert(traj[STEPS] < traj[0], "10 AdamW steps on one batch did not lower the loss");
-    gf_adamw_free(&opt);
+    ot_trajectory(m, x, t, ny, STEPS, traj);
+    snprintf(what, sizeof what, "tcn C%d", c->C);
+    snprintf(desc, sizeof desc, "tcn trajectory C%d L%d K%d T%d B%d", c->C, c->L, c->K, c->T, c->B);
+    ot_check_traj(&ref, traj, STEPS, TRAJ_TOL, what, desc);
     gf_npz_free(&ref);
     free(x); free(t); free(y); free(dy);
     gf_model_free(m);
@@ -255,22 +177,7 @@ Test(tcn, init_distribution_and_seed)
         const gf_tensor *t = &m->params.t[i];
         double fan_in = !strncmp(t->name, "blocks.", 7) ? 64 * 3 : !strncmp(t->name, "input_proj", 10) ? 10 : 64;
         double k = 1.0 / sqrt(fan_in);
-        const float *p = gf_arena_ptr(&m->params, i);
-        double s = 0, s2 = 0, mx = 0;
-        for (size_t j = 0; j < t->numel; j++) {
-            cr_assert(fabs(p[j]) <= k, "%s[%zu] = %g outside the bound %g", t->name, j, p[j], k);
-            s += p[j];
-            s2 += (double)p[j] * p[j];
-            if (fabs(p[j]) > mx) mx = fabs(p[j]);
-        }
-        double n = (double)t->numel, mean = s / n, var = s2 / n - mean * mean;
-        if (n >= 1000) {
-            cr_expect(fabs(mean) < 4 * k / sqrt(3 * n), "%s mean %g", t->name, mean);
-            cr_expect(fabs(var / (k * k / 3) - 1) < 0.1, "%s var %g", t->name, var);
-            cr_expect(mx > 0.99 * k, "%s max %g", t->name, mx);
-        } else {
-            cr_expect(mx > 0.5 * k, "%s max %g", t->name, mx);
-        }
+        ot_expect_uniform(t, gf_arena_ptr(&m->params, i), k, 1);
     }
     cr_assert(!memcmp(m->params.data, m2->params.data, m->params.size * sizeof(float)));
     cr_assert(memcmp(m->params.data, m3->params.data, m->params.size * sizeof(float)));
@@ -317,19 +224,8 @@ Test(tcn, backward_accumulates_and_needs_training_forward)
     gf_model *m = tcn_make(&c);
     float *x, *t;
     tcn_data(&c, &x, &t);
-    size_t ny = (size_t)c.B * c.T * c.d_out;
-    float *y = malloc(ny * 4), *dy = malloc(ny * 4);
-    cr_assert_eq(gf_model_forward(m, x, y, 0, NULL), GF_OK);
-    rnn_mse(dy, y, t, ny);
-    cr_assert_eq(gf_model_backward(m, dy), GF_ESTATE);
-    cr_assert_eq(gf_model_forward(m, x, y, 1, NULL), GF_OK);
-    cr_assert_eq(gf_model_backward(m, dy), GF_OK, "%s", gf_errmsg());
-    size_t n = m->grads.size;
-    float *g1 = malloc(n * 4);
-    memcpy(g1, m->grads.data, n * 4);
-    cr_assert_eq(gf_model_backward(m, dy), GF_OK);
-    for (size_t i = 0; i < n; i++) cr_assert(fabsf(m->grads.data[i] - 2 * g1[i]) <= 1e-6f * fabsf(g1[i]) + 1e-30f);
-    free(g1); free(x); free(t); free(y); free(dy);
+    ot_backward_accumulates(m, x, t, (size_t)c.B * c.T * c.d_out);
+    free(x); free(t);
     gf_model_free(m);
 }
 
@@ -343,7 +239,7 @@ Test(tcn, nonfinite_is_an_error)
     size_t ny = (size_t)c.B * c.T * c.d_out;
     float *y = malloc(ny * 4), *dy = malloc(ny * 4);
     cr_assert_eq(gf_model_forward(m, x, y, 1, NULL), GF_OK);
-    rnn_mse(dy, y, t, ny);
+    ot_mse(dy, y, t, ny);
     dy[5] = INFINITY;
     cr_assert_eq(gf_model_backward(m, dy), GF_ENUMERIC);
     cr_assert(strstr(gf_errmsg(), "NaN or Inf"), "%s", gf_errmsg());

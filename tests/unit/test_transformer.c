@@ -7,7 +7,7 @@
  *
  * Error measure (per tensor): rel(c, r) = max_i |c_i - r_i| / max_i |r_i|,
  * the largest absolute deviation relative to the tensor's largest reference
- * magnitude. Bounds: forward output 1e-5, each parameter gradient 1e-4,
+ * magnitude (tests/unit/oracle_testutil.h). Bounds: forward output 1e-5, each parameter gradient 1e-4,
  * each loss of a 10-step AdamW + clip_grad_norm_ trajectory 1e-4. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -16,12 +16,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "common/rng.h"
-#include "model/loss.h"
-#include "model/model.h"
-#include "model/optim.h"
-#include "sites/npz.h"
-#include "tests/unit/testutil.h"
+#include "oracle_testutil.h"
 
 #define FWD_TOL 1e-5
 #define GRAD_TOL 1e-4
@@ -69,14 +64,6 @@ typedef struct {
     gf_npz ref;
 } fixture;
 
-static gf_array f32_array(const char *name, int ndim, const int64_t *shape, const float *src)
-{
-    gf_array a;
-    cr_assert_eq(gf_array_alloc(&a, name, GF_DT_F32, 0, ndim, shape), GF_OK, "%s", gf_errmsg());
-    memcpy(a.data, src, (size_t)a.count * sizeof(float));
-    return a;
-}
-
 static void setup_fixture(fixture *f, const ocase *oc)
 {
     memset(f, 0, sizeof *f);
@@ -97,32 +84,12 @@ static void setup_fixture(fixture *f, const ocase *oc)
     for (size_t i = 0; i < f->nx; i++) f->x[i] = (float)gf_rng_normal(&r);
     for (size_t i = 0; i < f->ny; i++) f->t[i] = (float)(0.5 * gf_rng_normal(&r));
 
-    const gf_arena *P = &f->m->params;
-    int n = P->n + 4;
-    gf_array *arr = calloc((size_t)n, sizeof *arr);
-    cr_assert_not_null(arr);
-    for (int i = 0; i < P->n; i++) arr[i] = f32_array(P->t[i].name, P->t[i].ndim, P->t[i].shape, gf_arena_ptr(P, i));
-    int64_t sx[3] = {oc->B, oc->T, cfg.d_in}, sy[3] = {oc->B, oc->T, cfg.d_out}, s10[1] = {10}, s6[1] = {6};
-    arr[P->n] = f32_array("x", 3, sx, f->x);
-    arr[P->n + 1] = f32_array("t", 3, sy, f->t);
-    cr_assert_eq(gf_array_alloc(&arr[P->n + 2], "cfg", GF_DT_I64, 0, 1, s10), GF_OK);
+    int64_t sx[3] = {oc->B, oc->T, cfg.d_in}, sy[3] = {oc->B, oc->T, cfg.d_out}, s6[1] = {6};
     int64_t cv[10] = {cfg.d_in, cfg.d_out, cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.d_ff, cfg.max_len,
                       cfg.prenorm, cfg.gelu, TRAJ_STEPS};
-    memcpy(arr[P->n + 2].data, cv, sizeof cv);
-    arr[P->n + 3] = f32_array("hyper", 1, s6, HYPER);
-
-    const char *dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-    char in[512], out[512];
-    snprintf(in, sizeof in, "%s/in.npz", dir);
-    snprintf(out, sizeof out, "%s/ref.npz", dir);
-    cr_assert_eq(gf_npz_write(in, arr, n, 0), GF_OK, "%s", gf_errmsg());
-    for (int i = 0; i < n; i++) gf_array_free(&arr[i]);
-    free(arr);
-    int rc = tu_sh("%s %s/tests/py/oracle_transformer.py %s %s", tu_python(), tu_root(), in, out);
-    cr_assert_eq(rc, 0, "oracle_transformer.py failed (exit %d)", rc);
-    cr_assert_eq(gf_npz_read(out, &f->ref), GF_OK, "%s", gf_errmsg());
-    tu_sh("rm -rf %s", dir);
+    gf_array extra[4] = {ot_f32("x", 3, sx, f->x), ot_f32("t", 3, sy, f->t), ot_i64("cfg", 10, cv),
+                         ot_f32("hyper", 1, s6, HYPER)};
+    ot_run_oracle("oracle_transformer.py", &f->m->params, extra, 4, &f->ref);
 }
 
 static void free_fixture(fixture *f)
@@ -134,38 +101,6 @@ static void free_fixture(fixture *f)
     gf_npz_free(&f->ref);
 }
 
-static const gf_array *ref_get(const fixture *f, const char *key, size_t n)
-{
-    const gf_array *a = gf_npz_get(&f->ref, key);
-    cr_assert_not_null(a, "reference has no %s", key);
-    cr_assert_eq(a->dtype, GF_DT_F64, "%s dtype", key);
-    cr_assert_eq((size_t)a->count, n, "%s has %lld values, want %zu", key, (long long)a->count, n);
-    return a;
-}
-
-/* max |c - r| / max |r| */
-static double rel_err(const float *c, const double *r, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)c[i] - r[i]);
-        if (!(d <= num)) num = d; /* NaN propagates */
-        if (fabs(r[i]) > den) den = fabs(r[i]);
-    }
-    return den > 0 ? num / den : num;
-}
-
-static double mse(const float *y, const float *t, size_t n, float *dy)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)y[i] - t[i];
-        s += d * d;
-        if (dy) dy[i] = (float)(2.0 * d / (double)n);
-    }
-    return s / (double)n;
-}
-
 static void forward_and_grads(const ocase *oc, const char *what)
 {
     fixture f;
@@ -173,15 +108,15 @@ static void forward_and_grads(const ocase *oc, const char *what)
     gf_model *m = f.m;
     /* forward (train mode, dropout 0) */
     cr_assert_eq(gf_model_forward(m, f.x, f.y, 1, NULL), GF_OK, "%s", gf_errmsg());
-    double ey = rel_err(f.y, ref_get(&f, "y", f.ny)->data, f.ny);
-    double loss = mse(f.y, f.t, f.ny, NULL), rloss = *(double *)ref_get(&f, "loss", 1)->data;
+    double ey = ot_rel_err(f.y, ot_ref(&f.ref, "y", f.ny)->data, f.ny);
+    double loss = ot_mse(NULL, f.y, f.t, f.ny), rloss = *(double *)ot_ref(&f.ref, "loss", 1)->data;
     double eloss = fabs(loss - rloss) / fabs(rloss);
     cr_log_info("%s: forward rel %.3g, loss %.9g vs %.9g (rel %.3g)", what, ey, loss, rloss, eloss);
     cr_expect(ey <= FWD_TOL, "%s: forward output rel error %.3g > %g", what, ey, FWD_TOL);
     cr_expect(eloss <= FWD_TOL, "%s: loss rel error %.3g", what, eloss);
 
     /* PyTorch's own float32 eval path (fast path) agrees with the float64 truth */
-    double e32 = rel_err(f.y, ref_get(&f, "y_eval32", f.ny)->data, f.ny);
+    double e32 = ot_rel_err(f.y, ot_ref(&f.ref, "y_eval32", f.ny)->data, f.ny);
     cr_expect(e32 <= 1e-4, "%s: torch float32 eval output differs from the float64 reference by %.3g", what, e32);
 
     /* eval forward of the same weights with dropout 0.1 configured: dropout off */
@@ -194,14 +129,14 @@ static void forward_and_grads(const ocase *oc, const char *what)
     cr_assert_eq(gf_model_prepare(m2, oc->B, oc->T), GF_OK);
     float *y2 = malloc(f.ny * sizeof(float));
     cr_assert_eq(gf_model_forward(m2, f.x, y2, 0, NULL), GF_OK, "%s", gf_errmsg());
-    double ey2 = rel_err(y2, ref_get(&f, "y", f.ny)->data, f.ny);
+    double ey2 = ot_rel_err(y2, ot_ref(&f.ref, "y", f.ny)->data, f.ny);
     cr_expect(ey2 <= FWD_TOL, "%s: eval forward with dropout 0.1 configured, rel error %.3g", what, ey2);
     free(y2);
     gf_model_free(m2);
 
     /* gradients of the MSE loss */
     float *dy = malloc(f.ny * sizeof(float));
-    mse(f.y, f.t, f.ny, dy);
+    ot_mse(dy, f.y, f.t, f.ny);
     gf_model_zero_grad(m);
     cr_assert_eq(gf_model_backward(m, dy), GF_OK, "%s", gf_errmsg());
     double worst = 0;
@@ -210,7 +145,7 @@ static void forward_and_grads(const ocase *oc, const char *what)
     for (int i = 0; i < G->n; i++) {
         char key[128];
         snprintf(key, sizeof key, "grad.%s", G->t[i].name);
-        double e = rel_err(gf_arena_ptr(G, i), ref_get(&f, key, G->t[i].numel)->data, G->t[i].numel);
+        double e = ot_rel_err(gf_arena_ptr(G, i), ot_ref(&f.ref, key, G->t[i].numel)->data, G->t[i].numel);
         cr_expect(e <= GRAD_TOL, "%s: gradient of %s rel error %.3g > %g", what, G->t[i].name, e, GRAD_TOL);
         if (e > worst || e != e) { worst = e; worst_name = G->t[i].name; }
     }
@@ -417,7 +352,7 @@ static void trajectory(const ocase *oc, const char *what)
     ac.lr = HYPER[0]; ac.beta1 = HYPER[1]; ac.beta2 = HYPER[2]; ac.eps = HYPER[3]; ac.weight_decay = HYPER[4];
     cr_assert_eq(gf_adamw_init(&opt, &m->params, &ac), GF_OK, "%s", gf_errmsg());
     float *dy = malloc(f.ny * sizeof(float));
-    const double *rl = ref_get(&f, "traj_loss", TRAJ_STEPS)->data, *rn = ref_get(&f, "traj_gnorm", TRAJ_STEPS)->data;
+    const double *rl = ot_ref(&f.ref, "traj_loss", TRAJ_STEPS)->data, *rn = ot_ref(&f.ref, "traj_gnorm", TRAJ_STEPS)->data;
     double worst = 0, worst_norm = 0;
     for (int s = 0; s < TRAJ_STEPS; s++) {
         gf_model_zero_grad(m);
@@ -441,7 +376,7 @@ static void trajectory(const ocase *oc, const char *what)
     for (int i = 0; i < m->params.n; i++) {
         char key[128];
         snprintf(key, sizeof key, "final.%s", m->params.t[i].name);
-        const gf_array *a = ref_get(&f, key, m->params.t[i].numel);
+        const gf_array *a = ot_ref(&f.ref, key, m->params.t[i].numel);
         const float *c = gf_arena_ptr(&m->params, i);
         const double *r = a->data;
         size_t n = m->params.t[i].numel;
@@ -451,9 +386,9 @@ static void trajectory(const ocase *oc, const char *what)
              * per-row constant), so AdamW normalizes rounding noise into
              * +-lr steps in both float32 and float64: compare q and v only. */
             size_t D = n / 3;
-            e = fmax(rel_err(c, r, D), rel_err(c + 2 * D, r + 2 * D, D));
+            e = fmax(ot_rel_err(c, r, D), ot_rel_err(c + 2 * D, r + 2 * D, D));
         } else {
-            e = rel_err(c, r, n);
+            e = ot_rel_err(c, r, n);
         }
         wp = fmax(wp, e);
     }
