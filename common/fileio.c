@@ -52,7 +52,7 @@ gf_err gf_atomic_open(gf_atomic_file *af, const char *path)
     snprintf(af->tmp, n, "%s.tmp.%ld", path, (long)getpid());
     af->fp = fopen(af->tmp, "wb");
     if (!af->fp) {
-        gf_err e = gf_fail(GF_EIO, "%s: cannot create: %s", af->tmp, strerror(errno));
+        gf_err e = gf_fail(GF_EIO, "%s: cannot create: %s", path, strerror(errno));
         free(af->path); free(af->tmp);
         memset(af, 0, sizeof *af);
         return e;

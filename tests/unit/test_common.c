@@ -62,6 +62,11 @@ Test(fileio, atomic_write_and_capped_read)
     cr_assert_eq(len, 5);
     free(buf);
     cr_assert_eq(tu_sh("test $(ls %s | wc -l) -eq 1", dir), 0);
+    /* A target in a missing directory: the message names the target, not the temporary. */
+    char *nodir = gf_path_join(d, "missing/out.bin");
+    cr_assert_eq(gf_atomic_open(&af, nodir), GF_EIO);
+    cr_assert(strstr(gf_errmsg(), "missing/out.bin: cannot create") != NULL, "%s", gf_errmsg());
+    free(nodir);
     free(p); free(dir); free(missing);
 }
 
