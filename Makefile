@@ -54,7 +54,10 @@ deps:
 # Unit and oracle tests (Criterion). GF_BIN lets tests drive the CLI as a user would.
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/unit_tests
-	GF_ROOT=$(CURDIR) GF_BIN=$(CURDIR)/$(BIN) GF_PYTHON=$(PYTHON) $(BUILD)/unit_tests --jobs 2 $(if $(filter 1,$(SAN)),--no-early-exit)
+	@rm -rf $(BUILD)/tmp && mkdir -p $(BUILD)/tmp
+	TMPDIR=$(CURDIR)/$(BUILD)/tmp GF_ROOT=$(CURDIR) GF_BIN=$(CURDIR)/$(BIN) GF_PYTHON=$(PYTHON) \
+	  $(BUILD)/unit_tests --jobs 2 $(if $(filter 1,$(SAN)),--no-early-exit)
+	@rm -rf $(BUILD)/tmp
 
 test-san: deps
 	@$(MAKE) --no-print-directory SAN=1 test

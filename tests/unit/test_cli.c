@@ -4,7 +4,7 @@
 
 #include "tests/unit/testutil.h"
 
-static char g_synth[256];
+static char g_synth[1024];
 
 /* One synthetic cohort shared by the tests of this file (seed 3). */
 static const char *synth_dir(void)

@@ -25,11 +25,13 @@ static inline const char *tu_python(void) { const char *p = getenv("GF_PYTHON");
 static inline const char *tu_bin(void) { const char *p = getenv("GF_BIN"); return p ? p : "bin/gaitfed"; }
 static inline const char *tu_root(void) { const char *p = getenv("GF_ROOT"); return p ? p : "."; }
 
-/* A fresh temporary directory (mkdtemp); caller may leave it for inspection. */
+/* A fresh temporary directory (mkdtemp) under $TMPDIR; `make test` points TMPDIR at
+ * build/tmp and removes it after a passing run (kept for inspection on failure). */
 static inline const char *tu_tmpdir(void)
 {
-    static _Thread_local char buf[256];
-    snprintf(buf, sizeof buf, "/tmp/gaitfed-test-XXXXXX");
+    static _Thread_local char buf[1024];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, sizeof buf, "%s/gaitfed-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     return mkdtemp(buf);
 }
 
