@@ -78,6 +78,13 @@ void op_attention_forward(float *out, float *att, const float *qkv, const float 
 void op_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                            const float *mask, int B, int T, int C, int NH, float *scratch,
                            gf_pool *pool);
+/* The same with mask = op_dropout_mask(mask, B*NH*T*T, p, seed): the mask is
+ * regenerated row by row (a pure function of seed and index), never stored. */
+void op_attention_forward_seeded(float *out, float *att, const float *qkv, float p, uint64_t seed,
+                                 int B, int T, int C, int NH, float *scratch, gf_pool *pool);
+void op_attention_backward_seeded(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                  float p, uint64_t seed, int B, int T, int C, int NH, float *scratch,
+                                  gf_pool *pool);
 
 /* 1 if all n values are finite. */
 int op_all_finite(const float *x, size_t n);

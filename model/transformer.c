@@ -29,6 +29,7 @@ typedef struct {
     float *qkv, *att, *amask, *ctx, *sa, *sa_mask, *sa_d, *r1, *n1, *m1, *s1;
     float *h, *a, *a_mask, *a_d, *f, *f_mask, *f_d, *r2, *n2, *m2, *s2;
     float *dqkv, *dctx, *dsa, *dsa_d, *dr1, *dn1, *dh, *da, *da_d, *df, *df_d, *dr2, *dn2;
+    uint64_t aseed; /* attention-dropout seed (the mask is regenerated, amask unused) */
 } layer_acts;
 
 typedef struct {
@@ -171,13 +172,13 @@ static gf_err tr_prepare(gf_model *m, int B, int T)
     for (int l = 0; l < c->n_layers; l++) {
         size_t asz[22] = {N * 3 * D, TT, TT, N * D, N * D, N * D, N * D, N * D, N * D, N, N,
                           N * F, N * F, N * F, N * F, N * D, N * D, N * D, N * D, N * D, N, N};
-        int adrop[22] = {[2] = 1, [5] = 1, [6] = 1, [13] = 1, [14] = 1, [16] = 1, [17] = 1};
+        int adrop[22] = {[2] = 2, [5] = 1, [6] = 1, [13] = 1, [14] = 1, [16] = 1, [17] = 1};
         size_t gsz[13] = {N * 3 * D, N * D, N * D, N * D, N * D, N * D, N * F, N * F, N * F, N * D, N * D, N * D, N * D};
         int gdrop[13] = {[3] = 1, [8] = 1, [10] = 1};
         char name[64];
         for (int k = 0; k < 22; k++) {
             snprintf(name, sizeof name, "l%d.%s", l, an[k]);
-            ids[l].act[k] = adrop[k] && !dr ? -1 : gf_arena_decl_add(&a, name, asz[k]);
+            ids[l].act[k] = (adrop[k] && !dr) || adrop[k] == 2 ? -1 : gf_arena_decl_add(&a, name, asz[k]);
         }
         for (int k = 0; k < 13; k++) {
             snprintf(name, sizeof name, "l%d.d%s", l, gn[k]);
@@ -217,7 +218,7 @@ static gf_err tr_forward(gf_model *m, const float *x, float *y, int train, gf_rn
     /* OpenBLAS thread count: set once in prepare */
     const gf_arena *W = &m->params;
 #define PW(id) gf_arena_ptr(W, id)
-    size_t ND = (size_t)N * D, NF = (size_t)N * F, TT = (size_t)B * NH * T * T;
+    size_t ND = (size_t)N * D, NF = (size_t)N * F;
 
     memcpy(p->xin, x, (size_t)N * c->d_in * sizeof(float));
     op_linear_forward(p->emb, x, PW(p->in_w), PW(p->in_b), N, c->d_in, D, pool);
@@ -237,8 +238,12 @@ static gf_err tr_forward(gf_model *m, const float *x, float *y, int train, gf_rn
             sa_in = A->n1;
         }
         op_linear_forward(A->qkv, sa_in, PW(L->in_w), PW(L->in_b), N, D, 3 * D, pool);
-        if (p->drop) op_dropout_mask(A->amask, TT, pdrop, gf_rng_u64(rng), pool);
-        op_attention_forward(A->ctx, A->att, A->qkv, p->drop ? A->amask : NULL, B, T, D, NH, p->scratch, pool);
+        if (p->drop) {
+            A->aseed = gf_rng_u64(rng);
+            op_attention_forward_seeded(A->ctx, A->att, A->qkv, pdrop, A->aseed, B, T, D, NH, p->scratch, pool);
+        } else {
+            op_attention_forward(A->ctx, A->att, A->qkv, NULL, B, T, D, NH, p->scratch, pool);
+        }
         op_linear_forward(A->sa, A->ctx, PW(L->out_w), PW(L->out_b), N, D, D, pool);
         if (p->drop) {
             op_dropout_mask(A->sa_mask, ND, pdrop, gf_rng_u64(rng), pool);
@@ -357,7 +362,11 @@ static gf_err tr_backward(gf_model *m, const float *dy)
         op_residual_backward(dxin, dsa_d, A->dr1, ND, pool);
         if (p->drop) op_dropout_backward(A->dsa, A->dsa_d, A->sa_mask, ND, pool);
         op_linear_backward(A->dctx, PG(L->out_w), PG(L->out_b), A->dsa, A->ctx, PW(L->out_w), N, D, D, pool);
-        op_attention_backward(A->dqkv, A->dctx, A->qkv, A->att, p->drop ? A->amask : NULL, B, T, D, NH, p->scratch, pool);
+        if (p->drop)
+            op_attention_backward_seeded(A->dqkv, A->dctx, A->qkv, A->att, c->dropout, A->aseed, B, T, D, NH,
+                                         p->scratch, pool);
+        else
+            op_attention_backward(A->dqkv, A->dctx, A->qkv, A->att, NULL, B, T, D, NH, p->scratch, pool);
         op_linear_backward(dsa_in, PG(L->in_w), PG(L->in_b), A->dqkv, sa_in, PW(L->in_w), N, D, 3 * D, pool);
         if (c->prenorm)
             op_layernorm_backward(dxin, PG(L->n1_w), PG(L->n1_b), A->dn1, xin, PW(L->n1_w), A->m1, A->s1, N, D, pool);
