@@ -52,6 +52,13 @@ void op_dropout_mask(float *mask, size_t n, float p, uint64_t seed, gf_pool *poo
 void op_dropout_forward(float *out, const float *inp, const float *mask, size_t n, gf_pool *pool);
 /* dinp += dout * mask */
 void op_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n, gf_pool *pool);
+/* op_dropout_mask(mask, n, p, seed) and op_dropout_forward(out, inp, mask) in one pass */
+void op_dropout_mask_forward(float *out, float *mask, const float *inp, size_t n, float p, uint64_t seed,
+                             gf_pool *pool);
+/* y = a + dropout(b): da += dout; db += dout * mask (the residual backward
+ * and the dropout backward in one pass, no gradient buffer for dropout(b)) */
+void op_residual_dropout_backward(float *da, float *db, const float *dout, const float *mask, size_t n,
+                                  gf_pool *pool);
 
 /* ---- ops_embed.c: learned positions (nn.Embedding(max_len, C) at 0..T-1) ---- */
 /* out [B,T,C] = inp [B,T,C] + pos [T,C] (pos: the first T rows of the table). */

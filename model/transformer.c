@@ -174,7 +174,7 @@ static gf_err tr_prepare(gf_model *m, int B, int T)
                           N * F, N * F, N * F, N * F, N * D, N * D, N * D, N * D, N * D, N, N};
         int adrop[22] = {[2] = 2, [5] = 1, [6] = 1, [13] = 1, [14] = 1, [16] = 1, [17] = 1};
         size_t gsz[13] = {N * 3 * D, N * D, N * D, N * D, N * D, N * D, N * F, N * F, N * F, N * D, N * D, N * D, N * D};
-        int gdrop[13] = {[3] = 1, [8] = 1, [10] = 1};
+        int gdrop[13] = {[3] = 2, [8] = 1, [10] = 2}; /* 2: not needed (fused residual+dropout backward) */
         char name[64];
         for (int k = 0; k < 22; k++) {
             snprintf(name, sizeof name, "l%d.%s", l, an[k]);
@@ -182,7 +182,7 @@ static gf_err tr_prepare(gf_model *m, int B, int T)
         }
         for (int k = 0; k < 13; k++) {
             snprintf(name, sizeof name, "l%d.d%s", l, gn[k]);
-            ids[l].dact[k] = gdrop[k] && !dr ? -1 : gf_arena_decl_add(&g, name, gsz[k]);
+            ids[l].dact[k] = (gdrop[k] && !dr) || gdrop[k] == 2 ? -1 : gf_arena_decl_add(&g, name, gsz[k]);
         }
     }
     gf_err err = a.e ? a.e : g.e;
@@ -224,8 +224,7 @@ static gf_err tr_forward(gf_model *m, const float *x, float *y, int train, gf_rn
     op_linear_forward(p->emb, x, PW(p->in_w), PW(p->in_b), N, c->d_in, D, pool);
     op_posembed_forward(p->e, p->emb, PW(p->pos), B, T, D, pool);
     if (p->drop) {
-        op_dropout_mask(p->e_mask, ND, pdrop, gf_rng_u64(rng), pool);
-        op_dropout_forward(p->e_d, p->e, p->e_mask, ND, pool);
+        op_dropout_mask_forward(p->e_d, p->e_mask, p->e, ND, pdrop, gf_rng_u64(rng), pool);
     }
     const float *xin = p->drop ? p->e_d : p->e;
     for (int l = 0; l < c->n_layers; l++) {
@@ -246,8 +245,7 @@ static gf_err tr_forward(gf_model *m, const float *x, float *y, int train, gf_rn
         }
         op_linear_forward(A->sa, A->ctx, PW(L->out_w), PW(L->out_b), N, D, D, pool);
         if (p->drop) {
-            op_dropout_mask(A->sa_mask, ND, pdrop, gf_rng_u64(rng), pool);
-            op_dropout_forward(A->sa_d, A->sa, A->sa_mask, ND, pool);
+            op_dropout_mask_forward(A->sa_d, A->sa_mask, A->sa, ND, pdrop, gf_rng_u64(rng), pool);
         }
         op_residual_forward(A->r1, xin, sa_d, ND, pool);
         const float *ff_in, *ff_res;
@@ -263,13 +261,11 @@ static gf_err tr_forward(gf_model *m, const float *x, float *y, int train, gf_rn
         if (c->gelu) op_gelu_forward(A->a, A->h, NF, pool);
         else op_relu_forward(A->a, A->h, NF, pool);
         if (p->drop) {
-            op_dropout_mask(A->a_mask, NF, pdrop, gf_rng_u64(rng), pool);
-            op_dropout_forward(A->a_d, A->a, A->a_mask, NF, pool);
+            op_dropout_mask_forward(A->a_d, A->a_mask, A->a, NF, pdrop, gf_rng_u64(rng), pool);
         }
         op_linear_forward(A->f, a_d, PW(L->l2_w), PW(L->l2_b), N, F, D, pool);
         if (p->drop) {
-            op_dropout_mask(A->f_mask, ND, pdrop, gf_rng_u64(rng), pool);
-            op_dropout_forward(A->f_d, A->f, A->f_mask, ND, pool);
+            op_dropout_mask_forward(A->f_d, A->f_mask, A->f, ND, pdrop, gf_rng_u64(rng), pool);
         }
         op_residual_forward(A->r2, ff_res, f_d, ND, pool);
         if (c->prenorm) {
@@ -347,8 +343,8 @@ static gf_err tr_backward(gf_model *m, const float *dy)
             ff_in = A->n1; dff_in = A->dn1; dff_res = A->dn1;
             sa_in = xin; dsa_in = dxin;
         }
-        op_residual_backward(dff_res, df_d, A->dr2, ND, pool);
-        if (p->drop) op_dropout_backward(A->df, A->df_d, A->f_mask, ND, pool);
+        if (p->drop) op_residual_dropout_backward(dff_res, A->df, A->dr2, A->f_mask, ND, pool);
+        else op_residual_backward(dff_res, df_d, A->dr2, ND, pool);
         op_linear_backward(da_d, PG(L->l2_w), PG(L->l2_b), A->df, a_d, PW(L->l2_w), N, F, D, pool);
         if (p->drop) op_dropout_backward(A->da, A->da_d, A->a_mask, NF, pool);
         if (c->gelu) op_gelu_backward(A->dh, A->da, A->h, NF, pool);
@@ -359,8 +355,8 @@ static gf_err tr_backward(gf_model *m, const float *dy)
         else
             op_layernorm_backward(A->dr1, PG(L->n1_w), PG(L->n1_b), A->dn1, A->r1, PW(L->n1_w), A->m1, A->s1, N, D, pool);
         /* r1 = xin + sa_d */
-        op_residual_backward(dxin, dsa_d, A->dr1, ND, pool);
-        if (p->drop) op_dropout_backward(A->dsa, A->dsa_d, A->sa_mask, ND, pool);
+        if (p->drop) op_residual_dropout_backward(dxin, A->dsa, A->dr1, A->sa_mask, ND, pool);
+        else op_residual_backward(dxin, dsa_d, A->dr1, ND, pool);
         op_linear_backward(A->dctx, PG(L->out_w), PG(L->out_b), A->dsa, A->ctx, PW(L->out_w), N, D, D, pool);
         if (p->drop)
             op_attention_backward_seeded(A->dqkv, A->dctx, A->qkv, A->att, c->dropout, A->aseed, B, T, D, NH,
