@@ -25,6 +25,13 @@ GF_VEC static void mask_row_fast(float *m, int n, uint32_t klo, uint32_t khi, ui
     for (int j = 0; j < n; j++) m[j] = gf_drop_bits2(klo, khi, lo + (uint32_t)j) < thr ? 0.0f : scale;
 }
 
+/* pd[j] = P[j] * mask[j], the mask generated inline (as mask_row_fast) */
+GF_VEC static void mask_mul_row_fast(float *restrict pd, const float *restrict P, int n, uint32_t klo, uint32_t khi,
+                                     uint32_t lo, uint32_t thr, float scale)
+{
+    for (int j = 0; j < n; j++) pd[j] = P[j] * (gf_drop_bits2(klo, khi, lo + (uint32_t)j) < thr ? 0.0f : scale);
+}
+
 /* m[j] = the op_dropout_mask value of element base + j */
 static void mask_row(const at_ctx *c, float *m, int n, uint64_t base)
 {
@@ -66,17 +73,31 @@ GF_VEC static void softmax_row(float *row, float *pd, const float *m, int n)
     float mx = row[0];
     for (; j < n; j++) mx = row[j] > mx ? row[j] : mx;
     for (int k = 0; k < 16; k++) mx = acc[k] > mx ? acc[k] : mx;
-    for (j = 0; j < n; j++) row[j] = fexp(row[j] - mx);
+    /* exp and sum in one pass, normalize and mask in one pass (same sums
+     * and products as separate passes) */
     for (int k = 0; k < 16; k++) acc[k] = 0.0f;
     for (j = 0; j + 16 <= n; j += 16)
-        for (int k = 0; k < 16; k++) acc[k] += row[j + k];
+        for (int k = 0; k < 16; k++) {
+            float e = fexp(row[j + k] - mx);
+            row[j + k] = e;
+            acc[k] += e;
+        }
     float s = 0;
-    for (; j < n; j++) s += row[j];
+    for (; j < n; j++) {
+        float e = fexp(row[j] - mx);
+        row[j] = e;
+        s += e;
+    }
     for (int k = 0; k < 16; k++) s += acc[k];
     float inv = 1.0f / s;
-    for (j = 0; j < n; j++) row[j] *= inv;
     if (m)
-        for (j = 0; j < n; j++) pd[j] = row[j] * m[j];
+        for (j = 0; j < n; j++) {
+            float r = row[j] * inv;
+            row[j] = r;
+            pd[j] = r * m[j];
+        }
+    else
+        for (j = 0; j < n; j++) row[j] *= inv;
 }
 
 /* d = dPd (in), m: mask or NULL; d <- P o (dP - rowsum(dP o P)), dP = d o m. */
@@ -155,8 +176,15 @@ static void at_bwd(void *vc, int i0, int i1, int tid)
         } else if (c->seeded) {
             /* the mask row goes to dp (free until the dPd product below) */
             for (int i = 0; i < T; i++) {
-                mask_row(c, dp, T, ((uint64_t)bh * T + (uint64_t)i) * (uint64_t)T);
-                mul_rows(pd + (size_t)i * T, P + (size_t)i * T, dp, (size_t)T);
+                uint64_t base = ((uint64_t)bh * T + (uint64_t)i) * (uint64_t)T;
+                if ((base >> 32) == ((base + (uint64_t)T - 1) >> 32)) {
+                    uint32_t khi = (uint32_t)(c->key >> 32) ^ ((uint32_t)(base >> 32) * 0x9e3779b9u);
+                    mask_mul_row_fast(pd + (size_t)i * T, P + (size_t)i * T, T, (uint32_t)c->key, khi,
+                                      (uint32_t)base, c->thr, c->scale);
+                } else {
+                    mask_row(c, dp, T, base);
+                    mul_rows(pd + (size_t)i * T, P + (size_t)i * T, dp, (size_t)T);
+                }
             }
             A = pd;
         }
