@@ -59,6 +59,10 @@ void op_dropout_mask_forward(float *out, float *mask, const float *inp, size_t n
  * and the dropout backward in one pass, no gradient buffer for dropout(b)) */
 void op_residual_dropout_backward(float *da, float *db, const float *dout, const float *mask, size_t n,
                                   gf_pool *pool);
+/* y = dropout(relu(x)): dinp += x > 0 ? dout * mask : 0 (one pass, no
+ * gradient buffer for relu(x)) */
+void op_relu_dropout_backward(float *dinp, const float *dout, const float *inp, const float *mask, size_t n,
+                              gf_pool *pool);
 
 /* ---- ops_embed.c: learned positions (nn.Embedding(max_len, C) at 0..T-1) ---- */
 /* out [B,T,C] = inp [B,T,C] + pos [T,C] (pos: the first T rows of the table). */

@@ -14,7 +14,7 @@ typedef struct {
     int kind;
 } ew_ctx;
 
-enum { RELU_F, RELU_B, GELU_F, GELU_B, RES_F, RES_B, DROP_F, DROP_B, DROP_M, DROP_MF, RES_DROP_B };
+enum { RELU_F, RELU_B, GELU_F, GELU_B, RES_F, RES_B, DROP_F, DROP_B, DROP_M, DROP_MF, RES_DROP_B, RELU_DROP_B };
 
 #define INV_SQRT2 0.70710678118654752440
 #define INV_SQRT_2PI 0.39894228040143267794
@@ -48,6 +48,11 @@ GF_VEC static void k_acc_mul_acc(float *restrict da, float *restrict db, const f
         da[i] += d[i];
         db[i] += d[i] * m[i];
     }
+}
+GF_VEC static void k_relu_drop_b(float *restrict dinp, const float *restrict dout, const float *restrict a,
+                                  const float *restrict m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dinp[i] += a[i] > 0 ? dout[i] * m[i] : 0.0f;
 }
 GF_VEC static void k_add(float *restrict out, const float *restrict a, const float *restrict b, size_t n)
 {
@@ -126,6 +131,9 @@ static void ew(void *vc, int k0, int k1, int tid)
             k_mul(c->out + i, c->a + i, c->db + i, j1 - i);
         }
         break;
+    case RELU_DROP_B:
+        k_relu_drop_b(c->dinp + i0, c->dout + i0, c->a + i0, c->mask + i0, n);
+        break;
     case RES_DROP_B:
         k_acc_mul_acc(c->dinp + i0, c->db + i0, c->dout + i0, c->mask + i0, n);
         break;
@@ -203,6 +211,13 @@ void op_residual_dropout_backward(float *da, float *db, const float *dout, const
                                   gf_pool *pool)
 {
     ew_ctx c = {.dinp = da, .db = db, .dout = dout, .mask = mask, .n = n, .kind = RES_DROP_B};
+    run(&c, pool);
+}
+
+void op_relu_dropout_backward(float *dinp, const float *dout, const float *inp, const float *mask, size_t n,
+                              gf_pool *pool)
+{
+    ew_ctx c = {.dinp = dinp, .dout = dout, .a = inp, .mask = mask, .n = n, .kind = RELU_DROP_B};
     run(&c, pool);
 }
 

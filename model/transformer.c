@@ -346,9 +346,13 @@ static gf_err tr_backward(gf_model *m, const float *dy)
         if (p->drop) op_residual_dropout_backward(dff_res, A->df, A->dr2, A->f_mask, ND, pool);
         else op_residual_backward(dff_res, df_d, A->dr2, ND, pool);
         op_linear_backward(da_d, PG(L->l2_w), PG(L->l2_b), A->df, a_d, PW(L->l2_w), N, F, D, pool);
-        if (p->drop) op_dropout_backward(A->da, A->da_d, A->a_mask, NF, pool);
-        if (c->gelu) op_gelu_backward(A->dh, A->da, A->h, NF, pool);
-        else op_relu_backward(A->dh, A->da, A->h, NF, pool);
+        if (p->drop && !c->gelu) {
+            op_relu_dropout_backward(A->dh, A->da_d, A->h, A->a_mask, NF, pool);
+        } else {
+            if (p->drop) op_dropout_backward(A->da, A->da_d, A->a_mask, NF, pool);
+            if (c->gelu) op_gelu_backward(A->dh, A->da, A->h, NF, pool);
+            else op_relu_backward(A->dh, A->da, A->h, NF, pool);
+        }
         op_linear_backward(dff_in, PG(L->l1_w), PG(L->l1_b), A->dh, ff_in, PW(L->l1_w), N, D, F, pool);
         if (c->prenorm)
             op_layernorm_backward(A->dr1, PG(L->n2_w), PG(L->n2_b), A->dn2, A->r1, PW(L->n2_w), A->m2, A->s2, N, D, pool);
