@@ -52,6 +52,17 @@ void op_dropout_mask(float *mask, size_t n, float p, uint64_t seed, gf_pool *poo
 void op_dropout_forward(float *out, const float *inp, const float *mask, size_t n, gf_pool *pool);
 /* dinp += dout * mask */
 void op_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n, gf_pool *pool);
+/* op_dropout_mask(mask, n, p, seed) and op_dropout_forward(out, inp, mask) in one pass */
+void op_dropout_mask_forward(float *out, float *mask, const float *inp, size_t n, float p, uint64_t seed,
+                             gf_pool *pool);
+/* y = a + dropout(b): da += dout; db += dout * mask (the residual backward
+ * and the dropout backward in one pass, no gradient buffer for dropout(b)) */
+void op_residual_dropout_backward(float *da, float *db, const float *dout, const float *mask, size_t n,
+                                  gf_pool *pool);
+/* y = dropout(relu(x)): dinp += x > 0 ? dout * mask : 0 (one pass, no
+ * gradient buffer for relu(x)) */
+void op_relu_dropout_backward(float *dinp, const float *dout, const float *inp, const float *mask, size_t n,
+                              gf_pool *pool);
 
 /* ---- ops_embed.c: learned positions (nn.Embedding(max_len, C) at 0..T-1) ---- */
 /* out [B,T,C] = inp [B,T,C] + pos [T,C] (pos: the first T rows of the table). */
@@ -78,6 +89,13 @@ void op_attention_forward(float *out, float *att, const float *qkv, const float 
 void op_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                            const float *mask, int B, int T, int C, int NH, float *scratch,
                            gf_pool *pool);
+/* The same with mask = op_dropout_mask(mask, B*NH*T*T, p, seed): the mask is
+ * regenerated row by row (a pure function of seed and index), never stored. */
+void op_attention_forward_seeded(float *out, float *att, const float *qkv, float p, uint64_t seed,
+                                 int B, int T, int C, int NH, float *scratch, gf_pool *pool);
+void op_attention_backward_seeded(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                  float p, uint64_t seed, int B, int T, int C, int NH, float *scratch,
+                                  gf_pool *pool);
 
 /* 1 if all n values are finite. */
 int op_all_finite(const float *x, size_t n);

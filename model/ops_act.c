@@ -14,7 +14,7 @@ typedef struct {
     int kind;
 } ew_ctx;
 
-enum { RELU_F, RELU_B, GELU_F, GELU_B, RES_F, RES_B, DROP_F, DROP_B, DROP_M };
+enum { RELU_F, RELU_B, GELU_F, GELU_B, RES_F, RES_B, DROP_F, DROP_B, DROP_M, DROP_MF, RES_DROP_B, RELU_DROP_B };
 
 #define INV_SQRT2 0.70710678118654752440
 #define INV_SQRT_2PI 0.39894228040143267794
@@ -40,6 +40,19 @@ GF_VEC static void k_relu_f(float *restrict out, const float *restrict a, size_t
 GF_VEC static void k_relu_b(float *restrict dinp, const float *restrict dout, const float *restrict a, size_t n)
 {
     for (size_t i = 0; i < n; i++) dinp[i] += a[i] > 0 ? dout[i] : 0.0f;
+}
+GF_VEC static void k_acc_mul_acc(float *restrict da, float *restrict db, const float *restrict d,
+                                  const float *restrict m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        da[i] += d[i];
+        db[i] += d[i] * m[i];
+    }
+}
+GF_VEC static void k_relu_drop_b(float *restrict dinp, const float *restrict dout, const float *restrict a,
+                                  const float *restrict m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dinp[i] += a[i] > 0 ? dout[i] * m[i] : 0.0f;
 }
 GF_VEC static void k_add(float *restrict out, const float *restrict a, const float *restrict b, size_t n)
 {
@@ -111,6 +124,19 @@ static void ew(void *vc, int k0, int k1, int tid)
             drop_block(c->out + i, (int)(j1 - i), c->seed, i, c->p);
         }
         break;
+    case DROP_MF: /* mask into c->db, then out = a * mask while the block is in cache */
+        for (size_t i = i0; i < i1; i += GF_DROP_BLOCK) {
+            size_t j1 = i + GF_DROP_BLOCK < i1 ? i + GF_DROP_BLOCK : i1;
+            drop_block(c->db + i, (int)(j1 - i), c->seed, i, c->p);
+            k_mul(c->out + i, c->a + i, c->db + i, j1 - i);
+        }
+        break;
+    case RELU_DROP_B:
+        k_relu_drop_b(c->dinp + i0, c->dout + i0, c->a + i0, c->mask + i0, n);
+        break;
+    case RES_DROP_B:
+        k_acc_mul_acc(c->dinp + i0, c->db + i0, c->dout + i0, c->mask + i0, n);
+        break;
     }
 }
 
@@ -171,6 +197,27 @@ void op_dropout_forward(float *out, const float *inp, const float *mask, size_t 
 void op_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n, gf_pool *pool)
 {
     ew_ctx c = {.dinp = dinp, .dout = dout, .mask = mask, .n = n, .kind = DROP_B};
+    run(&c, pool);
+}
+
+void op_dropout_mask_forward(float *out, float *mask, const float *inp, size_t n, float p, uint64_t seed,
+                             gf_pool *pool)
+{
+    ew_ctx c = {.out = out, .db = mask, .a = inp, .n = n, .p = p, .seed = seed, .kind = DROP_MF};
+    run(&c, pool);
+}
+
+void op_residual_dropout_backward(float *da, float *db, const float *dout, const float *mask, size_t n,
+                                  gf_pool *pool)
+{
+    ew_ctx c = {.dinp = da, .db = db, .dout = dout, .mask = mask, .n = n, .kind = RES_DROP_B};
+    run(&c, pool);
+}
+
+void op_relu_dropout_backward(float *dinp, const float *dout, const float *inp, const float *mask, size_t n,
+                              gf_pool *pool)
+{
+    ew_ctx c = {.dinp = dinp, .dout = dout, .a = inp, .mask = mask, .n = n, .kind = RELU_DROP_B};
     run(&c, pool);
 }
 

@@ -4,6 +4,17 @@
 #include <string.h>
 
 #include "model/ops.h"
+#include "model/vmath.h"
+
+/* db[o0..o1) += sum over rows of dout[n][o]: row order as a scalar loop
+ * (bit-identical), but on restrict pointers so it vectorizes. */
+GF_VEC static void db_rows(float *restrict db, const float *restrict dout, int N, int OC, int n_o)
+{
+    for (int n = 0; n < N; n++) {
+        const float *restrict d = dout + (size_t)n * OC;
+        for (int o = 0; o < n_o; o++) db[o] += d[o];
+    }
+}
 
 typedef struct {
     float *out, *dinp, *dw, *db;
@@ -46,11 +57,7 @@ static void lin_bwd(void *vc, int k0, int k1, int tid)
         if (o1 > o0) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, c->C, c->N, 1.0f,
                         c->dout + o0, c->OC, c->inp, c->C, 1.0f, c->dw + (size_t)o0 * c->C, c->C);
-            if (c->db)
-                for (int n = 0; n < c->N; n++) {
-                    const float *d = c->dout + (size_t)n * c->OC;
-                    for (int o = o0; o < o1; o++) c->db[o] += d[o];
-                }
+            if (c->db) db_rows(c->db + o0, c->dout + o0, c->N, c->OC, o1 - o0);
         }
     }
 }

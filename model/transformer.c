@@ -29,6 +29,7 @@ typedef struct {
     float *qkv, *att, *amask, *ctx, *sa, *sa_mask, *sa_d, *r1, *n1, *m1, *s1;
     float *h, *a, *a_mask, *a_d, *f, *f_mask, *f_d, *r2, *n2, *m2, *s2;
     float *dqkv, *dctx, *dsa, *dsa_d, *dr1, *dn1, *dh, *da, *da_d, *df, *df_d, *dr2, *dn2;
+    uint64_t aseed; /* attention-dropout seed (the mask is regenerated, amask unused) */
 } layer_acts;
 
 typedef struct {
@@ -171,17 +172,17 @@ static gf_err tr_prepare(gf_model *m, int B, int T)
     for (int l = 0; l < c->n_layers; l++) {
         size_t asz[22] = {N * 3 * D, TT, TT, N * D, N * D, N * D, N * D, N * D, N * D, N, N,
                           N * F, N * F, N * F, N * F, N * D, N * D, N * D, N * D, N * D, N, N};
-        int adrop[22] = {[2] = 1, [5] = 1, [6] = 1, [13] = 1, [14] = 1, [16] = 1, [17] = 1};
+        int adrop[22] = {[2] = 2, [5] = 1, [6] = 1, [13] = 1, [14] = 1, [16] = 1, [17] = 1};
         size_t gsz[13] = {N * 3 * D, N * D, N * D, N * D, N * D, N * D, N * F, N * F, N * F, N * D, N * D, N * D, N * D};
-        int gdrop[13] = {[3] = 1, [8] = 1, [10] = 1};
+        int gdrop[13] = {[3] = 2, [8] = 1, [10] = 2}; /* 2: not needed (fused residual+dropout backward) */
         char name[64];
         for (int k = 0; k < 22; k++) {
             snprintf(name, sizeof name, "l%d.%s", l, an[k]);
-            ids[l].act[k] = adrop[k] && !dr ? -1 : gf_arena_decl_add(&a, name, asz[k]);
+            ids[l].act[k] = (adrop[k] && !dr) || adrop[k] == 2 ? -1 : gf_arena_decl_add(&a, name, asz[k]);
         }
         for (int k = 0; k < 13; k++) {
             snprintf(name, sizeof name, "l%d.d%s", l, gn[k]);
-            ids[l].dact[k] = gdrop[k] && !dr ? -1 : gf_arena_decl_add(&g, name, gsz[k]);
+            ids[l].dact[k] = (gdrop[k] && !dr) || gdrop[k] == 2 ? -1 : gf_arena_decl_add(&g, name, gsz[k]);
         }
     }
     gf_err err = a.e ? a.e : g.e;
@@ -217,14 +218,13 @@ static gf_err tr_forward(gf_model *m, const float *x, float *y, int train, gf_rn
     /* OpenBLAS thread count: set once in prepare */
     const gf_arena *W = &m->params;
 #define PW(id) gf_arena_ptr(W, id)
-    size_t ND = (size_t)N * D, NF = (size_t)N * F, TT = (size_t)B * NH * T * T;
+    size_t ND = (size_t)N * D, NF = (size_t)N * F;
 
     memcpy(p->xin, x, (size_t)N * c->d_in * sizeof(float));
     op_linear_forward(p->emb, x, PW(p->in_w), PW(p->in_b), N, c->d_in, D, pool);
     op_posembed_forward(p->e, p->emb, PW(p->pos), B, T, D, pool);
     if (p->drop) {
-        op_dropout_mask(p->e_mask, ND, pdrop, gf_rng_u64(rng), pool);
-        op_dropout_forward(p->e_d, p->e, p->e_mask, ND, pool);
+        op_dropout_mask_forward(p->e_d, p->e_mask, p->e, ND, pdrop, gf_rng_u64(rng), pool);
     }
     const float *xin = p->drop ? p->e_d : p->e;
     for (int l = 0; l < c->n_layers; l++) {
@@ -237,12 +237,15 @@ static gf_err tr_forward(gf_model *m, const float *x, float *y, int train, gf_rn
             sa_in = A->n1;
         }
         op_linear_forward(A->qkv, sa_in, PW(L->in_w), PW(L->in_b), N, D, 3 * D, pool);
-        if (p->drop) op_dropout_mask(A->amask, TT, pdrop, gf_rng_u64(rng), pool);
-        op_attention_forward(A->ctx, A->att, A->qkv, p->drop ? A->amask : NULL, B, T, D, NH, p->scratch, pool);
+        if (p->drop) {
+            A->aseed = gf_rng_u64(rng);
+            op_attention_forward_seeded(A->ctx, A->att, A->qkv, pdrop, A->aseed, B, T, D, NH, p->scratch, pool);
+        } else {
+            op_attention_forward(A->ctx, A->att, A->qkv, NULL, B, T, D, NH, p->scratch, pool);
+        }
         op_linear_forward(A->sa, A->ctx, PW(L->out_w), PW(L->out_b), N, D, D, pool);
         if (p->drop) {
-            op_dropout_mask(A->sa_mask, ND, pdrop, gf_rng_u64(rng), pool);
-            op_dropout_forward(A->sa_d, A->sa, A->sa_mask, ND, pool);
+            op_dropout_mask_forward(A->sa_d, A->sa_mask, A->sa, ND, pdrop, gf_rng_u64(rng), pool);
         }
         op_residual_forward(A->r1, xin, sa_d, ND, pool);
         const float *ff_in, *ff_res;
@@ -258,13 +261,11 @@ static gf_err tr_forward(gf_model *m, const float *x, float *y, int train, gf_rn
         if (c->gelu) op_gelu_forward(A->a, A->h, NF, pool);
         else op_relu_forward(A->a, A->h, NF, pool);
         if (p->drop) {
-            op_dropout_mask(A->a_mask, NF, pdrop, gf_rng_u64(rng), pool);
-            op_dropout_forward(A->a_d, A->a, A->a_mask, NF, pool);
+            op_dropout_mask_forward(A->a_d, A->a_mask, A->a, NF, pdrop, gf_rng_u64(rng), pool);
         }
         op_linear_forward(A->f, a_d, PW(L->l2_w), PW(L->l2_b), N, F, D, pool);
         if (p->drop) {
-            op_dropout_mask(A->f_mask, ND, pdrop, gf_rng_u64(rng), pool);
-            op_dropout_forward(A->f_d, A->f, A->f_mask, ND, pool);
+            op_dropout_mask_forward(A->f_d, A->f_mask, A->f, ND, pdrop, gf_rng_u64(rng), pool);
         }
         op_residual_forward(A->r2, ff_res, f_d, ND, pool);
         if (c->prenorm) {
@@ -342,22 +343,30 @@ static gf_err tr_backward(gf_model *m, const float *dy)
             ff_in = A->n1; dff_in = A->dn1; dff_res = A->dn1;
             sa_in = xin; dsa_in = dxin;
         }
-        op_residual_backward(dff_res, df_d, A->dr2, ND, pool);
-        if (p->drop) op_dropout_backward(A->df, A->df_d, A->f_mask, ND, pool);
+        if (p->drop) op_residual_dropout_backward(dff_res, A->df, A->dr2, A->f_mask, ND, pool);
+        else op_residual_backward(dff_res, df_d, A->dr2, ND, pool);
         op_linear_backward(da_d, PG(L->l2_w), PG(L->l2_b), A->df, a_d, PW(L->l2_w), N, F, D, pool);
-        if (p->drop) op_dropout_backward(A->da, A->da_d, A->a_mask, NF, pool);
-        if (c->gelu) op_gelu_backward(A->dh, A->da, A->h, NF, pool);
-        else op_relu_backward(A->dh, A->da, A->h, NF, pool);
+        if (p->drop && !c->gelu) {
+            op_relu_dropout_backward(A->dh, A->da_d, A->h, A->a_mask, NF, pool);
+        } else {
+            if (p->drop) op_dropout_backward(A->da, A->da_d, A->a_mask, NF, pool);
+            if (c->gelu) op_gelu_backward(A->dh, A->da, A->h, NF, pool);
+            else op_relu_backward(A->dh, A->da, A->h, NF, pool);
+        }
         op_linear_backward(dff_in, PG(L->l1_w), PG(L->l1_b), A->dh, ff_in, PW(L->l1_w), N, D, F, pool);
         if (c->prenorm)
             op_layernorm_backward(A->dr1, PG(L->n2_w), PG(L->n2_b), A->dn2, A->r1, PW(L->n2_w), A->m2, A->s2, N, D, pool);
         else
             op_layernorm_backward(A->dr1, PG(L->n1_w), PG(L->n1_b), A->dn1, A->r1, PW(L->n1_w), A->m1, A->s1, N, D, pool);
         /* r1 = xin + sa_d */
-        op_residual_backward(dxin, dsa_d, A->dr1, ND, pool);
-        if (p->drop) op_dropout_backward(A->dsa, A->dsa_d, A->sa_mask, ND, pool);
+        if (p->drop) op_residual_dropout_backward(dxin, A->dsa, A->dr1, A->sa_mask, ND, pool);
+        else op_residual_backward(dxin, dsa_d, A->dr1, ND, pool);
         op_linear_backward(A->dctx, PG(L->out_w), PG(L->out_b), A->dsa, A->ctx, PW(L->out_w), N, D, D, pool);
-        op_attention_backward(A->dqkv, A->dctx, A->qkv, A->att, p->drop ? A->amask : NULL, B, T, D, NH, p->scratch, pool);
+        if (p->drop)
+            op_attention_backward_seeded(A->dqkv, A->dctx, A->qkv, A->att, c->dropout, A->aseed, B, T, D, NH,
+                                         p->scratch, pool);
+        else
+            op_attention_backward(A->dqkv, A->dctx, A->qkv, A->att, NULL, B, T, D, NH, p->scratch, pool);
         op_linear_backward(dsa_in, PG(L->in_w), PG(L->in_b), A->dqkv, sa_in, PW(L->in_w), N, D, 3 * D, pool);
         if (c->prenorm)
             op_layernorm_backward(dxin, PG(L->n1_w), PG(L->n1_b), A->dn1, xin, PW(L->n1_w), A->m1, A->s1, N, D, pool);
