@@ -43,12 +43,9 @@ static void mask_row(const at_ctx *c, float *m, int n, uint64_t base)
     }
 }
 
-/* Backward of one row when only Pd = P * mask is at hand: mask[j] is scale
- * where Pd[j] != 0 and, where Pd[j] == 0 with P[j] != 0, 0; where P[j] == 0
- * the mask value does not change dS (both terms carry a factor P[j]). */
-GF_VEC static void softmax_bwd_row_pd(float *d, const float *p, const float *pd, float scale, int n)
+/* d <- P o (d - rowsum(d o P)); inlined into each vectorized clone below. */
+static inline void softmax_bwd_core(float *d, const float *p, int n)
 {
-    for (int j = 0; j < n; j++) d[j] *= pd[j] != 0.0f ? scale : 0.0f;
     float acc[16] = {0};
     int j = 0;
     for (; j + 16 <= n; j += 16)
@@ -57,6 +54,15 @@ GF_VEC static void softmax_bwd_row_pd(float *d, const float *p, const float *pd,
     for (; j < n; j++) s += d[j] * p[j];
     for (int k = 0; k < 16; k++) s += acc[k];
     for (j = 0; j < n; j++) d[j] = p[j] * (d[j] - s);
+}
+
+/* Backward of one row when only Pd = P * mask is at hand: mask[j] is scale
+ * where Pd[j] != 0 and, where Pd[j] == 0 with P[j] != 0, 0; where P[j] == 0
+ * the mask value does not change dS (both terms carry a factor P[j]). */
+GF_VEC static void softmax_bwd_row_pd(float *d, const float *p, const float *pd, float scale, int n)
+{
+    for (int j = 0; j < n; j++) d[j] *= pd[j] != 0.0f ? scale : 0.0f;
+    softmax_bwd_core(d, p, n);
 }
 
 size_t op_attention_scratch(int T, int threads) { return (size_t)threads * 2 * (size_t)T * (size_t)T; }
@@ -105,14 +111,7 @@ GF_VEC static void softmax_bwd_row(float *d, const float *p, const float *m, int
 {
     if (m)
         for (int j = 0; j < n; j++) d[j] *= m[j];
-    float acc[16] = {0};
-    int j = 0;
-    for (; j + 16 <= n; j += 16)
-        for (int k = 0; k < 16; k++) acc[k] += d[j + k] * p[j + k];
-    float s = 0;
-    for (; j < n; j++) s += d[j] * p[j];
-    for (int k = 0; k < 16; k++) s += acc[k];
-    for (j = 0; j < n; j++) d[j] = p[j] * (d[j] - s);
+    softmax_bwd_core(d, p, n);
 }
 
 GF_VEC static void mul_rows(float *out, const float *a, const float *b, size_t n)
