@@ -192,16 +192,14 @@ static gf_err tcn_forward(gf_model *m, const float *x, float *y, int train, gf_r
         op_relu_forward(ba->r1, ba->r1, NC, pool);
         const float *in2 = ba->r1;
         if (drop) {
-            op_dropout_mask(ba->m1, NC, pd, gf_rng_u64(rng), pool);
-            op_dropout_forward(p->tmp, ba->r1, ba->m1, NC, pool);
+            op_dropout_mask_forward(p->tmp, ba->m1, ba->r1, NC, pd, gf_rng_u64(rng), pool);
             in2 = p->tmp;
         }
         op_conv1d_forward(ba->r2, in2, PW(bp->c2w), PW(bp->c2b), B, T, C, C, K, dil, p->scratch, pool);
         op_relu_forward(ba->r2, ba->r2, NC, pool);
         const float *out2 = ba->r2;
         if (drop) {
-            op_dropout_mask(ba->m2, NC, pd, gf_rng_u64(rng), pool);
-            op_dropout_forward(p->tmp, ba->r2, ba->m2, NC, pool);
+            op_dropout_mask_forward(p->tmp, ba->m2, ba->r2, NC, pd, gf_rng_u64(rng), pool);
             out2 = p->tmp;
         }
         op_residual_forward(ba->h, hin, out2, NC, pool);
