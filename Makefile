@@ -3,7 +3,7 @@
 CC      ?= cc
 BUILD   ?= build
 PYTHON  ?= /usr/bin/python3
-PKGS    := libzip jansson sqlite3 openssl openblas
+PKGS    := libzip jansson sqlite3 openssl openblas libcurl libevent_openssl libevent_pthreads
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I.
 LDLIBS  += -lm -lpthread

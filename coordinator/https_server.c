@@ -1,0 +1,318 @@
+#include "coordinator/https_server.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "crypto/hash.h"
+
+struct gf_https_server {
+    struct event_base *base;
+    struct evhttp *http;
+    SSL_CTX *ssl;
+    gf_trust *trust;
+    gf_https_handler handler;
+    void *ctx;
+    int port;
+    gf_https_stats stats;
+};
+
+struct gf_https_req {
+    struct evhttp_request *ev;
+    gf_https_server *srv;
+    char *path;
+    struct evkeyvalq query;
+    gf_peer peer;
+    uint8_t *body;
+    size_t body_len;
+    int answered;
+};
+
+/* Index of the server pointer in SSL_CTX ex-data, for the verify callback. */
+static int ctx_index = -1;
+
+static int verify_cb(int ok, X509_STORE_CTX *st)
+{
+    if (!ok && X509_STORE_CTX_get_error_depth(st) == 0) {
+        SSL *ssl = X509_STORE_CTX_get_ex_data(st, SSL_get_ex_data_X509_STORE_CTX_idx());
+        gf_https_server *s = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index) : NULL;
+        if (s) s->stats.refused_handshake++;
+    }
+    return ok;
+}
+
+static gf_err ssl_fail(const char *what, const char *path)
+{
+    unsigned long e = ERR_get_error();
+    char buf[256] = "";
+    if (e) ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return gf_fail(GF_ECRYPTO, "%s%s%s: %s", path ? path : "", path ? ": " : "", what, buf[0] ? buf : "failed");
+}
+
+static gf_err make_ssl_ctx(gf_https_server *s, const gf_https_opts *o)
+{
+    SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+    if (!c) return ssl_fail("SSL_CTX_new", NULL);
+    s->ssl = c;
+    if (!SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) || !SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION))
+        return ssl_fail("TLS 1.3 only", NULL);
+    if (SSL_CTX_use_certificate_chain_file(c, o->cert_path) != 1) return ssl_fail("server certificate", o->cert_path);
+    if (SSL_CTX_use_PrivateKey_file(c, o->key_path, SSL_FILETYPE_PEM) != 1) return ssl_fail("server key", o->key_path);
+    if (SSL_CTX_check_private_key(c) != 1) return ssl_fail("key does not match the certificate", o->key_path);
+    if (SSL_CTX_load_verify_file(c, o->ca_path) != 1) return ssl_fail("CA certificate", o->ca_path);
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->ca_path);
+    if (!names) return ssl_fail("CA certificate", o->ca_path);
+    SSL_CTX_set_client_CA_list(c, names);
+    if (o->crl_path) {
+        BIO *b = BIO_new_file(o->crl_path, "r");
+        X509_CRL *crl = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        if (!crl) return ssl_fail("revocation list", o->crl_path);
+        X509_STORE *st = SSL_CTX_get_cert_store(c);
+        int ok = X509_STORE_add_crl(st, crl);
+        X509_CRL_free(crl);
+        if (!ok) return ssl_fail("revocation list", o->crl_path);
+        X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+    }
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+    /* No resumption: every connection proves its certificate afresh. */
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(c, 0);
+    if (ctx_index < 0) ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    SSL_CTX_set_ex_data(c, ctx_index, s);
+    return GF_OK;
+}
+
+static struct bufferevent *bevcb(struct event_base *base, void *arg)
+{
+    gf_https_server *s = arg;
+    SSL *ssl = SSL_new(s->ssl);
+    if (!ssl) return NULL;
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return status < 500 ? "Error" : "Internal Server Error";
+    }
+}
+
+static void req_free(gf_https_req *r)
+{
+    evhttp_clear_headers(&r->query);
+    free(r->path);
+    free(r->body);
+    free(r);
+}
+
+void gf_https_reply_bytes(gf_https_req *r, int status, const char *content_type, const void *data, size_t len)
+{
+    if (r->answered) return;
+    r->answered = 1;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    uint8_t d[GF_SHA256_LEN];
+    char hex[GF_SHA256_HEX];
+    if (gf_sha256(data, len, d) == GF_OK) {
+        gf_hex(d, sizeof d, hex);
+        evhttp_add_header(h, "X-Content-SHA256", hex);
+    }
+    evhttp_add_header(h, "Content-Type", content_type);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    if (len) evbuffer_add(evhttp_request_get_output_buffer(r->ev), data, len);
+    evhttp_send_reply(r->ev, status, reason(status), NULL);
+}
+
+void gf_https_reply_json(gf_https_req *r, int status, json_t *body)
+{
+    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!s) {
+        gf_https_reply_error(r, 500, "internal", "could not encode the response");
+        return;
+    }
+    gf_https_reply_bytes(r, status, "application/json", s, strlen(s));
+    free(s);
+}
+
+void gf_https_reply_error(gf_https_req *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    json_decref(e);
+    const char *fallback = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+    gf_https_reply_bytes(r, status, "application/json", s ? s : fallback, strlen(s ? s : fallback));
+    free(s);
+}
+
+/* The peer named by the connection's client certificate (already verified by
+ * the handshake; gf_trust re-checks it and extracts role and name). */
+static gf_err peer_of(gf_https_server *s, struct evhttp_request *ev, gf_peer *out)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(ev);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+    if (!cert) return gf_fail(GF_ECRYPTO, "no client certificate");
+    unsigned char *der = NULL;
+    int n = i2d_X509(cert, &der);
+    if (n <= 0) return gf_fail(GF_ECRYPTO, "client certificate cannot be encoded");
+    gf_err e = gf_trust_check_cert(s->trust, der, (size_t)n, out);
+    OPENSSL_free(der);
+    return e;
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    gf_https_server *s = arg;
+    gf_https_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        evhttp_send_error(ev, 500, "out of memory");
+        return;
+    }
+    r->ev = ev;
+    r->srv = s;
+    r->query.tqh_first = NULL; /* TAILQ_INIT without <sys/queue.h> */
+    r->query.tqh_last = &r->query.tqh_first;
+    if (peer_of(s, ev, &r->peer) != GF_OK) {
+        s->stats.refused_peer++;
+        gf_https_reply_error(r, 403, "forbidden", "%s", gf_errmsg());
+        req_free(r);
+        return;
+    }
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    r->path = evhttp_uridecode(path && *path ? path : "/", 0, NULL);
+    if (!r->path || (query && evhttp_parse_query_str(query, &r->query) != 0)) {
+        gf_https_reply_error(r, 400, "bad_request", "malformed request target");
+        req_free(r);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+    size_t n = evbuffer_get_length(in);
+    if (n) {
+        r->body = malloc(n);
+        if (!r->body || evbuffer_remove(in, r->body, n) != (int)n) {
+            gf_https_reply_error(r, 500, "internal", "could not read the body");
+            req_free(r);
+            return;
+        }
+        r->body_len = n;
+    }
+    s->stats.requests++;
+    s->handler(r, s->ctx);
+    if (!r->answered) gf_https_reply_error(r, 500, "internal", "request was not answered");
+    req_free(r);
+}
+
+gf_err gf_https_server_new(struct event_base *base, const gf_https_opts *o, gf_https_handler handler, void *ctx,
+                           gf_https_server **out)
+{
+    *out = NULL;
+    if (!base || !o || !handler || !o->key_path || !o->cert_path || !o->ca_path)
+        return gf_fail(GF_EINVAL, "https server: key, certificate and CA are required");
+    gf_https_server *s = calloc(1, sizeof *s);
+    if (!s) return gf_fail(GF_ENOMEM, "https server: out of memory");
+    s->base = base;
+    s->handler = handler;
+    s->ctx = ctx;
+    gf_err e = gf_trust_load(o->ca_path, o->crl_path, &s->trust);
+    if (e == GF_OK) e = make_ssl_ctx(s, o);
+    if (e == GF_OK && !(s->http = evhttp_new(base))) e = gf_fail(GF_ENOMEM, "https server: evhttp_new failed");
+    if (e == GF_OK) {
+        evhttp_set_bevcb(s->http, bevcb, s);
+        evhttp_set_gencb(s->http, on_request, s);
+        evhttp_set_max_body_size(s->http, (ev_ssize_t)(o->max_body ? o->max_body : 64u << 20));
+        evhttp_set_max_headers_size(s->http, (ev_ssize_t)(o->max_headers ? o->max_headers : 16u << 10));
+        evhttp_set_timeout(s->http, o->timeout_s > 0 ? o->timeout_s : 30);
+        evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+        const char *host = o->host ? o->host : "127.0.0.1";
+        struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)o->port);
+        if (!bs) {
+            e = gf_fail(GF_ENET, "https server: cannot listen on %s:%d", host, o->port);
+        } else {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof ss;
+            evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
+            if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+                s->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                                   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    if (e != GF_OK) {
+        gf_https_server_free(s);
+        return e;
+    }
+    *out = s;
+    return GF_OK;
+}
+
+void gf_https_server_free(gf_https_server *s)
+{
+    if (!s) return;
+    if (s->http) evhttp_free(s->http);
+    SSL_CTX_free(s->ssl);
+    gf_trust_free(s->trust);
+    free(s);
+}
+
+int gf_https_server_port(const gf_https_server *s) { return s->port; }
+gf_https_stats gf_https_server_stats(const gf_https_server *s) { return s->stats; }
+
+const char *gf_https_method(const gf_https_req *r)
+{
+    switch (evhttp_request_get_command(r->ev)) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    default: return "OTHER";
+    }
+}
+const char *gf_https_path(const gf_https_req *r) { return r->path; }
+const char *gf_https_query(const gf_https_req *r, const char *key) { return evhttp_find_header(&r->query, key); }
+const char *gf_https_header(const gf_https_req *r, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+}
+const gf_peer *gf_https_peer(const gf_https_req *r) { return &r->peer; }
+const uint8_t *gf_https_body(const gf_https_req *r, size_t *len)
+{
+    *len = r->body_len;
+    return r->body;
+}

@@ -1,0 +1,70 @@
+/* The coordinator's HTTPS/1.1 endpoint on libevent's evhttp with
+ * bufferevent_openssl: TLS 1.3 only, a client certificate required and
+ * verified against the consortium CA and CRL during the handshake, no
+ * session resumption (a revoked certificate must not ride an old session).
+ * Each request then carries the gf_peer its certificate names; the router
+ * above decides what that peer may do.
+ *
+ * All callbacks run on the event-loop thread. A handler must answer every
+ * request exactly once before it returns (gf_https_reply_*); a request left
+ * unanswered gets 500. */
+#ifndef GF_HTTPS_SERVER_H
+#define GF_HTTPS_SERVER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "crypto/identity.h"
+
+struct event_base;
+
+typedef struct {
+    const char *key_path, *cert_path; /* the coordinator's kit */
+    const char *ca_path;              /* consortium CA */
+    const char *crl_path;             /* NULL: no revocation list */
+    const char *host;                 /* NULL: "127.0.0.1" */
+    int port;                         /* 0: an ephemeral port (see gf_https_server_port) */
+    size_t max_body;                  /* request body cap; 0: 64 MiB. Larger: 413 */
+    size_t max_headers;               /* 0: 16 KiB */
+    int timeout_s;                    /* per-connection read/write timeout; 0: 30 s */
+} gf_https_opts;
+
+typedef struct gf_https_server gf_https_server;
+typedef struct gf_https_req gf_https_req;
+typedef void (*gf_https_handler)(gf_https_req *req, void *ctx);
+
+/* Binds and starts serving on base (the caller runs the loop). */
+gf_err gf_https_server_new(struct event_base *base, const gf_https_opts *opts, gf_https_handler handler, void *ctx,
+                           gf_https_server **out);
+void gf_https_server_free(gf_https_server *s);
+int gf_https_server_port(const gf_https_server *s);
+
+/* Counters since start (for /metrics). */
+typedef struct {
+    uint64_t requests;          /* requests handed to the handler */
+    uint64_t refused_handshake; /* certificate missing, unknown CA, revoked, expired */
+    uint64_t refused_peer;      /* verified by TLS but refused by gf_trust (role, name) */
+} gf_https_stats;
+gf_https_stats gf_https_server_stats(const gf_https_server *s);
+
+/* The request, valid until it is answered. */
+const char *gf_https_method(const gf_https_req *r);  /* "GET", "POST" */
+const char *gf_https_path(const gf_https_req *r);    /* decoded path, no query */
+const char *gf_https_query(const gf_https_req *r, const char *key); /* NULL if absent */
+const char *gf_https_header(const gf_https_req *r, const char *name);
+const gf_peer *gf_https_peer(const gf_https_req *r);
+const uint8_t *gf_https_body(const gf_https_req *r, size_t *len);
+
+/* Answers. Every body carries X-Content-SHA256 (hex of the body). */
+void gf_https_reply_json(gf_https_req *r, int status, json_t *body /* reference stolen */);
+void gf_https_reply_bytes(gf_https_req *r, int status, const char *content_type, const void *data, size_t len);
+/* {"error":{"code":code,"message":…}} */
+void gf_https_reply_error(gf_https_req *r, int status, const char *code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+#endif

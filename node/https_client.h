@@ -1,0 +1,45 @@
+/* The node's HTTPS client (libcurl): its kit's certificate and key, the
+ * consortium CA as the only trust anchor (the system store is never used),
+ * TLS 1.3 only, the host name checked against the coordinator certificate.
+ * Every response body is capped by the caller and checked against the
+ * X-Content-SHA256 header when the server sends one. One client per thread. */
+#ifndef GF_HTTPS_CLIENT_H
+#define GF_HTTPS_CLIENT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+typedef struct {
+    const char *base_url;            /* "https://localhost:8443" */
+    const char *key_path, *cert_path; /* the party's kit */
+    const char *ca_path;             /* consortium CA */
+    long connect_timeout_ms;         /* 0: 5000 */
+    long timeout_ms;                 /* whole request; 0: 120000 */
+} gf_https_client_opts;
+
+typedef struct gf_https_client gf_https_client;
+
+typedef struct {
+    long status;          /* HTTP status */
+    uint8_t *body;        /* owned; NUL-terminated for convenience (len excludes it) */
+    size_t len;
+    char content_type[64];
+    char error_code[64];  /* from {"error":{"code":…}} when status >= 400 */
+    char error_msg[256];
+} gf_https_resp;
+
+gf_err gf_https_client_new(const gf_https_client_opts *o, gf_https_client **out);
+void gf_https_client_free(gf_https_client *c);
+
+/* GET/POST path (appended to base_url). Transport failures: GF_ENET (refused,
+ * timed out) or GF_ECRYPTO (TLS: certificate refused, wrong CA, TLS < 1.3),
+ * with curl's message. An HTTP error status is not a failure here: the
+ * caller reads resp->status. A body over cap: GF_ERANGE. A body whose
+ * SHA-256 differs from X-Content-SHA256: GF_EFORMAT. */
+gf_err gf_https_get(gf_https_client *c, const char *path, size_t cap, gf_https_resp *resp);
+gf_err gf_https_post(gf_https_client *c, const char *path, const char *content_type, const void *body, size_t len,
+                     size_t cap, gf_https_resp *resp);
+void gf_https_resp_free(gf_https_resp *resp);
+
+#endif
