@@ -42,17 +42,16 @@ struct gf_https_req {
     int answered;
 };
 
-/* Index of the server pointer in SSL_CTX ex-data, for the verify callback. */
+/* Index of the server pointer in SSL_CTX ex-data, for the info callback. */
 static int ctx_index = -1;
 
-static int verify_cb(int ok, X509_STORE_CTX *st)
+/* Every fatal alert the server sends ends a handshake it refused: unknown
+ * CA, revoked or missing certificate, TLS below 1.3, garbage. */
+static void info_cb(const SSL *ssl, int where, int ret)
 {
-    if (!ok && X509_STORE_CTX_get_error_depth(st) == 0) {
-        SSL *ssl = X509_STORE_CTX_get_ex_data(st, SSL_get_ex_data_X509_STORE_CTX_idx());
-        gf_https_server *s = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index) : NULL;
-        if (s) s->stats.refused_handshake++;
-    }
-    return ok;
+    if (!(where & SSL_CB_WRITE_ALERT) || strcmp(SSL_alert_type_string(ret), "F")) return;
+    gf_https_server *s = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index);
+    if (s) s->stats.refused_tls++;
 }
 
 static gf_err ssl_fail(const char *what, const char *path)
@@ -89,7 +88,8 @@ static gf_err make_ssl_ctx(gf_https_server *s, const gf_https_opts *o)
         if (!ok) return ssl_fail("revocation list", o->crl_path);
         X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
     }
-    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_info_callback(c, info_cb);
     /* No resumption: every connection proves its certificate afresh. */
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(c, SSL_OP_NO_TICKET);

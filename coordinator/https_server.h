@@ -7,7 +7,8 @@
  *
  * All callbacks run on the event-loop thread. A handler must answer every
  * request exactly once before it returns (gf_https_reply_*); a request left
- * unanswered gets 500. */
+ * unanswered gets 500. The process must ignore SIGPIPE (a peer may close
+ * while the server writes). */
 #ifndef GF_HTTPS_SERVER_H
 #define GF_HTTPS_SERVER_H
 #include <stddef.h>
@@ -44,7 +45,8 @@ int gf_https_server_port(const gf_https_server *s);
 /* Counters since start (for /metrics). */
 typedef struct {
     uint64_t requests;          /* requests handed to the handler */
-    uint64_t refused_handshake; /* certificate missing, unknown CA, revoked, expired */
+    uint64_t refused_tls;       /* fatal TLS alerts sent: no, unknown, revoked or expired
+                                   certificate, TLS < 1.3 (plain HTTP is dropped silently) */
     uint64_t refused_peer;      /* verified by TLS but refused by gf_trust (role, name) */
 } gf_https_stats;
 gf_https_stats gf_https_server_stats(const gf_https_server *s);
