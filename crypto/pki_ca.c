@@ -166,8 +166,13 @@ gf_err gf_pki_issue_at(const char *ca_dir, const gf_pki_issue_opts *o, time_t no
         e = gf_fail(GF_ESTATE, "name '%s': already has an unrevoked certificate (serial 0x%016llx); revoke it first",
                     o->name, (unsigned long long)ca.ix.certs[act].serial);
     time_t nb = now - GF_PKI_SKEW_S, na = now + (time_t)days * 86400;
-    int64_t ca_na;
-    if (!e && gf_asn1_time_unix(X509_get0_notAfter(ca.cert), &ca_na) && (int64_t)na > ca_na) {
+    int64_t ca_na = 0;
+    if (!e && !gf_asn1_time_unix(X509_get0_notAfter(ca.cert), &ca_na))
+        e = gf_fail(GF_ECRYPTO, "%s/ca.pem: unreadable notAfter", ca_dir);
+    if (!e && ca_na <= (int64_t)now) e = gf_fail(GF_ESTATE, "%s/ca.pem: the CA certificate has expired", ca_dir);
+    /* The default validity stops at the CA's end; an explicit one past it is refused. */
+    if (!e && !o->days && (int64_t)na > ca_na) na = (time_t)ca_na;
+    if (!e && (int64_t)na > ca_na) {
         char b[32];
         gf_time_iso(ca_na, b);
         e = gf_fail(GF_EINVAL, "days %d: the certificate would outlive the CA (not after %s)", days, b);
