@@ -441,6 +441,10 @@ Test(pki, trust_verify_rejects_bad_signatures)
     /* The signature is over the whole message. */
     cr_assert_eq(gf_trust_verify(t, der, dl, msg, sizeof msg - 1, sa, la, &p), GF_ECRYPTO);
     cr_assert_eq(gf_trust_verify(t, der, dl, msg, sizeof msg, sa, la, &p), GF_OK);
+    /* out may be NULL. */
+    cr_assert_eq(gf_trust_verify(t, der, dl, msg, sizeof msg, sa, la, NULL), GF_OK);
+    cr_assert_eq(gf_trust_verify(t, der, dl, msg, sizeof msg, sb, lb, NULL), GF_ECRYPTO);
+    cr_assert_eq(gf_trust_check_cert(t, der, dl, NULL), GF_OK);
     /* The openssl binary verifies our signature too (independent oracle). */
     char f[1200];
     snprintf(f, sizeof f, "%s/msg.bin", ca);
