@@ -42,8 +42,8 @@ gf_err gf_pki_open(const char *dir, int load, gf_pki_ca *ca)
     memset(ca, 0, sizeof *ca);
     ca->lock_fd = -1;
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return gf_fail(GF_ENOTFOUND, "%s: not a CA directory (%s)", dir, errno ? strerror(errno) : "not a directory");
+    if (stat(dir, &st) != 0) return gf_fail(GF_ENOTFOUND, "%s: not a CA directory (%s)", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return gf_fail(GF_ENOTFOUND, "%s: not a CA directory (not a directory)", dir);
     ca->dir = strdup(dir);
     char *lock = gf_pki_path(dir, ".lock");
     if (!ca->dir || !lock) { free(lock); gf_pki_close(ca); return gf_fail(GF_ENOMEM, "out of memory"); }
@@ -99,7 +99,6 @@ gf_err gf_pki_init(const char *ca_dir, const char *consortium, int days)
         if (!e && access(paths[i], F_OK) == 0)
             e = gf_fail(GF_ESTATE, "%s: a CA already exists here; refusing to overwrite it", paths[i]);
     }
-    if (!e && !gf_name_valid(consortium)) e = GF_EINVAL;
     snprintf(ca.ix.consortium, sizeof ca.ix.consortium, "%s", consortium);
     ca.ix.crl_number = 1;
     time_t now = time(NULL);

@@ -11,7 +11,9 @@
 #include "common/fileio.h"
 #include "crypto/identity.h"
 #include "crypto/pki.h"
+#include "crypto/pki_cert.h"
 #include "crypto/pki_internal.h"
+#include "crypto/x509util.h"
 #include "tests/unit/testutil.h"
 
 /* A CA in a fresh directory: D/ca with hospital h1, evaluator ev1 and
@@ -803,4 +805,37 @@ Test(pki, cli_failures_exit_1_one_line_and_change_nothing)
     /* Everything works again once the directory is repaired. */
     cr_assert_eq(tu_sh("%s pki issue --dir %s --name h2 --role hospital >/dev/null", b, ca), 0);
 #undef FAILS
+}
+
+/* A CRL past its nextUpdate makes every check fail (the reason the README
+ * asks for a re-signed CRL within the year). */
+Test(pki, an_expired_crl_fails_every_check)
+{
+    const char *dir = make_ca("gaitnet");
+    gf_pki_ca ca;
+    cr_assert_eq(gf_pki_open(dir, 1, &ca), GF_OK, "%s", gf_errmsg());
+    X509_CRL *crl;
+    cr_assert_eq(gf_pki_make_crl(ca.cert, ca.key, &ca.ix, time(NULL) - 400 * 86400, GF_PKI_CRL_DAYS, &crl), GF_OK);
+    gf_pki_close(&ca);
+    char *pem;
+    size_t n;
+    cr_assert_eq(gf_pem_crl(crl, &pem, &n), GF_OK);
+    X509_CRL_free(crl);
+    char f[1100], capem[1100];
+    snprintf(f, sizeof f, "%s/old-crl.pem", dir);
+    snprintf(capem, sizeof capem, "%s/ca.pem", dir);
+    cr_assert_eq(gf_write_file_atomic(f, pem, n), GF_OK);
+    free(pem);
+    gf_trust *t;
+    cr_assert_eq(gf_trust_load(capem, f, &t), GF_OK, "%s", gf_errmsg());
+    char *h1 = kitfile(dir, "h1", "cert.pem");
+    gf_peer p;
+    cr_assert_eq(check_pem(t, h1, &p), GF_ECRYPTO);
+    cr_assert(msg_has("CRL has expired"), "%s", gf_errmsg());
+    gf_trust_free(t);
+    /* The current CRL accepts the same certificate. */
+    t = trust_of(dir, 1);
+    cr_assert_eq(check_pem(t, h1, &p), GF_OK, "%s", gf_errmsg());
+    gf_trust_free(t);
+    free(h1);
 }
