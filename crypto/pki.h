@@ -24,7 +24,7 @@ typedef struct {
     const char *kit_dir;        /* NULL: <ca_dir>/kits/<name>; refused if it holds a kit */
     const char *const *hosts;   /* subjectAltName DNS names / IP addresses (coordinator) */
     size_t n_hosts;             /* 0 for a coordinator: "localhost" and 127.0.0.1 */
-    int days;                   /* validity; 0: 365 */
+    int days;                   /* validity; 0: 365 (or up to the CA's notAfter if sooner) */
 } gf_pki_issue_opts;
 
 /* Issues a certificate and writes the kit. A name with an unrevoked
