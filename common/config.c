@@ -21,6 +21,16 @@ static char *dir_of(const char *path)
     return d;
 }
 
+/* User text echoed in a message: printable ASCII only, at most 63 characters,
+ * so an error stays one readable line. */
+static const char *clean(const char *s, char out[64])
+{
+    size_t i = 0;
+    for (; s[i] && i < 63; i++) out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    out[i] = 0;
+    return out;
+}
+
 gf_err gf_cfg_parse(const char *name, const char *text, size_t len, gf_cfg *out)
 {
     memset(out, 0, sizeof *out);
@@ -28,7 +38,8 @@ gf_err gf_cfg_parse(const char *name, const char *text, size_t len, gf_cfg *out)
     json_error_t je;
     /* JSON_REJECT_DUPLICATES: a key given twice is ambiguous, not "last wins". */
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) return gf_fail(GF_EFORMAT, "%s: line %d: %s", name, je.line, je.text);
+    char why[64];
+    if (!root) return gf_fail(GF_EFORMAT, "%s: line %d: %s", name, je.line, clean(je.text, why));
     if (!json_is_object(root)) {
         json_decref(root);
         return gf_fail(GF_EFORMAT, "%s: the config must be a JSON object", name);
@@ -73,7 +84,8 @@ gf_err gf_cfg_only(const gf_cfg *c, const json_t *obj, const char *prefix, const
     json_object_foreach((json_t *)obj, key, v) {
         int ok = 0;
         for (const char *const *a = allowed; *a && !ok; a++) ok = !strcmp(*a, key);
-        if (!ok) return gf_fail(GF_EINVAL, FIELD_FMT ": unknown field", FIELD_ARGS(c, prefix, key));
+        char k[64];
+        if (!ok) return gf_fail(GF_EINVAL, FIELD_FMT ": unknown field", FIELD_ARGS(c, prefix, clean(key, k)));
     }
     return GF_OK;
 }
@@ -122,7 +134,8 @@ gf_err gf_cfg_enum(const gf_cfg *c, const json_t *obj, const char *prefix, const
         size_t n = strlen(list);
         snprintf(list + n, sizeof list - n, "%s%s", i ? "|" : "", choices[i]);
     }
-    return gf_fail(GF_EINVAL, FIELD_FMT ": '%s' is not one of %s", FIELD_ARGS(c, prefix, key), s, list);
+    char v[64];
+    return gf_fail(GF_EINVAL, FIELD_FMT ": '%s' is not one of %s", FIELD_ARGS(c, prefix, key), clean(s, v), list);
 }
 
 gf_err gf_cfg_path(const gf_cfg *c, const json_t *obj, const char *prefix, const char *key, int required,

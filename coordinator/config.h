@@ -1,0 +1,49 @@
+/* The coordinator's JSON config (configs/coordinator.json; the skeleton
+ * `gaitfed pki issue --role coordinator` writes). Every field, its default and
+ * its range are in README "Coordinator config". Unknown fields are refused. */
+#ifndef GF_COORD_CONFIG_H
+#define GF_COORD_CONFIG_H
+#include <stddef.h>
+
+#include "common/config.h"
+#include "crypto/identity.h"
+#include "model/model.h"
+
+typedef enum { GF_FED_FEDAVG, GF_FED_FEDPROX, GF_FED_FEDADAM, GF_FED_FEDYOGI, GF_FED_FEDADAGRAD } gf_fed_strategy;
+typedef enum { GF_NORM_OWN, GF_NORM_GLOBAL } gf_norm_policy;
+/* Phases with deadlines, in round order. */
+typedef enum { GF_PH_TRAIN, GF_PH_ADVERT, GF_PH_SHARES, GF_PH_MASKED, GF_PH_CONSISTENCY, GF_PH_UNMASK, GF_PH_EVALUATE,
+               GF_PH_COUNT } gf_phase;
+
+const char *gf_fed_strategy_name(gf_fed_strategy s);
+const char *gf_phase_name(gf_phase p);
+
+typedef struct {
+    gf_cfg src;                 /* owns the JSON the strings point into */
+    const char *name;
+    char host[256];
+    int port;                   /* 0: ephemeral (tests, demo) */
+    char *key, *cert, *ca, *crl, *db; /* resolved paths (owned); crl may be NULL */
+    const char **sites;         /* registered site names (owned array); NULL: every consortium certificate */
+    size_t n_sites;
+    int secure;                 /* secure_aggregation */
+    gf_fed_strategy strategy;
+    long rounds, min_sites, threshold, neighbours; /* threshold/neighbours 0: secagg defaults */
+    double sample_fraction;
+    long local_epochs, batch;
+    double lr, weight_decay, grad_clip, update_clip;
+    double mu, server_lr, beta1, beta2, tau;
+    gf_norm_policy normalization;
+    gf_model_config model;
+    int task_moments;           /* 0 forces, 1 moments */
+    long seed;
+    double timeout_s[GF_PH_COUNT];
+} gf_coord_config;
+
+/* Loads and checks path. On failure *out is left empty (nothing to free). */
+gf_err gf_coord_config_load(const char *path, gf_coord_config *out);
+/* Same from memory (fuzzing, tests). */
+gf_err gf_coord_config_parse(const char *name, const char *text, size_t len, gf_coord_config *out);
+void gf_coord_config_free(gf_coord_config *c);
+
+#endif
