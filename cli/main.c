@@ -24,7 +24,7 @@ static const command commands[] = {
     {"coordinator", NULL, "run the federation coordinator"},
     {"node", NULL, "run a hospital node"},
     {"report", NULL, "HTML report with plots"},
-    {"audit", NULL, "verify the audit chain"},
+    {"audit", cmd_audit, "verify the coordinator's audit chain (audit verify --db)"},
     {"demo", NULL, "a whole federation on localhost"},
     {"bench", cmd_bench, "benchmarks (gaitfed bench train: training throughput)"},
 };
