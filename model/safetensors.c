@@ -82,8 +82,9 @@ static gf_err write_floats(FILE *fp, const float *x, size_t n)
     return GF_OK;
 }
 
-gf_err gf_safetensors_write(const char *path, const gf_arena *params, const gf_st_tensor *extra,
-                            int n_extra, const json_t *meta)
+/* Validates and writes a whole file to fp; path names it in messages. */
+static gf_err write_to(FILE *fp, const char *path, const gf_arena *params, const gf_st_tensor *extra, int n_extra,
+                       const json_t *meta)
 {
     int np = params ? params->n : 0;
     if (n_extra < 0 || (n_extra && !extra)) return gf_fail(GF_EINVAL, "%s: bad extra tensor list", path);
@@ -142,24 +143,49 @@ gf_err gf_safetensors_write(const char *path, const gf_arena *params, const gf_s
     if (err) { free(js); goto out; }
     size_t hlen = strlen(js), padded = (hlen + 7) / 8 * 8;
     if (padded > GF_ST_MAX_HEADER) { free(js); err = gf_fail(GF_ERANGE, "%s: header of %zu bytes (at most %zu)", path, padded, GF_ST_MAX_HEADER); goto out; }
-    gf_atomic_file af;
-    err = gf_atomic_open(&af, path);
-    if (err) { free(js); goto out; }
     unsigned char len8[8];
     for (int b = 0; b < 8; b++) len8[b] = (unsigned char)((uint64_t)padded >> (8 * b));
-    int ok = fwrite(len8, 1, 8, af.fp) == 8 && fwrite(js, 1, hlen, af.fp) == hlen;
-    for (size_t k = hlen; ok && k < padded; k++) ok = fputc(' ', af.fp) != EOF;
+    int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(js, 1, hlen, fp) == hlen;
+    for (size_t k = hlen; ok && k < padded; k++) ok = fputc(' ', fp) != EOF;
     free(js);
-    for (int i = 0; ok && i < n; i++) ok = write_floats(af.fp, e[i].data, e[i].numel) == GF_OK;
-    if (!ok) {
-        gf_atomic_abort(&af);
-        err = gf_fail(GF_EIO, "%s: write failed", path);
-        goto out;
-    }
-    err = gf_atomic_commit(&af);
+    for (int i = 0; ok && i < n; i++) ok = write_floats(fp, e[i].data, e[i].numel) == GF_OK;
+    if (!ok) err = gf_fail(GF_EIO, "%s: write failed", path);
 out:
     free(e);
     return err;
+}
+
+gf_err gf_safetensors_write(const char *path, const gf_arena *params, const gf_st_tensor *extra, int n_extra,
+                            const json_t *meta)
+{
+    gf_atomic_file af;
+    GF_TRY(gf_atomic_open(&af, path));
+    gf_err err = write_to(af.fp, path, params, extra, n_extra, meta);
+    if (err) {
+        gf_atomic_abort(&af);
+        return err;
+    }
+    return gf_atomic_commit(&af);
+}
+
+gf_err gf_safetensors_encode(const char *what, const gf_arena *params, const gf_st_tensor *extra, int n_extra,
+                             const json_t *meta, unsigned char **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    char *b = NULL;
+    size_t l = 0;
+    FILE *fp = open_memstream(&b, &l);
+    if (!fp) return gf_fail(GF_ENOMEM, "%s: out of memory", what);
+    gf_err err = write_to(fp, what, params, extra, n_extra, meta);
+    if (fclose(fp) && !err) err = gf_fail(GF_ENOMEM, "%s: out of memory", what);
+    if (err) {
+        free(b);
+        return err;
+    }
+    *buf = (unsigned char *)b;
+    *len = l;
+    return GF_OK;
 }
 
 /* ---- reader ---- */

@@ -49,6 +49,9 @@ typedef struct {
  * values finite. Atomic: temporary file, fsync, rename. params may be NULL. */
 gf_err gf_safetensors_write(const char *path, const gf_arena *params, const gf_st_tensor *extra,
                             int n_extra, const json_t *meta);
+/* The same file, in memory (*buf malloc'd, caller frees); what names it in messages. */
+gf_err gf_safetensors_encode(const char *what, const gf_arena *params, const gf_st_tensor *extra, int n_extra,
+                             const json_t *meta, unsigned char **buf, size_t *len);
 /* Parses a safetensors file held in memory; what names it in messages. */
 gf_err gf_safetensors_parse(const char *what, const unsigned char *buf, size_t len, gf_safetensors *out);
 gf_err gf_safetensors_read(const char *path, gf_safetensors *out);

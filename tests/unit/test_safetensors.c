@@ -356,3 +356,35 @@ Test(safetensors, malformed_refused)
     refused(dir, "too_many", many, 0, -1, GF_ERANGE, "4097 tensors");
     free(many);
 }
+
+/* The in-memory encoding (what the coordinator serves) is byte for byte the file. */
+Test(safetensors, encode_equals_file)
+{
+    gf_model_config cfg = gf_model_config_default(GF_ARCH_LSTM, 10, 3);
+    cfg.d_model = 8;
+    gf_model *m = NULL;
+    cr_assert_eq(gf_model_create(&cfg, &m), GF_OK);
+    cr_assert_eq(gf_model_init(m, 3), GF_OK);
+    json_t *meta = json_pack("{s:s}", "kind", "lstm");
+    char *path = tu_path(tu_dir(), "m.safetensors");
+    cr_assert_eq(gf_safetensors_write(path, &m->params, NULL, 0, meta), GF_OK, "%s", gf_errmsg());
+    unsigned char *file = NULL, *mem = NULL;
+    size_t flen = 0, mlen = 0;
+    cr_assert_eq(gf_read_file(path, 1 << 24, &file, &flen), GF_OK);
+    cr_assert_eq(gf_safetensors_encode("model", &m->params, NULL, 0, meta, &mem, &mlen), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(mlen, flen);
+    cr_assert_arr_eq(mem, file, flen);
+    gf_safetensors st;
+    cr_assert_eq(gf_safetensors_parse("model", mem, mlen, &st), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(st.n, m->params.n);
+    gf_safetensors_free(&st);
+    /* A non-finite parameter is refused in memory as in a file. */
+    m->params.data[0] = NAN;
+    free(mem);
+    cr_assert_eq(gf_safetensors_encode("model", &m->params, NULL, 0, meta, &mem, &mlen), GF_ENUMERIC);
+    cr_assert_null(mem);
+    free(file);
+    free(path);
+    json_decref(meta);
+    gf_model_free(m);
+}
