@@ -90,6 +90,22 @@ size_t gf_arena_numel(const gf_arena *a)
     return n;
 }
 
+void gf_arena_pack(const gf_arena *a, float *out)
+{
+    for (int i = 0; i < a->n; i++) {
+        memcpy(out, a->data + a->t[i].offset, a->t[i].numel * sizeof *out);
+        out += a->t[i].numel;
+    }
+}
+
+void gf_arena_unpack(gf_arena *a, const float *in)
+{
+    for (int i = 0; i < a->n; i++) {
+        memcpy(a->data + a->t[i].offset, in, a->t[i].numel * sizeof *in);
+        in += a->t[i].numel;
+    }
+}
+
 int gf_arena_decl_add(gf_arena_decl *d, const char *name, size_t n)
 {
     if (d->e) return -1;

@@ -42,6 +42,11 @@ static inline float *gf_arena_ptr(const gf_arena *a, int id) { return a->data + 
 /* Total floats in tensors (without padding). */
 size_t gf_arena_numel(const gf_arena *a);
 
+/* The tensors as one packed vector (arena order, no padding) of
+ * gf_arena_numel floats: what a federated update is made of. */
+void gf_arena_pack(const gf_arena *a, float *out);
+void gf_arena_unpack(gf_arena *a, const float *in);
+
 /* Declaring many 1-D tensors with one error check at the end: the first
  * failure is kept in e and every later gf_arena_decl_add is a no-op.
  *     gf_arena_decl d = {&arena, GF_OK};
