@@ -32,7 +32,8 @@ typedef struct {
 gf_err gf_pki_issue(const char *ca_dir, const gf_pki_issue_opts *opts, uint64_t *serial_out);
 
 /* Revokes every unrevoked certificate of a party (by name) or one serial
- * ("0x…" or decimal) and rewrites ca_dir/crl.pem. GF_ENOTFOUND if nothing matches. */
+ * ("0x…" or decimal) and rewrites ca_dir/crl.pem. GF_ENOTFOUND if nothing matches.
+ * A revoked kit in the default location moves to kits/<name>.revoked-0x<serial>. */
 gf_err gf_pki_revoke(const char *ca_dir, const char *name_or_serial);
 
 #endif

@@ -2,6 +2,7 @@
  * gf_trust_*) and `gaitfed pki`, cross-checked with the openssl binary as the
  * independent oracle. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -838,4 +839,52 @@ Test(pki, an_expired_crl_fails_every_check)
     cr_assert_eq(check_pem(t, h1, &p), GF_OK, "%s", gf_errmsg());
     gf_trust_free(t);
     free(h1);
+}
+
+/* identity.h promises that a loaded identity and trust may be shared between
+ * threads: four threads sign and verify with the same objects at once. */
+typedef struct {
+    gf_identity *id;
+    gf_trust *t;
+    int ok;
+} share_arg;
+
+static void *share_worker(void *p)
+{
+    share_arg *a = p;
+    size_t dl;
+    const uint8_t *der = gf_identity_cert_der(a->id, &dl);
+    a->ok = 1;
+    for (int i = 0; i < 50; i++) {
+        uint8_t msg[8] = {(uint8_t)i}, sig[GF_SIG_MAX];
+        size_t sl;
+        gf_peer peer;
+        if (gf_identity_sign(a->id, msg, sizeof msg, sig, &sl) || gf_trust_verify(a->t, der, dl, msg, sizeof msg, sig, sl, &peer))
+            a->ok = 0;
+        sig[0] ^= 1;
+        if (gf_trust_verify(a->t, der, dl, msg, sizeof msg, sig, sl, &peer) == GF_OK) a->ok = 0;
+    }
+    return NULL;
+}
+
+Test(pki, identity_and_trust_shared_between_threads)
+{
+    const char *ca = make_ca("gaitnet");
+    char kit[1100];
+    snprintf(kit, sizeof kit, "%s/kits/coord", ca);
+    gf_identity *id;
+    cr_assert_eq(gf_identity_load_kit(kit, &id), GF_OK, "%s", gf_errmsg());
+    gf_trust *t = trust_of(ca, 1);
+    pthread_t th[4];
+    share_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (share_arg){.id = id, .t = t};
+        cr_assert_eq(pthread_create(&th[i], NULL, share_worker, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert(a[i].ok, "thread %d: a signature check went wrong", i);
+    }
+    gf_trust_free(t);
+    gf_identity_free(id);
 }
