@@ -61,8 +61,8 @@ gf_err gf_shamir_split(const uint8_t secret[GF_SHAMIR_SECRET], int t, int n, con
         for (int j = 0; j < i; j++)
             if (xs[j] == xs[i]) return gf_fail(GF_EINVAL, "shamir: duplicate x-coordinate %u", xs[i]);
     }
-    uint64_t coef[GF_SHAMIR_CHUNKS][256];
-    if (t > 256) return gf_fail(GF_EINVAL, "shamir: threshold %d over 256", t);
+    uint64_t coef[GF_SHAMIR_CHUNKS][GF_SHAMIR_MAX_T];
+    if (t > GF_SHAMIR_MAX_T) return gf_fail(GF_EINVAL, "shamir: threshold %d over %d", t, GF_SHAMIR_MAX_T);
     uint64_t c0[GF_SHAMIR_CHUNKS];
     chunks_of(secret, c0);
     gf_err e = GF_OK;
@@ -86,7 +86,7 @@ gf_err gf_shamir_split(const uint8_t secret[GF_SHAMIR_SECRET], int t, int n, con
 
 gf_err gf_shamir_combine(const gf_shamir_share *sh, int m, int t, uint8_t secret[GF_SHAMIR_SECRET])
 {
-    if (t < 1 || t > 256 || m < t) return gf_fail(GF_ESTATE, "shamir: %d shares, threshold %d", m, t);
+    if (t < 1 || t > GF_SHAMIR_MAX_T || m < t) return gf_fail(GF_ESTATE, "shamir: %d shares, threshold %d", m, t);
     for (int i = 0; i < t; i++) {
         if (sh[i].x == 0 || sh[i].x > GF_SHAMIR_MAX_N) return gf_fail(GF_EINVAL, "shamir: x-coordinate %u", sh[i].x);
         for (int k = 0; k < GF_SHAMIR_CHUNKS; k++)

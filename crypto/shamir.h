@@ -13,6 +13,7 @@
 #define GF_SHAMIR_SECRET 32
 #define GF_SHAMIR_SHARE_BYTES 40  /* serialized y[5], 8 bytes LE each (x is implicit) */
 #define GF_SHAMIR_MAX_N 65535
+#define GF_SHAMIR_MAX_T 1024  /* polynomial degree cap (coefficients live on the stack) */
 #define GF_SHAMIR_P ((uint64_t)0x1FFFFFFFFFFFFFFFULL)
 
 typedef struct {
