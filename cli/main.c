@@ -20,7 +20,7 @@ static const command commands[] = {
     {"train", cmd_train, "centralized training, Gait2Hip protocol"},
     {"eval", cmd_eval, "metrics of a model on a data set"},
     {"predict", cmd_predict, "model outputs for an NPZ of inputs"},
-    {"pki", NULL, "consortium CA and site kits"},
+    {"pki", cmd_pki, "consortium CA and site kits (init, issue, revoke, list)"},
     {"coordinator", NULL, "run the federation coordinator"},
     {"node", NULL, "run a hospital node"},
     {"report", NULL, "HTML report with plots"},
