@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crypto/keyagree.h"
+#include "crypto/maskgen.h"
 #include "tests/unit/crypto_testutil.h"
 #include "tests/unit/testutil.h"
 
@@ -129,4 +130,27 @@ Test(keyagree, derivations_match_openssl_cli)
     cr_assert_eq(gf_secagg_share_key(a, B, ctx, 3, 7, k1), GF_OK);
     cr_assert_eq(gf_secagg_share_key(b, A, ctx, 7, 3, k2), GF_OK);
     cr_assert(memcmp(k1, k2, 32) != 0);
+}
+
+/* Fixed known answers for the protocol's own derivations and mask expansion
+ * (RFC 7748 §6.1 keys; expected values computed independently with Python's
+ * hmac/hashlib HKDF and `openssl enc -aes-256-ctr`), so a change of label,
+ * index encoding or word order fails even where no openssl binary exists. */
+Test(keyagree, protocol_derivation_and_mask_kat)
+{
+    uint8_t a[32], B[32], ctx[32], seed[32], key[32], want[32];
+    tu_unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", a, 32);
+    tu_unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f", B, 32);
+    cr_assert_eq(gf_sha256("gaitfed kat context", 19, ctx), GF_OK);
+    tu_unhex("32efbb0c88d25074f60b25fa43cdb31d323ad556c164fa3bbb268158045af142", want, 32);
+    cr_assert_arr_eq(ctx, want, 32);
+    cr_assert_eq(gf_secagg_mask_seed(a, B, ctx, 7, 3, seed), GF_OK);
+    tu_unhex("27ab69f628b66796831a0478e67962fa6ee374fb478a4e3ad8884f3e2c8c79ad", want, 32);
+    cr_assert_arr_eq(seed, want, 32);
+    cr_assert_eq(gf_secagg_share_key(a, B, ctx, 7, 3, key), GF_OK);
+    tu_unhex("b7065d82aad0fe9ca205e16ac0266941f81f2f8e75690b987ee6dc2debefc60f", want, 32);
+    cr_assert_arr_eq(key, want, 32);
+    uint32_t v[8] = {0}, w[8] = {0x5e2deedb, 0x52cb0e04, 0xc0735e7c, 0x2fd28d10, 0x10ba1098, 0xca86415e, 0xa02a07d6, 0xa9e33637};
+    cr_assert_eq(gf_mask_apply(v, 8, seed, +1), GF_OK);
+    cr_assert_arr_eq(v, w, sizeof w);
 }
