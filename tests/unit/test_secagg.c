@@ -164,3 +164,17 @@ Test(secagg, graph_is_k_regular_symmetric_and_nonce_bound)
     q.t = 6, q.scale = 1e9;
     cr_assert_eq(gf_secagg_params_check(&q), GF_ERANGE); /* 10 × 1e9 ≥ 2^31: overflow guard */
 }
+
+Test(secagg, bench_cli_checks_and_reports_exact_sum, .timeout = 120)
+{
+    const char *d = tu_dir();
+    cr_assert_eq(tu_sh("TMPDIR=%s %s bench secagg --sites 4 --params 1000 --dropout 0.25 > %s/out.txt 2>%s/err.txt",
+                       d, tu_bin(), d, d), 0);
+    cr_assert_eq(tu_sh("tail -n 1 %s/out.txt | grep -qx 'sum_exact=1'", d), 0);
+    cr_assert_eq(tu_sh("grep -q 'survivors U1=4 U2=4 U3=3' %s/out.txt", d), 0);
+    cr_assert_eq(tu_sh("grep -q 'masked_vector=4028 ' %s/out.txt", d), 0);
+    /* Usage errors exit 2; a refused configuration (overflow guard) too. */
+    cr_assert_eq(tu_sh("%s bench secagg --sites 4 > /dev/null 2>&1", tu_bin()), 2);
+    cr_assert_eq(tu_sh("%s bench secagg --sites 1 --params 10 > /dev/null 2>&1", tu_bin()), 2);
+    cr_assert_eq(tu_sh("%s bench secagg --sites 10 --params 10 --neighbours 5 > /dev/null 2>&1", tu_bin()), 2);
+}
