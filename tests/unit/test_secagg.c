@@ -178,3 +178,27 @@ Test(secagg, bench_cli_checks_and_reports_exact_sum, .timeout = 120)
     cr_assert_eq(tu_sh("%s bench secagg --sites 1 --params 10 > /dev/null 2>&1", tu_bin()), 2);
     cr_assert_eq(tu_sh("%s bench secagg --sites 10 --params 10 --neighbours 5 > /dev/null 2>&1", tu_bin()), 2);
 }
+
+Test(secagg, sparse_neighbourhood_short_of_shares_aborts_cleanly)
+{
+    /* n = 12, k = 4, t = 3 of 5 holders: if three of party 1's four neighbours sign but never
+     * answer the unmask request, its self-mask seed has only 2 shares: the round is abandoned
+     * even though 9 of 12 parties answered. */
+    const uint32_t n = 12;
+    tu_fed f;
+    tu_fed_make(&f, n, "testfed");
+    gf_secagg_params p = tu_params(n, 4, 3, 32, 21);
+    gf_secagg_graph *g;
+    cr_assert_eq(gf_secagg_graph_new(&p, &g), GF_OK);
+    uint32_t nb[4];
+    gf_secagg_graph_neighbours(g, 1, nb);
+    gf_secagg_graph_free(g);
+    gf_secagg_drop d[12] = {0};
+    for (int i = 0; i < 3; i++) d[nb[i] - 1] = GF_SA_DROP_UNMASK;
+    uint32_t **x = tu_inputs(&p, 3), sum[32];
+    gf_err e = gf_secagg_sim_run(&p, (const gf_identity *const *)f.ids, f.trust, (const uint32_t *const *)x, d, 1, sum, NULL);
+    cr_assert_eq(e, GF_ESTATE, "%s", gf_errmsg());
+    cr_assert(strstr(gf_errmsg(), "shares of party 1") != NULL, "%s", gf_errmsg());
+    tu_inputs_free(x, n);
+    tu_fed_free(&f);
+}
