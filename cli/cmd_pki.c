@@ -53,7 +53,7 @@ static int pki_issue(int argc, char **argv)
                       {"--out", 1, &out}, {"--days", 1, &days_s}};
     if (!rc) rc = cli_parse("pki issue", USAGE, nr, rest, opts, 5, NULL, 0, NULL);
     if (!rc && (!dir || !name || !role_s)) rc = cli_usage("pki issue", USAGE, "--dir, --name and --role are required");
-    long days = 365;
+    long days = 0; /* library default: 365, or up to the CA's end if sooner */
     if (!rc && days_s) rc = cli_long("pki issue", USAGE, "--days", days_s, 1, 36500, &days);
     gf_pki_issue_opts o = {.name = name, .kit_dir = out, .hosts = hosts, .n_hosts = (size_t)nh, .days = (int)days};
     if (!rc && gf_role_parse(role_s, &o.role)) {

@@ -176,7 +176,17 @@ gf_err gf_trust_load(const char *ca_path, const char *crl_path, gf_trust **out)
     return GF_OK;
 }
 
+static gf_err check_cert(const gf_trust *t, const uint8_t *der, size_t len, gf_peer *out);
+
 gf_err gf_trust_check_cert(const gf_trust *t, const uint8_t *der, size_t len, gf_peer *out)
+{
+    gf_peer p;
+    gf_err e = check_cert(t, der, len, &p);
+    if (out) *out = p; /* out may be NULL: a yes/no check */
+    return e;
+}
+
+static gf_err check_cert(const gf_trust *t, const uint8_t *der, size_t len, gf_peer *out)
 {
     memset(out, 0, sizeof *out);
     if (len == 0 || len > GF_CERT_DER_MAX)
@@ -228,9 +238,13 @@ gf_err gf_trust_verify(const gf_trust *t, const uint8_t *cert_der, size_t cert_l
                        size_t msg_len, const uint8_t *sig, size_t sig_len, gf_peer *out)
 {
     gf_peer peer;
-    GF_TRY(gf_trust_check_cert(t, cert_der, cert_len, &peer));
+    gf_err e = gf_trust_check_cert(t, cert_der, cert_len, &peer);
+    if (e) {
+        if (out) memset(out, 0, sizeof *out);
+        return e;
+    }
     if (sig_len != GF_SIG_MAX) {
-        memset(out, 0, sizeof *out);
+        if (out) memset(out, 0, sizeof *out);
         return gf_fail(GF_ECRYPTO, "signature of %s: %zu bytes, expected %d", peer.name, sig_len, GF_SIG_MAX);
     }
     const unsigned char *p = cert_der;
@@ -243,9 +257,9 @@ gf_err gf_trust_verify(const gf_trust *t, const uint8_t *cert_der, size_t cert_l
     X509_free(x);
     ERR_clear_error();
     if (!ok) {
-        memset(out, 0, sizeof *out);
+        if (out) memset(out, 0, sizeof *out);
         return gf_fail(GF_ECRYPTO, "signature of %s does not verify", peer.name);
     }
-    *out = peer;
+    if (out) *out = peer;
     return GF_OK;
 }

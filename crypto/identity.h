@@ -62,10 +62,10 @@ void gf_trust_free(gf_trust *t);
 /* Checks that der (at most GF_CERT_DER_MAX bytes) is a certificate issued by
  * the consortium CA, within its validity period, not revoked, with a known
  * role and a valid name; fills *out. GF_ECRYPTO with a message naming the
- * reason otherwise. */
+ * reason otherwise (then *out is zeroed). out may be NULL. */
 gf_err gf_trust_check_cert(const gf_trust *t, const uint8_t *der, size_t len, gf_peer *out);
 /* gf_trust_check_cert, then checks that sig is the certificate key's Ed25519
- * signature over msg. */
+ * signature over msg. out may be NULL. */
 gf_err gf_trust_verify(const gf_trust *t, const uint8_t *cert_der, size_t cert_len, const uint8_t *msg,
                        size_t msg_len, const uint8_t *sig, size_t sig_len, gf_peer *out);
 

@@ -24,7 +24,7 @@ typedef struct {
     const char *kit_dir;        /* NULL: <ca_dir>/kits/<name>; refused if it holds a kit */
     const char *const *hosts;   /* subjectAltName DNS names / IP addresses (coordinator) */
     size_t n_hosts;             /* 0 for a coordinator: "localhost" and 127.0.0.1 */
-    int days;                   /* validity; 0: 365 */
+    int days;                   /* validity; 0: 365 (or up to the CA's notAfter if sooner) */
 } gf_pki_issue_opts;
 
 /* Issues a certificate and writes the kit. A name with an unrevoked
@@ -32,7 +32,8 @@ typedef struct {
 gf_err gf_pki_issue(const char *ca_dir, const gf_pki_issue_opts *opts, uint64_t *serial_out);
 
 /* Revokes every unrevoked certificate of a party (by name) or one serial
- * ("0x…" or decimal) and rewrites ca_dir/crl.pem. GF_ENOTFOUND if nothing matches. */
+ * ("0x…" or decimal) and rewrites ca_dir/crl.pem. GF_ENOTFOUND if nothing matches.
+ * A revoked kit in the default location moves to kits/<name>.revoked-0x<serial>. */
 gf_err gf_pki_revoke(const char *ca_dir, const char *name_or_serial);
 
 #endif

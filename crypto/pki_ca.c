@@ -42,8 +42,8 @@ gf_err gf_pki_open(const char *dir, int load, gf_pki_ca *ca)
     memset(ca, 0, sizeof *ca);
     ca->lock_fd = -1;
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return gf_fail(GF_ENOTFOUND, "%s: not a CA directory (%s)", dir, errno ? strerror(errno) : "not a directory");
+    if (stat(dir, &st) != 0) return gf_fail(GF_ENOTFOUND, "%s: not a CA directory (%s)", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return gf_fail(GF_ENOTFOUND, "%s: not a CA directory (not a directory)", dir);
     ca->dir = strdup(dir);
     char *lock = gf_pki_path(dir, ".lock");
     if (!ca->dir || !lock) { free(lock); gf_pki_close(ca); return gf_fail(GF_ENOMEM, "out of memory"); }
@@ -99,7 +99,6 @@ gf_err gf_pki_init(const char *ca_dir, const char *consortium, int days)
         if (!e && access(paths[i], F_OK) == 0)
             e = gf_fail(GF_ESTATE, "%s: a CA already exists here; refusing to overwrite it", paths[i]);
     }
-    if (!e && !gf_name_valid(consortium)) e = GF_EINVAL;
     snprintf(ca.ix.consortium, sizeof ca.ix.consortium, "%s", consortium);
     ca.ix.crl_number = 1;
     time_t now = time(NULL);
@@ -166,8 +165,13 @@ gf_err gf_pki_issue_at(const char *ca_dir, const gf_pki_issue_opts *o, time_t no
         e = gf_fail(GF_ESTATE, "name '%s': already has an unrevoked certificate (serial 0x%016llx); revoke it first",
                     o->name, (unsigned long long)ca.ix.certs[act].serial);
     time_t nb = now - GF_PKI_SKEW_S, na = now + (time_t)days * 86400;
-    int64_t ca_na;
-    if (!e && gf_asn1_time_unix(X509_get0_notAfter(ca.cert), &ca_na) && (int64_t)na > ca_na) {
+    int64_t ca_na = 0;
+    if (!e && !gf_asn1_time_unix(X509_get0_notAfter(ca.cert), &ca_na))
+        e = gf_fail(GF_ECRYPTO, "%s/ca.pem: unreadable notAfter", ca_dir);
+    if (!e && ca_na <= (int64_t)now) e = gf_fail(GF_ESTATE, "%s/ca.pem: the CA certificate has expired", ca_dir);
+    /* The default validity stops at the CA's end; an explicit one past it is refused. */
+    if (!e && !o->days && (int64_t)na > ca_na) na = (time_t)ca_na;
+    if (!e && (int64_t)na > ca_na) {
         char b[32];
         gf_time_iso(ca_na, b);
         e = gf_fail(GF_EINVAL, "days %d: the certificate would outlive the CA (not after %s)", days, b);

@@ -2,6 +2,7 @@
  * gf_trust_*) and `gaitfed pki`, cross-checked with the openssl binary as the
  * independent oracle. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -11,7 +12,9 @@
 #include "common/fileio.h"
 #include "crypto/identity.h"
 #include "crypto/pki.h"
+#include "crypto/pki_cert.h"
 #include "crypto/pki_internal.h"
+#include "crypto/x509util.h"
 #include "tests/unit/testutil.h"
 
 /* A CA in a fresh directory: D/ca with hospital h1, evaluator ev1 and
@@ -441,6 +444,10 @@ Test(pki, trust_verify_rejects_bad_signatures)
     /* The signature is over the whole message. */
     cr_assert_eq(gf_trust_verify(t, der, dl, msg, sizeof msg - 1, sa, la, &p), GF_ECRYPTO);
     cr_assert_eq(gf_trust_verify(t, der, dl, msg, sizeof msg, sa, la, &p), GF_OK);
+    /* out may be NULL. */
+    cr_assert_eq(gf_trust_verify(t, der, dl, msg, sizeof msg, sa, la, NULL), GF_OK);
+    cr_assert_eq(gf_trust_verify(t, der, dl, msg, sizeof msg, sb, lb, NULL), GF_ECRYPTO);
+    cr_assert_eq(gf_trust_check_cert(t, der, dl, NULL), GF_OK);
     /* The openssl binary verifies our signature too (independent oracle). */
     char f[1200];
     snprintf(f, sizeof f, "%s/msg.bin", ca);
@@ -596,4 +603,288 @@ Test(pki, init_validates_and_refuses_existing_ca)
     cr_assert_eq(r, GF_ROLE_COORDINATOR);
     cr_assert_eq(gf_role_parse("Hospital", &r), GF_EINVAL);
     cr_assert_str_eq(gf_role_name(GF_ROLE_EVALUATOR), "evaluator");
+}
+
+/* ---- index.json parser --------------------------------------------------- */
+
+#define ENTRY(serial, name, role, revoked, revoked_at)                                                              \
+    "{\"serial\":" serial ",\"name\":" name ",\"role\":" role ",\"not_before\":\"2026-01-01T00:00:00Z\","       \
+    "\"not_after\":\"2027-01-01T00:00:00Z\",\"revoked\":" revoked ",\"revoked_at\":" revoked_at "}"
+#define INDEX(certs) "{\"version\":1,\"consortium\":\"gaitnet\",\"crl_number\":1,\"certs\":[" certs "]}"
+#define GOOD ENTRY("\"0x00000000000000ff\"", "\"h1\"", "\"hospital\"", "false", "null")
+
+Test(pki, index_parser_names_file_and_field)
+{
+    static const struct { const char *json, *want; } cases[] = {
+        {"not json", "idx.json: line 1"},
+        {"[]", "expected a JSON object"},
+        {"{\"version\":2,\"consortium\":\"g\",\"crl_number\":1,\"certs\":[]}", "version"},
+        {"{\"version\":1,\"crl_number\":1,\"certs\":[]}", "consortium: missing"},
+        {"{\"version\":1,\"consortium\":\"a b\",\"crl_number\":1,\"certs\":[]}", "consortium: not a valid name"},
+        {"{\"version\":1,\"consortium\":\"g\",\"crl_number\":0,\"certs\":[]}", "crl_number"},
+        {"{\"version\":1,\"consortium\":\"g\",\"crl_number\":1,\"certs\":{}}", "certs: expected an array"},
+        {INDEX("7"), "certs[0]: expected an object"},
+        {INDEX(ENTRY("255", "\"h1\"", "\"hospital\"", "false", "null")), "certs[0].serial: expected a string"},
+        {INDEX(ENTRY("\"0xff\"", "\"h1\"", "\"hospital\"", "false", "null")), "certs[0].serial"},
+        {INDEX(ENTRY("\"0x0000000000000000\"", "\"h1\"", "\"hospital\"", "false", "null")), "certs[0].serial"},
+        {INDEX(ENTRY("\"0x00000000000000fg\"", "\"h1\"", "\"hospital\"", "false", "null")), "certs[0].serial"},
+        {INDEX(ENTRY("\"0x00000000000000ff\"", "\"a/b\"", "\"hospital\"", "false", "null")), "certs[0].name"},
+        {INDEX(ENTRY("\"0x00000000000000ff\"", "7", "\"hospital\"", "false", "null")), "certs[0].name: expected a string"},
+        {INDEX(ENTRY("\"0x00000000000000ff\"", "\"h1\"", "\"janitor\"", "false", "null")), "certs[0].role"},
+        {INDEX(ENTRY("\"0x00000000000000ff\"", "\"h1\"", "\"hospital\"", "\"no\"", "null")), "certs[0].revoked"},
+        {INDEX(ENTRY("\"0x00000000000000ff\"", "\"h1\"", "\"hospital\"", "true", "null")), "certs[0].revoked_at"},
+        {INDEX(ENTRY("\"0x00000000000000ff\"", "\"h1\"", "\"hospital\"", "false", "\"2026-01-02T00:00:00Z\"")),
+         "certs[0].revoked_at"},
+        {INDEX(GOOD "," GOOD), "certs[1].serial: duplicate"},
+        {INDEX(GOOD "," ENTRY("\"0x0000000000000100\"", "\"h1\"", "\"evaluator\"", "false", "null")),
+         "certs[1].name: 'h1' has two unrevoked"},
+        {"{\"version\":1,\"version\":1,\"consortium\":\"g\",\"crl_number\":1,\"certs\":[]}", "duplicate"},
+        {INDEX("{\"serial\":\"0x00000000000000ff\",\"name\":\"h1\",\"role\":\"hospital\",\"not_before\":"
+               "\"2026-02-31T00:00:00Z\",\"not_after\":\"2027-01-01T00:00:00Z\",\"revoked\":false}"),
+         "certs[0].not_before"},
+        {INDEX("{\"serial\":\"0x00000000000000ff\",\"name\":\"h1\",\"role\":\"hospital\",\"not_before\":"
+               "\"2026-01-01T00:00:00Z\",\"not_after\":\"2025-01-01T00:00:00Z\",\"revoked\":false}"),
+         "certs[0].not_after"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gf_pki_index ix;
+        gf_errclear();
+        gf_err e = gf_pki_index_parse("idx.json", (const uint8_t *)cases[i].json, strlen(cases[i].json), &ix);
+        cr_assert_neq(e, GF_OK, "case %zu accepted: %s", i, cases[i].json);
+        cr_assert(!strncmp(gf_errmsg(), "idx.json: ", 10), "case %zu: message does not name the file: %s", i, gf_errmsg());
+        cr_assert(msg_has(cases[i].want), "case %zu: '%s' lacks '%s'", i, gf_errmsg(), cases[i].want);
+        cr_assert_null(strchr(gf_errmsg(), '\n'), "case %zu: more than one line", i);
+    }
+    /* A valid index round-trips through dump/parse; a revoked entry and a
+     * later unrevoked one of the same name are fine. */
+    const char *ok = INDEX(ENTRY("\"0x00000000000000ff\"", "\"h1\"", "\"hospital\"", "true", "\"2026-03-01T12:00:00Z\"")
+                           "," ENTRY("\"0x7fffffffffffffff\"", "\"h1\"", "\"coordinator\"", "false", "null"));
+    gf_pki_index a, b;
+    cr_assert_eq(gf_pki_index_parse("idx.json", (const uint8_t *)ok, strlen(ok), &a), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(a.n, 2);
+    cr_assert_eq(a.certs[1].serial, 0x7fffffffffffffffULL);
+    cr_assert_eq(a.certs[0].revoked_at, 1772366400);
+    char *s;
+    size_t n;
+    cr_assert_eq(gf_pki_index_dump(&a, &s, &n), GF_OK);
+    cr_assert_eq(gf_pki_index_parse("again", (const uint8_t *)s, n, &b), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(b.n, a.n);
+    cr_assert_eq(memcmp(a.certs, b.certs, a.n * sizeof *a.certs), 0);
+    free(s);
+    gf_pki_index_free(&a);
+    gf_pki_index_free(&b);
+}
+
+Test(pki, index_file_over_the_cap_is_refused)
+{
+    const char *d = tu_dir();
+    char p[1100];
+    snprintf(p, sizeof p, "%s/index.json", d);
+    cr_assert_eq(tu_sh("head -c %u /dev/zero | tr '\\0' ' ' > %s", GF_PKI_INDEX_MAX + 1, p), 0);
+    gf_pki_index ix;
+    cr_assert_eq(gf_pki_index_load(p, &ix), GF_ERANGE);
+    cr_assert(msg_has("index.json"), "%s", gf_errmsg());
+}
+
+/* ---- the CLI ------------------------------------------------------------- */
+
+/* Hash of every file in the CA directory except the lock. */
+static void snapshot(const char *ca, const char *out)
+{
+    cr_assert_eq(tu_sh("cd %s && find . -path ./.lock -prune -o -print | LC_ALL=C sort > %s && "
+                       "find . -type f ! -name .lock -print0 | LC_ALL=C sort -z | xargs -0 sha256sum >> %s", ca, out, out), 0);
+}
+
+/* Runs a failing pki command: exit status `rc`, one line on stderr
+ * containing `want`, the CA directory byte for byte unchanged. */
+static void fails(const char *ca, int rc, const char *want, const char *args)
+{
+    char before[1200], after[1200], err[1200];
+    snprintf(before, sizeof before, "%s.before", ca);
+    snprintf(after, sizeof after, "%s.after", ca);
+    snprintf(err, sizeof err, "%s.err", ca);
+    snapshot(ca, before);
+    cr_assert_eq(tu_sh("%s pki %s > /dev/null 2> %s", tu_bin(), args, err), rc, "'pki %s' should exit %d", args, rc);
+    char wantf[1200];
+    snprintf(wantf, sizeof wantf, "%s.want", ca);
+    cr_assert_eq(gf_write_file_atomic(wantf, want, strlen(want)), GF_OK);
+    if (rc == 1)
+        cr_assert_eq(tu_sh("test $(wc -l < %s) -eq 1 && grep -qF -f %s %s", err, wantf, err), 0,
+                     "'pki %s': expected one line containing '%s'", args, want);
+    snapshot(ca, after);
+    cr_assert_eq(tu_sh("cmp -s %s %s", before, after), 0, "'pki %s' changed the CA directory", args);
+}
+
+Test(pki, cli_init_issue_revoke_list)
+{
+    const char *d = tu_dir();
+    char ca[1100];
+    snprintf(ca, sizeof ca, "%s/ca", d);
+    const char *b = tu_bin();
+    cr_assert_eq(tu_sh("%s pki init --dir %s --consortium gaitnet --days 100 > %s/out", b, ca, d), 0);
+    cr_assert_eq(tu_sh("%s pki issue --dir %s --name h1 --role hospital >> %s/out", b, ca, d), 0);
+    cr_assert_eq(tu_sh("%s pki issue --dir %s --name ev1 --role evaluator --days 30 --out %s/ev1kit >> %s/out", b, ca, d, d), 0);
+    cr_assert_eq(tu_sh("%s pki issue --dir %s --name coord --role coordinator --host fl.example.org --host 10.0.0.7 >> %s/out",
+                       b, ca, d), 0);
+    cr_assert_eq(tu_sh("openssl x509 -noout -ext subjectAltName -in %s/kits/coord/cert.pem | "
+                       "grep -q 'DNS:fl.example.org, IP Address:10.0.0.7'", ca), 0);
+    cr_assert_eq(tu_sh("openssl verify -CAfile %s/ca.pem %s/ev1kit/cert.pem >/dev/null", ca, d), 0);
+    cr_assert_eq(tu_sh("test -e %s/ev1kit/node.json && test ! -e %s/kits/ev1", d, ca), 0);
+    /* --days reached the certificates: CA about 100 days, ev1 about 30. */
+    cr_assert_eq(tu_sh("openssl x509 -checkend %d -noout -in %s/ca.pem >/dev/null && "
+                       "! openssl x509 -checkend %d -noout -in %s/ca.pem >/dev/null", 99 * 86400, ca, 101 * 86400, ca), 0);
+    cr_assert_eq(tu_sh("openssl x509 -checkend %d -noout -in %s/ev1kit/cert.pem >/dev/null && "
+                       "! openssl x509 -checkend %d -noout -in %s/ev1kit/cert.pem >/dev/null", 29 * 86400, d, 31 * 86400, d), 0);
+    cr_assert_eq(tu_sh("%s pki revoke --dir %s --name h1 >> %s/out", b, ca, d), 0);
+    cr_assert_eq(tu_sh("%s pki list --dir %s > %s/list", b, ca, d), 0);
+    cr_assert_eq(tu_sh("test $(wc -l < %s/list) -eq 4 && head -n 1 %s/list | grep -q '^serial .*name .*role .*not_after .*revoked'",
+                       d, d), 0, "list header + 3 rows");
+    cr_assert_eq(tu_sh("grep -Eq '^0x[0-9a-f]{16} +h1 +hospital +[0-9-]{10}T[0-9:]{8}Z +[0-9-]{10}T' %s/list", d), 0,
+                 "h1 listed as revoked");
+    cr_assert_eq(tu_sh("grep -Eq '^0x[0-9a-f]{16} +ev1 +evaluator +.* no$' %s/list && grep -Eq ' coord +coordinator +.* no$' %s/list",
+                       d, d), 0);
+    /* The serial list prints is the one openssl sees; revoke by it. */
+    cr_assert_eq(tu_sh("s=$(awk '$2==\"ev1\"{print $1}' %s/list) && o=$(openssl x509 -noout -serial -in %s/ev1kit/cert.pem | cut -d= -f2) "
+                       "&& test \"$(printf '%%d' $s)\" = \"$(printf '%%d' 0x$o)\" && %s pki revoke --dir %s --serial $s > /dev/null",
+                       d, d, b, ca), 0, "revoke --serial with the listed serial");
+    cr_assert_neq(tu_sh("openssl verify -crl_check -CRLfile %s/crl.pem -CAfile %s/ca.pem %s/ev1kit/cert.pem >/dev/null 2>&1",
+                        ca, ca, d), 0);
+    cr_assert_eq(tu_sh("openssl verify -crl_check -CRLfile %s/crl.pem -CAfile %s/ca.pem %s/kits/coord/cert.pem >/dev/null",
+                       ca, ca, ca), 0);
+    /* After revocation the name can be issued again. */
+    cr_assert_eq(tu_sh("%s pki issue --dir %s --name h1 --role hospital >/dev/null", b, ca), 0);
+}
+
+Test(pki, cli_failures_exit_1_one_line_and_change_nothing)
+{
+    const char *d = tu_dir();
+    char ca[1100];
+    snprintf(ca, sizeof ca, "%s/ca", d);
+    const char *b = tu_bin();
+    cr_assert_eq(tu_sh("%s pki init --dir %s --consortium gaitnet >/dev/null && %s pki issue --dir %s --name h1 --role hospital "
+                       ">/dev/null", b, ca, b, ca), 0);
+    char a[4096];
+#define FAILS(rc, want, ...) do { snprintf(a, sizeof a, __VA_ARGS__); fails(ca, rc, want, a); } while (0)
+    FAILS(1, "ca.key: a CA already exists", "init --dir %s --consortium other", ca);
+    FAILS(1, "--role 'janitor'", "issue --dir %s --name h2 --role janitor", ca);
+    FAILS(1, "name 'a/b'", "issue --dir %s --name a/b --role hospital", ca);
+    FAILS(1, "name '..'", "issue --dir %s --name .. --role hospital", ca);
+    FAILS(1, "name 'h1': already has an unrevoked", "issue --dir %s --name h1 --role hospital --out %s/x", ca, d);
+    FAILS(1, "host 'a,b'", "issue --dir %s --name c1 --role coordinator --host a,b", ca);
+    FAILS(1, "hosts: only a coordinator", "issue --dir %s --name h5 --role hospital --host x.org", ca);
+    FAILS(1, "index.json: no unrevoked certificate named 'nobody'", "revoke --dir %s --name nobody", ca);
+    FAILS(1, "index.json: no certificate with serial 0x0000000000000007", "revoke --dir %s --serial 7", ca);
+    FAILS(1, "--serial 'zz'", "revoke --dir %s --serial zz", ca);
+    FAILS(1, "nowhere/index.json: No such file", "list --dir %s/nowhere", d);
+    /* Usage errors exit 2. */
+    FAILS(2, "", "issue --dir %s --name h3", ca);
+    FAILS(2, "", "issue --dir %s --name h3 --role hospital --days zero", ca);
+    FAILS(2, "", "revoke --dir %s --name h1 --serial 7", ca);
+    FAILS(2, "", "frobnicate --dir %s", ca);
+    FAILS(2, "", "init --dir %s", ca);
+    FAILS(2, "", "list --dir %s --bogus", ca);
+    cr_assert_eq(tu_sh("%s pki 2>/dev/null", b), 2);
+    /* A kit directory that already holds a kit. */
+    cr_assert_eq(tu_sh("mkdir -p %s/kit && touch %s/kit/key.pem", d, d), 0);
+    FAILS(1, "kit/key.pem: kit directory already holds a kit", "issue --dir %s --name h4 --role hospital --out %s/kit", ca, d);
+    cr_assert_eq(tu_sh("test $(ls %s/kit | wc -l) -eq 1", d), 0, "the existing kit directory was changed");
+    /* A corrupted index.json: named with its field, nothing written. */
+    cr_assert_eq(tu_sh("cp %s/index.json %s/index.good && sed -i 's/\"hospital\"/\"janitor\"/' %s/index.json", ca, d, ca), 0);
+    FAILS(1, "index.json: certs[0].role", "issue --dir %s --name h2 --role hospital", ca);
+    FAILS(1, "index.json: certs[0].role", "revoke --dir %s --name h1", ca);
+    FAILS(1, "index.json: certs[0].role", "list --dir %s", ca);
+    cr_assert_eq(tu_sh("printf '{\"version\": 1, \"consortium\": ' > %s/index.json", ca), 0);
+    FAILS(1, "index.json: line 1", "issue --dir %s --name h2 --role hospital", ca);
+    cr_assert_eq(tu_sh("cp %s/index.good %s/index.json", d, ca), 0);
+    /* A missing or foreign ca.key. */
+    cr_assert_eq(tu_sh("mv %s/ca.key %s/ca.key.away", ca, d), 0);
+    FAILS(1, "ca.key", "issue --dir %s --name h2 --role hospital", ca);
+    FAILS(1, "ca.key", "revoke --dir %s --name h1", ca);
+    cr_assert_eq(tu_sh("openssl genpkey -algorithm ed25519 -out %s/ca.key", ca), 0);
+    FAILS(1, "ca.key: does not match the CA certificate", "issue --dir %s --name h2 --role hospital", ca);
+    cr_assert_eq(tu_sh("mv %s/ca.key.away %s/ca.key", d, ca), 0);
+    /* Everything works again once the directory is repaired. */
+    cr_assert_eq(tu_sh("%s pki issue --dir %s --name h2 --role hospital >/dev/null", b, ca), 0);
+#undef FAILS
+}
+
+/* A CRL past its nextUpdate makes every check fail (the reason the README
+ * asks for a re-signed CRL within the year). */
+Test(pki, an_expired_crl_fails_every_check)
+{
+    const char *dir = make_ca("gaitnet");
+    gf_pki_ca ca;
+    cr_assert_eq(gf_pki_open(dir, 1, &ca), GF_OK, "%s", gf_errmsg());
+    X509_CRL *crl;
+    cr_assert_eq(gf_pki_make_crl(ca.cert, ca.key, &ca.ix, time(NULL) - 400 * 86400, GF_PKI_CRL_DAYS, &crl), GF_OK);
+    gf_pki_close(&ca);
+    char *pem;
+    size_t n;
+    cr_assert_eq(gf_pem_crl(crl, &pem, &n), GF_OK);
+    X509_CRL_free(crl);
+    char f[1100], capem[1100];
+    snprintf(f, sizeof f, "%s/old-crl.pem", dir);
+    snprintf(capem, sizeof capem, "%s/ca.pem", dir);
+    cr_assert_eq(gf_write_file_atomic(f, pem, n), GF_OK);
+    free(pem);
+    gf_trust *t;
+    cr_assert_eq(gf_trust_load(capem, f, &t), GF_OK, "%s", gf_errmsg());
+    char *h1 = kitfile(dir, "h1", "cert.pem");
+    gf_peer p;
+    cr_assert_eq(check_pem(t, h1, &p), GF_ECRYPTO);
+    cr_assert(msg_has("CRL has expired"), "%s", gf_errmsg());
+    gf_trust_free(t);
+    /* The current CRL accepts the same certificate. */
+    t = trust_of(dir, 1);
+    cr_assert_eq(check_pem(t, h1, &p), GF_OK, "%s", gf_errmsg());
+    gf_trust_free(t);
+    free(h1);
+}
+
+/* identity.h promises that a loaded identity and trust may be shared between
+ * threads: four threads sign and verify with the same objects at once. */
+typedef struct {
+    gf_identity *id;
+    gf_trust *t;
+    int ok;
+} share_arg;
+
+static void *share_worker(void *p)
+{
+    share_arg *a = p;
+    size_t dl;
+    const uint8_t *der = gf_identity_cert_der(a->id, &dl);
+    a->ok = 1;
+    for (int i = 0; i < 50; i++) {
+        uint8_t msg[8] = {(uint8_t)i}, sig[GF_SIG_MAX];
+        size_t sl;
+        gf_peer peer;
+        if (gf_identity_sign(a->id, msg, sizeof msg, sig, &sl) || gf_trust_verify(a->t, der, dl, msg, sizeof msg, sig, sl, &peer))
+            a->ok = 0;
+        sig[0] ^= 1;
+        if (gf_trust_verify(a->t, der, dl, msg, sizeof msg, sig, sl, &peer) == GF_OK) a->ok = 0;
+    }
+    return NULL;
+}
+
+Test(pki, identity_and_trust_shared_between_threads)
+{
+    const char *ca = make_ca("gaitnet");
+    char kit[1100];
+    snprintf(kit, sizeof kit, "%s/kits/coord", ca);
+    gf_identity *id;
+    cr_assert_eq(gf_identity_load_kit(kit, &id), GF_OK, "%s", gf_errmsg());
+    gf_trust *t = trust_of(ca, 1);
+    pthread_t th[4];
+    share_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (share_arg){.id = id, .t = t};
+        cr_assert_eq(pthread_create(&th[i], NULL, share_worker, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert(a[i].ok, "thread %d: a signature check went wrong", i);
+    }
+    gf_trust_free(t);
+    gf_identity_free(id);
 }
