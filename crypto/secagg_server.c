@@ -198,31 +198,27 @@ gf_err gf_secagg_server_close_shares(gf_secagg_server *s)
 
 int gf_secagg_server_in_u2(const gf_secagg_server *s, uint32_t u) { return u >= 1 && u <= s->p.n && s->u2[u]; }
 
+static int cmp_sender(const void *a, const void *b)
+{
+    uint32_t x = gf_get_u32le(a), y = gf_get_u32le(b);
+    return x < y ? -1 : x > y;
+}
+
 gf_err gf_secagg_server_routed(gf_secagg_server *s, uint32_t to, uint8_t **msg, size_t *len)
 {
     *msg = NULL;
     if (s->state != S_ROUTE && s->state != S_MASKED) GF_TRY(want(s, S_ROUTE, "routing"));
     if (!gf_secagg_server_in_u2(s, to)) return gf_fail(GF_ESTATE, "secagg server: party %u is not in U2", to);
     s->state = S_MASKED;
-    const inbox *b = &s->in[to];
+    inbox *b = &s->in[to];
     /* Only senders in U2 (all of them are): entries in ascending sender order. */
     uint8_t *body = gf_sa_begin(GF_SA_ROUTED, s->p.round_id, 8 + (size_t)b->count * GF_SA_SHARE_ENTRY, msg, len);
     if (!body) return gf_fail(GF_ENOMEM, "secagg server: out of memory");
     gf_put_u32le(body, to);
     gf_put_u32le(body + 4, b->count);
     /* Senders arrive in any order; the parser wants them ascending. */
-    uint8_t *dst = body + 8;
-    uint32_t last = 0;
-    for (uint32_t w = 0; w < b->count; w++) {
-        uint32_t best = UINT32_MAX, bi = 0;
-        for (uint32_t i = 0; i < b->count; i++) {
-            uint32_t f = gf_get_u32le(b->ent + (size_t)i * GF_SA_SHARE_ENTRY);
-            if (f > last && f < best) best = f, bi = i;
-        }
-        memcpy(dst, b->ent + (size_t)bi * GF_SA_SHARE_ENTRY, GF_SA_SHARE_ENTRY);
-        dst += GF_SA_SHARE_ENTRY;
-        last = best;
-    }
+    qsort(b->ent, b->count, GF_SA_SHARE_ENTRY, cmp_sender);
+    memcpy(body + 8, b->ent, (size_t)b->count * GF_SA_SHARE_ENTRY);
     return GF_OK;
 }
 
