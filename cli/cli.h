@@ -12,6 +12,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int bench_secagg(int argc, char **argv); /* gaitfed bench secagg (cmd_bench_secagg.c) */
 int cmd_pki(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 
