@@ -57,14 +57,6 @@ gf_err gf_x25519_derive(const uint8_t priv[GF_X25519_LEN], const uint8_t peer_pu
     return e;
 }
 
-gf_err gf_sha256(const void *data, size_t len, uint8_t out[32])
-{
-    unsigned int ol = 0;
-    if (EVP_Digest(data, len, out, &ol, EVP_sha256(), NULL) != 1 || ol != 32)
-        return gf_fail(GF_ECRYPTO, "sha256 failed");
-    return GF_OK;
-}
-
 gf_err gf_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
                       const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
 {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/err.h"
+#include "crypto/hash.h"
 
 #define GF_X25519_LEN 32
 
@@ -18,7 +19,7 @@ gf_err gf_x25519_public(const uint8_t priv[GF_X25519_LEN], uint8_t pub[GF_X25519
 gf_err gf_x25519_derive(const uint8_t priv[GF_X25519_LEN], const uint8_t peer_pub[GF_X25519_LEN],
                         uint8_t out[GF_X25519_LEN]);
 
-gf_err gf_sha256(const void *data, size_t len, uint8_t out[32]);
+/* gf_sha256 lives in crypto/hash.h. */
 /* HKDF-SHA256 (RFC 5869, extract and expand), out_len <= 255*32. */
 gf_err gf_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
                       const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
