@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/modelio.h"
+#include "model/checkpoint.h"
 #include "model/metrics.h"
 #include "model/trainer.h"
 
@@ -49,7 +50,7 @@ int cmd_eval(int argc, char **argv)
         json_object_set_new(j, "model", json_string(model));
         json_object_set_new(j, "data", json_string(data));
         json_object_set_new(j, "task", json_string(gf_task_name(task)));
-        json_object_set_new(j, "units", json_string(cli_task_units(task)));
+        json_object_set_new(j, "units", json_string(gf_task_units(task)));
         json_object_set_new(j, "normalization", json_string(norm));
         json_object_set_new(j, "architecture", json_string(gf_arch_name(m->cfg.arch)));
         if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII)) e = gf_fail(GF_EIO, "writing to stdout failed");

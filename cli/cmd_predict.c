@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/modelio.h"
+#include "model/checkpoint.h"
 #include "model/trainer.h"
 #include "sites/npz.h"
 
@@ -55,7 +56,7 @@ int cmd_predict(int argc, char **argv)
     if (!e) e = gf_npz_write(out, arr, 2, 1);
     if (!e)
         fprintf(stderr, "predict: %d cycles -> %s (Y: %s in %s, normalization %s)\n", n, out, gf_task_name(task),
-                cli_task_units(task), norm);
+                gf_task_units(task), norm);
     gf_array_free(&arr[0]);
     gf_array_free(&arr[1]);
     gf_dataset_free(&ds);

@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/modelio.h"
+#include "model/checkpoint.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/rng.h"
@@ -223,7 +224,7 @@ int cmd_train(int argc, char **argv)
     }
     n_pool_subj = count_subjects(d.ids, sel, 0, n);
     printf("train: %s, %d cycles (%s, %s): pool %d subjects / %d cycles, test %d subjects / %d cycles (seed %ld)\n",
-           data, n, gf_task_name(d.task), cli_task_units(d.task), n_pool_subj, n_pool,
+           data, n, gf_task_name(d.task), gf_task_units(d.task), n_pool_subj, n_pool,
            n_test_subj, n_test, seed);
     char extra[64] = "";
     if (arch == GF_ARCH_TRANSFORMER) snprintf(extra, sizeof extra, ", %d heads, FFN %d", cfg.n_heads, cfg.d_ff);
@@ -323,19 +324,19 @@ int cmd_train(int argc, char **argv)
     memcpy(m->x_mean, mean, sizeof mean);
     memcpy(m->x_std, sd, sizeof sd);
     m->has_norm = 1;
-    meta = cli_model_meta(&cfg, d.task);
+    meta = gf_checkpoint_meta(&cfg, d.task);
     if (!meta) { e = gf_fail(GF_ENOMEM, "out of memory"); goto done; }
-    if (!e) e = cli_meta_set(meta, "seed", "%ld", seed);
-    if (!e) e = cli_meta_set(meta, "epochs", "%d", tr.n_epochs);
-    if (!e) e = cli_meta_set(meta, "folds", "%ld", folds);
-    if (!e) e = cli_meta_set(meta, "patience", "%ld", patience);
-    if (!e) e = cli_meta_set(meta, "batch", "%ld", batch);
-    if (!e) e = cli_meta_set(meta, "lr", "%.9g", lr);
-    if (!e) e = cli_meta_set(meta, "weight_decay", "%.9g", tc.opt.weight_decay);
-    if (!e) e = cli_meta_set(meta, "clip", "%.9g", tc.clip);
-    if (!e) e = cli_meta_set(meta, "loss", "mse");
-    if (!e) e = cli_meta_set(meta, "normalization", "own");
-    if (!e) e = cli_meta_set(meta, "protocol", "gait2hip-60: 20%% subject hold-out, %ld-fold group CV, median best epoch", folds);
+    if (!e) e = gf_meta_set(meta, "seed", "%ld", seed);
+    if (!e) e = gf_meta_set(meta, "epochs", "%d", tr.n_epochs);
+    if (!e) e = gf_meta_set(meta, "folds", "%ld", folds);
+    if (!e) e = gf_meta_set(meta, "patience", "%ld", patience);
+    if (!e) e = gf_meta_set(meta, "batch", "%ld", batch);
+    if (!e) e = gf_meta_set(meta, "lr", "%.9g", lr);
+    if (!e) e = gf_meta_set(meta, "weight_decay", "%.9g", tc.opt.weight_decay);
+    if (!e) e = gf_meta_set(meta, "clip", "%.9g", tc.clip);
+    if (!e) e = gf_meta_set(meta, "loss", "mse");
+    if (!e) e = gf_meta_set(meta, "normalization", "own");
+    if (!e) e = gf_meta_set(meta, "protocol", "gait2hip-60: 20%% subject hold-out, %ld-fold group CV, median best epoch", folds);
     if (e) goto done;
     if ((e = gf_safetensors_save_model(out, m, meta))) goto done;
 
@@ -362,7 +363,7 @@ int cmd_train(int argc, char **argv)
     json_object_set_new(report, "checkpoint", json_string(out));
     json_object_set_new(report, "data", json_string(data));
     json_object_set_new(report, "task", json_string(gf_task_name(d.task)));
-    json_object_set_new(report, "units", json_string(cli_task_units(d.task)));
+    json_object_set_new(report, "units", json_string(gf_task_units(d.task)));
     json_object_set_new(report, "seed", json_integer(seed));
     json_object_set_new(report, "hyperparameters",
                         json_pack("{s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:i, s:f, s:i, s:i}", "d_model", cfg.d_model,
@@ -391,7 +392,7 @@ int cmd_train(int argc, char **argv)
     else e = gf_write_file_atomic(jpath, txt, strlen(txt));
     free(txt);
     if (!e) {
-        print_table(&met, gf_task_cols(d.task), cli_task_units(d.task));
+        print_table(&met, gf_task_cols(d.task), gf_task_units(d.task));
         printf("\nmodel -> %s\nreport -> %s (%.1f s)\n", out, jpath, now_s() - t0);
     }
     free(jpath);

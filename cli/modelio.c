@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "model/trainer.h"
 #include "sites/npz.h"
 #include "sites/store.h"
 
-const char *cli_task_units(gf_task t) { return t == GF_TASK_FORCES ? "N/kg" : "N\xc2\xb7m/kg"; }
 
 static int is_sqlite(const char *path)
 {
@@ -86,56 +86,6 @@ gf_err cli_data_load(const char *path, const gf_task *want, cli_data *out)
     return GF_OK;
 }
 
-gf_err cli_meta_set(json_t *meta, const char *key, const char *fmt, ...)
-{
-    char buf[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (json_object_set_new(meta, key, json_string(buf))) return gf_fail(GF_ENOMEM, "out of memory building metadata");
-    return GF_OK;
-}
-
-static char *cols_json(const char *const *cols, int n)
-{
-    json_t *a = json_array();
-    for (int i = 0; a && i < n; i++) json_array_append_new(a, json_string(cols[i]));
-    char *s = a ? json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    json_decref(a);
-    return s;
-}
-
-json_t *cli_model_meta(const gf_model_config *c, gf_task task)
-{
-    json_t *m = json_object();
-    if (!m) return NULL;
-    char *in = cols_json(gf_in_cols, GF_DIN), *out = cols_json(gf_task_cols(task), gf_task_dim(task));
-    gf_err e = !in || !out ? GF_ENOMEM : GF_OK;
-    if (!e) e = cli_meta_set(m, "format", "gaitfed-model-1");
-    if (!e) e = cli_meta_set(m, "model", "%s", gf_arch_name(c->arch));
-    if (!e) e = cli_meta_set(m, "d_in", "%d", c->d_in);
-    if (!e) e = cli_meta_set(m, "d_out", "%d", c->d_out);
-    if (!e) e = cli_meta_set(m, "d_model", "%d", c->d_model);
-    if (!e) e = cli_meta_set(m, "n_layers", "%d", c->n_layers);
-    if (!e) e = cli_meta_set(m, "n_heads", "%d", c->n_heads);
-    if (!e) e = cli_meta_set(m, "d_ff", "%d", c->d_ff);
-    if (!e) e = cli_meta_set(m, "max_len", "%d", c->max_len);
-    if (!e) e = cli_meta_set(m, "prenorm", "%d", c->prenorm);
-    if (!e) e = cli_meta_set(m, "gelu", "%d", c->gelu);
-    if (!e) e = cli_meta_set(m, "dropout", "%.9g", c->dropout);
-    if (!e) e = cli_meta_set(m, "kernel", "%d", c->kernel);
-    if (!e) e = cli_meta_set(m, "task", "%s", gf_task_name(task));
-    if (!e) e = cli_meta_set(m, "units", "%s", cli_task_units(task));
-    if (!e) e = cli_meta_set(m, "in_units", "deg");
-    if (!e) e = cli_meta_set(m, "in_cols", "%s", in);
-    if (!e) e = cli_meta_set(m, "out_cols", "%s", out);
-    if (!e) e = cli_meta_set(m, "frames", "%d", GF_T);
-    free(in);
-    free(out);
-    if (e) { json_decref(m); return NULL; }
-    return m;
-}
 
 static gf_err meta_int(const gf_safetensors *st, const char *path, const char *key, long lo, long hi, int *out)
 {

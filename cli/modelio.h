@@ -23,18 +23,6 @@ typedef struct {
 gf_err cli_data_load(const char *path, const gf_task *want, cli_data *out);
 void cli_data_free(cli_data *d);
 
-/* "N/kg" or "N·m/kg". */
-const char *cli_task_units(gf_task t);
-
-/* Checkpoint metadata (all values strings): format, model, the architecture's
- * hyper-parameters, task, units, in_cols/out_cols (JSON arrays as text),
- * frames. The caller adds training details. New reference; NULL on ENOMEM. */
-json_t *cli_model_meta(const gf_model_config *c, gf_task task);
-gf_err cli_meta_set(json_t *meta, const char *key, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 /* Reads a checkpoint written by `gaitfed train`: builds the model from its
  * metadata (checking channels: the inputs must be gf_in_cols, the outputs the

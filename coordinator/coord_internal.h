@@ -1,0 +1,97 @@
+/* Coordinator state shared by coordinator.c (lifecycle, rounds), api.c
+ * (HTTP handlers) and aggregate.c (the worker). Event-loop thread only,
+ * except the fields marked "worker". */
+#ifndef GF_COORD_INTERNAL_H
+#define GF_COORD_INTERNAL_H
+#include <pthread.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "coordinator/config.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/db.h"
+#include "coordinator/https_server.h"
+#include "coordinator/strategy.h"
+#include "crypto/fixpoint.h"
+#include "crypto/identity.h"
+#include "crypto/secagg.h"
+#include "model/model.h"
+
+#define GF_ONLINE_MS 15000     /* a site that polled within this window is online */
+#define GF_POLL_MS 200         /* retry_after_ms we ask of nodes */
+#define GF_JSON_CAP (1u << 20) /* JSON request bodies */
+
+typedef struct {
+    char name[GF_NAME_MAX + 1];
+    gf_role role;
+    int64_t last_seen_ms;
+    /* this attempt */
+    uint32_t idx;              /* 1..n when selected, else 0 */
+    int advertised, updated, evaluated;
+    int64_t n_samples;
+    float *update;             /* plain mode: Δ (owned) */
+} gf_site;
+
+typedef enum { R_IDLE, R_OPEN, R_AGGREGATING, R_EVALUATE, R_DONE } gf_round_state;
+
+struct gf_coordinator {
+    const gf_coord_config *cfg;
+    struct event_base *base;
+    gf_https_server *http;
+    gf_trust *trust;
+    gf_coord_db db;
+    struct event *tick, *wake;
+    int wake_fd[2];
+
+    gf_site *sites;
+    size_t n_sites, cap_sites;
+
+    /* the current global model */
+    gf_model *model;           /* params = θ of `version` */
+    size_t L;
+    int64_t version;
+    uint8_t *blob;             /* its safetensors bytes */
+    size_t blob_len;
+    char sha[65];
+    gf_strategy strat;
+
+    /* the current round */
+    gf_round_state state;
+    int64_t round, attempt;
+    gf_phase phase;
+    int64_t deadline_ms;
+    uint32_t n_sel;
+    gf_site **sel;             /* sel[idx-1] */
+    gf_secagg_params sp;
+    gf_secagg_server *sa;
+    uint8_t *adverts, *survivors, *unmask_req;
+    size_t adverts_len, survivors_len, unmask_req_len;
+    int64_t total_samples;     /* S over U1 */
+
+    /* worker (aggregation); fields below are the worker's until it signals */
+    pthread_t worker;
+    int worker_running;
+    gf_err worker_err;
+    char worker_msg[256];
+    float *next_theta;         /* worker output */
+    uint32_t n_survivors;
+
+    int64_t eval_version;      /* version the evaluators are benchmarking */
+    int finished;
+};
+
+int64_t gf_now_ms(void);
+/* Site of a verified peer (registered on first contact); NULL if refused (the
+ * config lists sites and this one is not among them). */
+gf_site *gf_coord_site(gf_coordinator *c, const gf_peer *p, int64_t now);
+/* Round machinery (coordinator.c). */
+void gf_coord_advance(gf_coordinator *c);   /* closes phases whose members answered or whose deadline passed */
+void gf_coord_abandon(gf_coordinator *c, const char *why);
+/* The HTTP entry point (api.c). */
+void gf_coord_handle(gf_https_req *r, void *ctx);
+/* Aggregation on the worker thread (aggregate.c). */
+gf_err gf_coord_start_aggregate(gf_coordinator *c);
+void gf_coord_finish_aggregate(gf_coordinator *c);
+
+#endif

@@ -1,0 +1,23 @@
+/* The coordinator: one event loop serving docs/PROTOCOL.md over mutual TLS,
+ * the round state machine (open → train/advert → shares → masked →
+ * consistency → unmask → aggregate → evaluate), aggregation on a worker
+ * thread, and every transition committed to the database with its audit row.
+ * Restarted with the same config it continues from the last stored model
+ * version; an open round resumes as its next attempt with fresh keys. */
+#ifndef GF_COORDINATOR_H
+#define GF_COORDINATOR_H
+#include "common/err.h"
+#include "coordinator/config.h"
+
+struct event_base;
+typedef struct gf_coordinator gf_coordinator;
+
+/* cfg is borrowed and must outlive the coordinator. Binds, opens the
+ * database, creates model version 0 (seeded initialization) if none. */
+gf_err gf_coordinator_new(const gf_coord_config *cfg, struct event_base *base, gf_coordinator **out);
+void gf_coordinator_free(gf_coordinator *c);
+int gf_coordinator_port(const gf_coordinator *c);
+/* 1 once every configured round is done (the loop may then stop). */
+int gf_coordinator_finished(const gf_coordinator *c);
+
+#endif
