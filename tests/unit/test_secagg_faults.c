@@ -376,3 +376,39 @@ Test(secagg_faults, malformed_messages_refused)
     tu_round_free(&r);
     tu_fed_free(&f);
 }
+
+Test(secagg_faults, fresh_keys_every_round_and_own_advert_checked)
+{
+    tu_fed f;
+    tu_fed_make(&f, 3, "testfed");
+    gf_secagg_params p1 = tu_params(3, 0, 0, 8, 30), p2 = tu_params(3, 0, 0, 8, 31);
+    tu_round r1, r2;
+    tu_round_new(&r1, &f, &p1, NULL);
+    tu_round_new(&r2, &f, &p2, NULL);
+    adverts(&r1);
+    adverts(&r2);
+    /* Same identity, two rounds: different c_pk and s_pk; an advert of round 30 is no advert of round 31. */
+    for (uint32_t i = 0; i < 3; i++) {
+        cr_assert(memcmp(r1.msg[i] + GF_SA_HDR + 4, r2.msg[i] + GF_SA_HDR + 4, 64) != 0);
+        cr_assert_eq(gf_secagg_server_add_advert(r2.s, r1.msg[i], r1.len[i]), GF_ESTATE);
+    }
+    /* A replayed advert re-labelled with the new round id fails its signature (it binds the context). */
+    gf_secagg_server *checked;
+    cr_assert_eq(gf_secagg_server_new(&p2, f.trust, 1, &checked), GF_OK);
+    uint8_t *old = malloc(r1.len[1]);
+    memcpy(old, r1.msg[1], r1.len[1]);
+    gf_put_u64le(old + 8, p2.round_id);
+    cr_assert_eq(gf_secagg_server_add_advert(checked, old, r1.len[1]), GF_ECRYPTO);
+    free(old);
+    gf_secagg_server_free(checked);
+    /* The server swaps party 1's own keys in the list: party 1 notices. */
+    r1.msg[0][GF_SA_HDR + 10] ^= 1;
+    size_t ll, ml;
+    uint8_t *list = collect(&r1, &ll), *m;
+    cr_assert_eq(gf_secagg_client_share(r1.c[0], list, ll, &m, &ml), GF_ECRYPTO);
+    cr_assert(strstr(gf_errmsg(), "my advert") != NULL, "%s", gf_errmsg());
+    free(list);
+    tu_round_free(&r1);
+    tu_round_free(&r2);
+    tu_fed_free(&f);
+}
