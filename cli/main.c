@@ -21,7 +21,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "metrics of a model on a data set"},
     {"predict", cmd_predict, "model outputs for an NPZ of inputs"},
     {"pki", cmd_pki, "consortium CA and site kits (init, issue, revoke, list)"},
-    {"coordinator", NULL, "run the federation coordinator"},
+    {"coordinator", cmd_coordinator, "run the federation coordinator (--config F)"},
     {"node", NULL, "run a hospital node"},
     {"report", NULL, "HTML report with plots"},
     {"audit", cmd_audit, "verify the coordinator's audit chain (audit verify --db)"},

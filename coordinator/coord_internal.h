@@ -28,8 +28,9 @@ typedef struct {
     int64_t last_seen_ms;
     /* this attempt */
     uint32_t idx;              /* 1..n when selected, else 0 */
-    int advertised, updated, evaluated;
+    int advertised, shared, masked, signed_, unmasked, updated, evaluated;
     int64_t n_samples;
+    double train_loss;         /* from its validation report (NAN if absent) */
     float *update;             /* plain mode: Δ (owned) */
 } gf_site;
 
@@ -44,8 +45,8 @@ struct gf_coordinator {
     struct event *tick, *wake;
     int wake_fd[2];
 
-    gf_site *sites;
-    size_t n_sites, cap_sites;
+    gf_site *sites;            /* GF_SECAGG_MAX_PARTIES slots, never moved */
+    size_t n_sites;
 
     /* the current global model */
     gf_model *model;           /* params = θ of `version` */
@@ -74,7 +75,8 @@ struct gf_coordinator {
     int worker_running;
     gf_err worker_err;
     char worker_msg[256];
-    float *next_theta;         /* worker output */
+    float *next_theta;         /* worker output: θ_{v+1} packed */
+    gf_strategy next_strat;    /* the strategy after this step (swapped in on commit) */
     uint32_t n_survivors;
 
     int64_t eval_version;      /* version the evaluators are benchmarking */
@@ -93,5 +95,7 @@ void gf_coord_handle(gf_https_req *r, void *ctx);
 /* Aggregation on the worker thread (aggregate.c). */
 gf_err gf_coord_start_aggregate(gf_coordinator *c);
 void gf_coord_finish_aggregate(gf_coordinator *c);
+/* Stores θ_{v+1} (c->next_theta) as the next version and closes the round, in one transaction. */
+gf_err gf_coord_commit_version(gf_coordinator *c, double loss);
 
 #endif

@@ -296,7 +296,17 @@ gf_err gf_coord_db_open_round_get(gf_coord_db *d, int64_t *round, int64_t *model
     return e;
 }
 
-gf_err gf_coord_db_restart_round(gf_coord_db *d, int64_t round, int64_t now_ms)
+gf_err gf_coord_db_last_round(gf_coord_db *d, int64_t *round)
+{
+    sqlite3_stmt *q;
+    GF_TRY(prep(d, "SELECT coalesce(max(round), 0) FROM rounds", &q));
+    gf_err e = sqlite3_step(q) == SQLITE_ROW ? GF_OK : fail(d, "reading rounds");
+    if (!e) *round = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return e;
+}
+
+gf_err gf_coord_db_restart_round(gf_coord_db *d, int64_t round, const char *reason, int64_t now_ms)
 {
     sqlite3_stmt *q;
     GF_TRY(prep(d, "UPDATE rounds SET attempt = attempt + 1, phase = 'train', deadline_ms = NULL"
@@ -304,9 +314,13 @@ gf_err gf_coord_db_restart_round(gf_coord_db *d, int64_t round, int64_t now_ms)
     sqlite3_bind_int64(q, 1, round);
     GF_TRY(done(d, q, "restarting a round"));
     if (sqlite3_changes(d->db) != 1) return gf_fail(GF_ESTATE, "%s: round %lld is not open", d->path, (long long)round);
-    char detail[96];
-    snprintf(detail, sizeof detail, "{\"round\":%lld,\"reason\":\"coordinator restarted\"}", (long long)round);
-    return gf_coord_db_audit(d, now_ms, "round_restarted", detail);
+    json_t *j = json_pack("{s:I,s:s}", "round", (json_int_t)round, "reason", reason);
+    char *detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!detail) return gf_fail(GF_ENOMEM, "out of memory");
+    gf_err e = gf_coord_db_audit(d, now_ms, "round_restarted", detail);
+    free(detail);
+    return e;
 }
 
 gf_err gf_coord_db_site_seen(gf_coord_db *d, const char *name, const char *role, const char *cert_sha_hex,

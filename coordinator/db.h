@@ -51,8 +51,10 @@ gf_err gf_coord_db_close_round(gf_coord_db *d, int64_t round, const char *outcom
 /* The open round (round = 0 when none) with its attempt counter. */
 gf_err gf_coord_db_open_round_get(gf_coord_db *d, int64_t *round, int64_t *model_version, int64_t *attempt,
                                   char phase[32]);
+/* Highest round number ever opened (0 when none). */
+gf_err gf_coord_db_last_round(gf_coord_db *d, int64_t *round);
 /* A restart: the open round starts over at its key phase (attempt + 1). */
-gf_err gf_coord_db_restart_round(gf_coord_db *d, int64_t round, int64_t now_ms);
+gf_err gf_coord_db_restart_round(gf_coord_db *d, int64_t round, const char *reason, int64_t now_ms);
 
 /* Sites and per-round participation. */
 gf_err gf_coord_db_site_seen(gf_coord_db *d, const char *name, const char *role, const char *cert_sha_hex,

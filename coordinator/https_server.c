@@ -137,6 +137,13 @@ static void req_free(gf_https_req *r)
     free(r);
 }
 
+int gf_https_replied(const gf_https_req *r) { return r->answered; }
+
+void gf_https_add_header(gf_https_req *r, const char *name, const char *value)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+}
+
 void gf_https_reply_bytes(gf_https_req *r, int status, const char *content_type, const void *data, size_t len)
 {
     if (r->answered) return;

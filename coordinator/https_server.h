@@ -59,6 +59,10 @@ const char *gf_https_header(const gf_https_req *r, const char *name);
 const gf_peer *gf_https_peer(const gf_https_req *r);
 const uint8_t *gf_https_body(const gf_https_req *r, size_t *len);
 
+/* 1 once r has been answered. */
+int gf_https_replied(const gf_https_req *r);
+/* An extra response header (before the answer). */
+void gf_https_add_header(gf_https_req *r, const char *name, const char *value);
 /* Answers. Every body carries X-Content-SHA256 (hex of the body). */
 void gf_https_reply_json(gf_https_req *r, int status, json_t *body /* reference stolen */);
 void gf_https_reply_bytes(gf_https_req *r, int status, const char *content_type, const void *data, size_t len);

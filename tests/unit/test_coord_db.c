@@ -48,7 +48,7 @@ Test(coord_db, models_rounds_sites)
     cr_assert_eq(r, 1);
     cr_assert_eq(att, 1);
     cr_assert_str_eq(phase, "advert");
-    cr_assert_eq(gf_coord_db_restart_round(&d, 1, 1005), GF_OK);
+    cr_assert_eq(gf_coord_db_restart_round(&d, 1, "test", 1005), GF_OK);
     cr_assert_eq(gf_coord_db_open_round_get(&d, &r, &mv, &att, phase), GF_OK);
     cr_assert_eq(att, 2);
     cr_assert_str_eq(phase, "train");

@@ -1,0 +1,83 @@
+/* gaitfed coordinator --config F [--port-file P]: runs the federation of F
+ * until every configured round is done (exit 0) or SIGINT/SIGTERM (exit 0,
+ * state committed). The first stdout line says where it listens; with
+ * --port-file the port is also written there (temp-then-rename), for
+ * scripts that start it on an ephemeral port ("listen": "127.0.0.1:0"). */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "cli/cli.h"
+#include "common/fileio.h"
+#include "coordinator/coordinator.h"
+
+static const char *USAGE = "gaitfed coordinator --config F [--port-file P]";
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    fprintf(stderr, "coordinator: signal %d, stopping (state is committed)\n", (int)sig);
+    event_base_loopbreak(arg);
+}
+
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    void **a = arg;
+    if (gf_coordinator_finished(a[0])) event_base_loopbreak(a[1]);
+}
+
+int cmd_coordinator(int argc, char **argv)
+{
+    const char *config = NULL, *port_file = NULL;
+    cli_opt opts[] = {{"--config", 1, &config}, {"--port-file", 1, &port_file}};
+    int rc = cli_parse("coordinator", USAGE, argc, argv, opts, 2, NULL, 0, NULL);
+    if (rc) return rc;
+    if (!config) return cli_usage("coordinator", USAGE, "--config is required");
+    signal(SIGPIPE, SIG_IGN);
+    gf_coord_config cfg;
+    gf_err e = gf_coord_config_load(config, &cfg);
+    if (e) return cli_fail(e);
+    struct event_base *base = event_base_new();
+    gf_coordinator *c = NULL;
+    if (!base) e = gf_fail(GF_ENOMEM, "event loop: out of memory");
+    if (!e) e = gf_coordinator_new(&cfg, base, &c);
+    if (e) {
+        if (base) event_base_free(base);
+        gf_coord_config_free(&cfg);
+        return cli_fail(e);
+    }
+    int port = gf_coordinator_port(c);
+    printf("coordinator %s listening on https://%s:%d (%s aggregation, %s, %ld rounds)\n", cfg.name, cfg.host, port,
+           cfg.secure ? "secure" : "PLAIN", gf_fed_strategy_name(cfg.strategy), cfg.rounds);
+    fflush(stdout);
+    if (port_file) {
+        char buf[16];
+        int n = snprintf(buf, sizeof buf, "%d\n", port);
+        if ((e = gf_write_file_atomic(port_file, buf, (size_t)n))) {
+            gf_coordinator_free(c);
+            event_base_free(base);
+            gf_coord_config_free(&cfg);
+            return cli_fail(e);
+        }
+    }
+    struct event *si = evsignal_new(base, SIGINT, on_signal, base), *st = evsignal_new(base, SIGTERM, on_signal, base);
+    void *args[2] = {c, base};
+    struct event *chk = event_new(base, -1, EV_PERSIST, on_check, args);
+    struct timeval tv = {0, 200000};
+    if (si) event_add(si, NULL);
+    if (st) event_add(st, NULL);
+    if (chk) event_add(chk, &tv);
+    event_base_dispatch(base);
+    int finished = gf_coordinator_finished(c);
+    if (si) event_free(si);
+    if (st) event_free(st);
+    if (chk) event_free(chk);
+    gf_coordinator_free(c);
+    event_base_free(base);
+    gf_coord_config_free(&cfg);
+    if (finished) printf("coordinator: federation finished\n");
+    return 0;
+}

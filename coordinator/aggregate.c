@@ -1,0 +1,127 @@
+/* Aggregation of a round on a worker thread: the secure-aggregation unmasking
+ * (or the plain weighted sum), the decoding to the weighted mean update and
+ * the strategy step. The loop thread keeps serving meanwhile; it touches none
+ * of the round state while c->state == R_AGGREGATING. */
+#include "coordinator/coord_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static gf_err weighted_mean(gf_coordinator *c, float *delta)
+{
+    const size_t L = c->L;
+    if (!c->cfg->secure) { /* Σ n_i Δ_i / Σ n_i in double */
+        double *acc = calloc(L, sizeof *acc), w = 0;
+        if (!acc) return gf_fail(GF_ENOMEM, "aggregation: out of memory");
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < c->n_sel; i++) {
+            const gf_site *s = c->sel[i];
+            if (!s->updated) continue;
+            for (size_t j = 0; j < L; j++) acc[j] += (double)s->n_samples * s->update[j];
+            w += (double)s->n_samples;
+            n++;
+        }
+        for (size_t j = 0; j < L; j++) delta[j] = (float)(acc[j] / w);
+        free(acc);
+        c->n_survivors = n;
+        return GF_OK;
+    }
+    uint32_t *sum = malloc(L * sizeof *sum);
+    if (!sum) return gf_fail(GF_ENOMEM, "aggregation: out of memory");
+    gf_err e = gf_secagg_server_finish(c->sa, sum);
+    if (!e) {
+        gf_fixpoint fp;
+        e = gf_fixpoint_plan(c->sp.n, c->sp.clip, c->sp.scale, &fp);
+        if (!e) gf_fixpoint_decode(&fp, sum, L, delta);
+    }
+    free(sum);
+    if (e) return e;
+    /* The survivors encoded (n_i / S)·Δ_i: divide by Σ_{U3} n_i / S for their weighted mean. */
+    double W = 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->n_sel; i++)
+        if (gf_secagg_server_in_u3(c->sa, c->sel[i]->idx)) {
+            W += (double)c->sel[i]->n_samples / (double)c->total_samples;
+            n++;
+        }
+    if (!(W > 0)) return gf_fail(GF_ESTATE, "aggregation: survivors carry no samples");
+    for (size_t j = 0; j < L; j++) delta[j] = (float)(delta[j] / W);
+    c->n_survivors = n;
+    return GF_OK;
+}
+
+static void *work(void *arg)
+{
+    gf_coordinator *c = arg;
+    float *delta = malloc(c->L * sizeof *delta);
+    gf_err e = delta && c->next_theta ? GF_OK : gf_fail(GF_ENOMEM, "aggregation: out of memory");
+    if (!e) e = weighted_mean(c, delta);
+    if (!e) {
+        gf_arena_pack(&c->model->params, c->next_theta);
+        e = gf_strategy_step(&c->next_strat, c->next_theta, delta);
+    }
+    free(delta);
+    c->worker_err = e;
+    snprintf(c->worker_msg, sizeof c->worker_msg, "%s", e ? gf_errmsg() : "");
+    if (write(c->wake_fd[1], "w", 1) != 1) {} /* the loop polls the state anyway */
+    return NULL;
+}
+
+gf_err gf_coord_start_aggregate(gf_coordinator *c)
+{
+    free(c->next_theta);
+    c->next_theta = malloc(c->L * sizeof *c->next_theta);
+    gf_strategy_free(&c->next_strat);
+    gf_err e = c->next_theta ? gf_strategy_init(&c->next_strat, c->strat.kind, c->strat.server_lr, c->strat.beta1,
+                                                c->strat.beta2, c->strat.tau, c->L)
+                             : gf_fail(GF_ENOMEM, "aggregation: out of memory");
+    if (!e && c->strat.m) { /* the step runs on a copy: a failed commit leaves the state as it was */
+        memcpy(c->next_strat.m, c->strat.m, c->L * sizeof *c->strat.m);
+        memcpy(c->next_strat.v, c->strat.v, c->L * sizeof *c->strat.v);
+    }
+    c->next_strat.step = c->strat.step;
+    if (e) return e;
+    c->state = R_AGGREGATING;
+    if (pthread_create(&c->worker, NULL, work, c)) {
+        c->state = R_OPEN;
+        return gf_fail(GF_ENOMEM, "aggregation: cannot start the worker thread");
+    }
+    c->worker_running = 1;
+    return GF_OK;
+}
+
+void gf_coord_finish_aggregate(gf_coordinator *c)
+{
+    if (!c->worker_running) return;
+    pthread_join(c->worker, NULL);
+    c->worker_running = 0;
+    c->state = R_OPEN;
+    if (c->worker_err) {
+        gf_coord_abandon(c, c->worker_msg);
+        return;
+    }
+    double loss = 0, w = 0;
+    for (uint32_t i = 0; i < c->n_sel; i++)
+        if (isfinite(c->sel[i]->train_loss) && c->sel[i]->n_samples > 0) {
+            loss += c->sel[i]->train_loss * (double)c->sel[i]->n_samples;
+            w += (double)c->sel[i]->n_samples;
+        }
+    loss = w > 0 ? loss / w : NAN;
+    if (gf_coord_commit_version(c, loss)) {
+        gf_coord_abandon(c, gf_errmsg());
+        return;
+    }
+    gf_strategy tmp = c->strat;
+    c->strat = c->next_strat;
+    c->next_strat = tmp;
+    fprintf(stderr, "coordinator: round %lld: model version %lld from %u sites (loss %.4g)\n", (long long)c->round,
+            (long long)c->version, c->n_survivors, loss);
+    c->eval_version = c->version;
+    for (size_t i = 0; i < c->n_sites; i++) c->sites[i].evaluated = 0;
+    c->state = R_EVALUATE;
+    c->phase = GF_PH_EVALUATE;
+    c->deadline_ms = gf_now_ms() + (int64_t)(c->cfg->timeout_s[GF_PH_EVALUATE] * 1000);
+}

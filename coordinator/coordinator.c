@@ -1,0 +1,555 @@
+/* Coordinator lifecycle and the round state machine. Everything here runs on
+ * the event-loop thread; aggregation runs on a worker (aggregate.c). */
+#include "coordinator/coord_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/rng.h"
+#include "crypto/hash.h"
+#include "model/checkpoint.h"
+#include "model/safetensors.h"
+
+int64_t gf_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void note(const gf_coordinator *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* One line per event on stderr (the operator's log; the audit table is the record). */
+#include <stdarg.h>
+static void note(const gf_coordinator *c, const char *fmt, ...)
+{
+    (void)c;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "coordinator: %s\n", buf);
+}
+
+/* ---- sites ---- */
+
+gf_site *gf_coord_site(gf_coordinator *c, const gf_peer *p, int64_t now)
+{
+    for (size_t i = 0; i < c->n_sites; i++)
+        if (!strcmp(c->sites[i].name, p->name)) {
+            c->sites[i].last_seen_ms = now;
+            c->sites[i].role = p->role;
+            return &c->sites[i];
+        }
+    if (p->role != GF_ROLE_HOSPITAL && p->role != GF_ROLE_EVALUATOR) return NULL;
+    if (c->cfg->sites) {
+        size_t k = 0;
+        while (k < c->cfg->n_sites && strcmp(c->cfg->sites[k], p->name)) k++;
+        if (k == c->cfg->n_sites) return NULL;
+    }
+    /* Fixed capacity: sel[] points into sites, which therefore never moves. */
+    if (c->n_sites == GF_SECAGG_MAX_PARTIES) return NULL;
+    gf_site *s = &c->sites[c->n_sites++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", p->name);
+    s->role = p->role;
+    s->last_seen_ms = now;
+    s->train_loss = NAN;
+    char fp[65];
+    gf_hex(p->fingerprint, 32, fp);
+    int is_new = 0;
+    if (gf_coord_db_begin(&c->db) == GF_OK) {
+        if (gf_coord_db_site_seen(&c->db, p->name, gf_role_name(p->role), fp, now, &is_new) == GF_OK)
+            gf_coord_db_commit(&c->db);
+        else
+            gf_coord_db_rollback(&c->db);
+    }
+    if (is_new) note(c, "site %s (%s) joined", p->name, gf_role_name(p->role));
+    return s;
+}
+
+static void reset_participation(gf_coordinator *c)
+{
+    for (size_t i = 0; i < c->n_sites; i++) {
+        gf_site *s = &c->sites[i];
+        s->idx = 0;
+        s->advertised = s->shared = s->masked = s->signed_ = s->unmasked = s->updated = 0;
+        s->n_samples = 0;
+        s->train_loss = NAN;
+        free(s->update);
+        s->update = NULL;
+    }
+    free(c->sel);
+    c->sel = NULL;
+    c->n_sel = 0;
+    gf_secagg_server_free(c->sa);
+    c->sa = NULL;
+    free(c->adverts), free(c->survivors), free(c->unmask_req);
+    c->adverts = c->survivors = c->unmask_req = NULL;
+    c->adverts_len = c->survivors_len = c->unmask_req_len = 0;
+    c->total_samples = 0;
+}
+
+/* ---- model versions ---- */
+
+static gf_err encode_model(gf_coordinator *c)
+{
+    json_t *meta = gf_checkpoint_meta(&c->model->cfg, c->cfg->task_moments ? GF_TASK_MOMENTS : GF_TASK_FORCES);
+    gf_err e = meta ? GF_OK : gf_fail(GF_ENOMEM, "out of memory");
+    if (!e) e = gf_meta_set(meta, "federated_version", "%lld", (long long)c->version);
+    if (!e) e = gf_meta_set(meta, "strategy", "%s", gf_fed_strategy_name(c->cfg->strategy));
+    if (!e) e = gf_meta_set(meta, "normalization", "%s", c->cfg->normalization == GF_NORM_OWN ? "own" : "global");
+    if (!e) e = gf_meta_set(meta, "seed", "%ld", c->cfg->seed);
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    char what[64];
+    snprintf(what, sizeof what, "model version %lld", (long long)c->version);
+    if (!e) e = gf_safetensors_encode(what, &c->model->params, NULL, 0, meta, &blob, &len);
+    json_decref(meta);
+    uint8_t h[32];
+    if (!e) e = gf_sha256(blob, len, h);
+    if (e) {
+        free(blob);
+        return e;
+    }
+    free(c->blob);
+    c->blob = blob;
+    c->blob_len = len;
+    gf_hex(h, 32, c->sha);
+    return GF_OK;
+}
+
+/* Stores the current θ as c->version (+ strategy state) in the caller's transaction. */
+static gf_err store_model(gf_coordinator *c, int64_t round, int64_t now)
+{
+    GF_TRY(encode_model(c));
+    size_t sl = gf_strategy_state_size(&c->strat);
+    uint8_t *st = malloc(sl);
+    if (!st) return gf_fail(GF_ENOMEM, "out of memory");
+    gf_strategy_state_write(&c->strat, st);
+    gf_err e = gf_coord_db_put_model(&c->db, c->version, round, c->blob, c->blob_len, st, sl, now);
+    free(st);
+    return e;
+}
+
+static gf_err load_or_create_model(gf_coordinator *c)
+{
+    GF_TRY(gf_model_create(&c->cfg->model, &c->model));
+    c->L = gf_arena_numel(&c->model->params);
+    GF_TRY(gf_strategy_init(&c->strat, c->cfg->strategy, c->cfg->server_lr, c->cfg->beta1, c->cfg->beta2, c->cfg->tau,
+                            c->L));
+    int64_t v;
+    GF_TRY(gf_coord_db_latest_model(&c->db, &v));
+    if (v < 0) { /* a new federation: version 0 is the seeded initialization */
+        GF_TRY(gf_model_init(c->model, (uint64_t)c->cfg->seed));
+        c->version = 0;
+        GF_TRY(gf_coord_db_begin(&c->db));
+        gf_err e = store_model(c, 0, gf_now_ms());
+        if (!e) e = gf_coord_db_audit(&c->db, gf_now_ms(), "federation_created", "{}");
+        if (!e) e = gf_coord_db_commit(&c->db);
+        else gf_coord_db_rollback(&c->db);
+        return e;
+    }
+    uint8_t *blob = NULL, *st = NULL;
+    size_t len = 0, sl = 0;
+    char sha[65];
+    GF_TRY(gf_coord_db_get_model(&c->db, v, &blob, &len, &st, &sl, sha));
+    gf_safetensors sf;
+    char what[64];
+    snprintf(what, sizeof what, "model version %lld", (long long)v);
+    gf_err e = gf_safetensors_parse(what, blob, len, &sf);
+    if (!e) {
+        e = gf_safetensors_load_into(&c->model->params, &sf, what);
+        gf_safetensors_free(&sf);
+    }
+    if (!e && st) e = gf_strategy_state_read(&c->strat, st, sl);
+    free(st);
+    if (e) {
+        free(blob);
+        return e;
+    }
+    c->version = v;
+    c->blob = blob;
+    c->blob_len = len;
+    snprintf(c->sha, sizeof c->sha, "%s", sha);
+    return GF_OK;
+}
+
+/* ---- rounds ---- */
+
+static uint32_t online_hospitals(gf_coordinator *c, int64_t now, gf_site **out)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < c->n_sites; i++)
+        if (c->sites[i].role == GF_ROLE_HOSPITAL && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS)
+            out[n++] = &c->sites[i];
+    return n;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(gf_site *const *)a)->name, (*(gf_site *const *)b)->name);
+}
+
+static void set_phase(gf_coordinator *c, gf_phase p, int64_t now)
+{
+    c->phase = p;
+    c->deadline_ms = now + (int64_t)(c->cfg->timeout_s[p] * 1000);
+    if (gf_coord_db_set_phase(&c->db, c->round, gf_phase_name(p), c->deadline_ms) != GF_OK)
+        note(c, "round %lld: %s", (long long)c->round, gf_errmsg());
+}
+
+/* Opens (or re-opens, as a new attempt) round c->round when enough hospitals are online. */
+static void try_open(gf_coordinator *c, int64_t now)
+{
+    gf_site **on = malloc((c->n_sites ? c->n_sites : 1) * sizeof *on);
+    if (!on) return;
+    uint32_t n_on = online_hospitals(c, now, on);
+    uint32_t need = (uint32_t)c->cfg->min_sites < 2 && c->cfg->secure ? 2 : (uint32_t)c->cfg->min_sites;
+    if (n_on < need) {
+        free(on);
+        return;
+    }
+    /* Sample ceil(fraction · online) sites (at least min_sites), seeded by round and attempt. */
+    qsort(on, n_on, sizeof *on, by_name);
+    gf_rng rng;
+    gf_rng_derive(&rng, (uint64_t)c->cfg->seed, (uint64_t)(c->round * 1000 + c->attempt));
+    for (uint32_t i = n_on; i > 1; i--) {
+        uint32_t j = (uint32_t)gf_rng_below(&rng, i);
+        gf_site *t = on[i - 1];
+        on[i - 1] = on[j];
+        on[j] = t;
+    }
+    uint32_t k = (uint32_t)ceil(c->cfg->sample_fraction * n_on);
+    if (k < need) k = need;
+    if (k > n_on) k = n_on;
+    qsort(on, k, sizeof *on, by_name);
+    reset_participation(c);
+    c->sel = on;
+    c->n_sel = k;
+    for (uint32_t i = 0; i < k; i++) on[i]->idx = i + 1;
+
+    gf_err e = GF_OK;
+    if (c->cfg->secure) {
+        uint64_t rid = (uint64_t)c->round * 65536 + (uint64_t)c->attempt;
+        e = gf_secagg_params_default(rid, k, (uint32_t)c->L, c->cfg->update_clip, &c->sp);
+        if (!e && c->cfg->neighbours) c->sp.k = (uint32_t)c->cfg->neighbours < k - 1 ? (uint32_t)c->cfg->neighbours : k - 1;
+        if (!e && c->cfg->threshold) c->sp.t = (uint32_t)c->cfg->threshold;
+        if (!e) e = gf_secagg_params_check(&c->sp);
+        if (!e) e = gf_secagg_server_new(&c->sp, c->trust, 2, &c->sa);
+    }
+    json_t *params = json_pack("{s:I,s:I,s:b}", "sites", (json_int_t)k, "attempt", (json_int_t)c->attempt, "secure",
+                               c->cfg->secure);
+    if (params && c->cfg->secure && !e) {
+        json_object_set_new(params, "k", json_integer(c->sp.k));
+        json_object_set_new(params, "t", json_integer(c->sp.t));
+        json_object_set_new(params, "scale", json_real(c->sp.scale));
+    }
+    json_t *names = json_array();
+    for (uint32_t i = 0; i < k && names; i++) json_array_append_new(names, json_string(on[i]->name));
+    if (params && names) json_object_set_new(params, "selected", names);
+    char *pj = params ? json_dumps(params, JSON_COMPACT) : NULL;
+    json_decref(params);
+    if (!e && !pj) e = gf_fail(GF_ENOMEM, "out of memory");
+    if (!e) e = gf_coord_db_begin(&c->db);
+    if (!e) {
+        e = c->attempt == 1 ? gf_coord_db_open_round(&c->db, c->round, c->version, pj, now)
+                            : gf_coord_db_audit(&c->db, now, "round_reopened", pj);
+        if (!e) e = gf_coord_db_commit(&c->db);
+        else gf_coord_db_rollback(&c->db);
+    }
+    free(pj);
+    if (e) {
+        note(c, "round %lld: cannot open: %s", (long long)c->round, gf_errmsg());
+        reset_participation(c);
+        return;
+    }
+    c->state = R_OPEN;
+    set_phase(c, GF_PH_TRAIN, now);
+    note(c, "round %lld attempt %lld opened with %u sites (model version %lld)", (long long)c->round,
+         (long long)c->attempt, k, (long long)c->version);
+}
+
+void gf_coord_abandon(gf_coordinator *c, const char *why)
+{
+    int64_t now = gf_now_ms();
+    char detail[400];
+    json_t *j = json_pack("{s:I,s:I,s:s,s:s}", "round", (json_int_t)c->round, "attempt", (json_int_t)c->attempt,
+                          "phase", gf_phase_name(c->phase), "reason", why);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    snprintf(detail, sizeof detail, "%s", s ? s : "{}");
+    free(s);
+    if (gf_coord_db_begin(&c->db) == GF_OK) {
+        if (gf_coord_db_audit(&c->db, now, "attempt_abandoned", detail) == GF_OK &&
+            gf_coord_db_restart_round(&c->db, c->round, why, now) == GF_OK)
+            gf_coord_db_commit(&c->db);
+        else
+            gf_coord_db_rollback(&c->db);
+    }
+    note(c, "round %lld attempt %lld abandoned in %s: %s", (long long)c->round, (long long)c->attempt,
+         gf_phase_name(c->phase), why);
+    reset_participation(c);
+    c->attempt++;
+    c->state = R_IDLE;
+}
+
+/* Records dropouts of a closing phase (audited, one row per phase). */
+static void audit_dropouts(gf_coordinator *c, const char *phase, int64_t now, int (*answered)(const gf_site *))
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < c->n_sel && a; i++)
+        if (!answered(c->sel[i])) json_array_append_new(a, json_string(c->sel[i]->name));
+    if (a && json_array_size(a)) {
+        json_t *j = json_pack("{s:I,s:I,s:s,s:o}", "round", (json_int_t)c->round, "attempt", (json_int_t)c->attempt,
+                              "phase", phase, "sites", a);
+        char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        if (s && gf_coord_db_begin(&c->db) == GF_OK) {
+            if (gf_coord_db_audit(&c->db, now, "dropouts", s) == GF_OK) gf_coord_db_commit(&c->db);
+            else gf_coord_db_rollback(&c->db);
+        }
+        free(s);
+        json_decref(j);
+    } else {
+        json_decref(a);
+    }
+}
+
+static int did_advert(const gf_site *s) { return s->advertised; }
+static int did_share(const gf_site *s) { return s->shared; }
+static int did_mask(const gf_site *s) { return s->masked; }
+static int did_sign(const gf_site *s) { return s->signed_; }
+static int did_update(const gf_site *s) { return s->updated; }
+
+static uint32_t count(const gf_coordinator *c, int (*f)(const gf_site *))
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->n_sel; i++) n += f(c->sel[i]) != 0;
+    return n;
+}
+
+/* Whether every site expected in the current phase has answered. */
+static int phase_complete(const gf_coordinator *c)
+{
+    uint32_t adv = count(c, did_advert), sh = count(c, did_share), ma = count(c, did_mask), si = count(c, did_sign);
+    switch (c->phase) {
+    case GF_PH_TRAIN: return c->cfg->secure ? adv == c->n_sel : count(c, did_update) == c->n_sel;
+    case GF_PH_SHARES: return sh == adv;
+    case GF_PH_MASKED: return ma == sh;
+    case GF_PH_CONSISTENCY: return si == ma;
+    case GF_PH_UNMASK: {
+        uint32_t un = 0;
+        for (uint32_t i = 0; i < c->n_sel; i++) un += c->sel[i]->unmasked;
+        return un == si;
+    }
+    default: return 0;
+    }
+}
+
+static void close_phase(gf_coordinator *c, int64_t now)
+{
+    gf_err e = GF_OK;
+    switch (c->phase) {
+    case GF_PH_TRAIN:
+        audit_dropouts(c, "train", now, c->cfg->secure ? did_advert : did_update);
+        if (!c->cfg->secure) {
+            if (count(c, did_update) < (uint32_t)c->cfg->min_sites) {
+                gf_coord_abandon(c, "fewer updates than min_sites");
+                return;
+            }
+            if ((e = gf_coord_start_aggregate(c))) break;
+            return;
+        }
+        c->total_samples = 0;
+        for (uint32_t i = 0; i < c->n_sel; i++)
+            if (c->sel[i]->advertised) c->total_samples += c->sel[i]->n_samples;
+        e = gf_secagg_server_close_adverts(c->sa, &c->adverts, &c->adverts_len);
+        if (!e) set_phase(c, GF_PH_SHARES, now);
+        break;
+    case GF_PH_SHARES:
+        audit_dropouts(c, "shares", now, did_share);
+        e = gf_secagg_server_close_shares(c->sa);
+        if (!e) set_phase(c, GF_PH_MASKED, now);
+        break;
+    case GF_PH_MASKED:
+        audit_dropouts(c, "masked", now, did_mask);
+        e = gf_secagg_server_close_masked(c->sa, &c->survivors, &c->survivors_len);
+        if (!e) set_phase(c, GF_PH_CONSISTENCY, now);
+        break;
+    case GF_PH_CONSISTENCY:
+        audit_dropouts(c, "consistency", now, did_sign);
+        e = gf_secagg_server_close_consistency(c->sa, &c->unmask_req, &c->unmask_req_len);
+        if (!e) set_phase(c, GF_PH_UNMASK, now);
+        break;
+    case GF_PH_UNMASK:
+        e = gf_coord_start_aggregate(c);
+        if (!e) return;
+        break;
+    default: return;
+    }
+    if (e) gf_coord_abandon(c, gf_errmsg());
+}
+
+void gf_coord_advance(gf_coordinator *c)
+{
+    int64_t now = gf_now_ms();
+    for (int guard = 0; guard < 8; guard++) {
+        switch (c->state) {
+        case R_IDLE:
+            if (c->version >= c->cfg->rounds) {
+                c->state = R_DONE;
+                c->finished = 1;
+                note(c, "federation finished: %lld rounds", (long long)c->version);
+                return;
+            }
+            try_open(c, now);
+            if (c->state == R_IDLE) return;
+            continue;
+        case R_OPEN:
+            if (!phase_complete(c) && now < c->deadline_ms) return;
+            close_phase(c, now);
+            if (c->state != R_OPEN) continue;
+            if (!phase_complete(c)) return; /* the next phase waits for answers */
+            continue;
+        case R_EVALUATE: {
+            int pending = 0;
+            for (size_t i = 0; i < c->n_sites; i++) {
+                gf_site *s = &c->sites[i];
+                if (s->role == GF_ROLE_EVALUATOR && !s->evaluated && now - s->last_seen_ms <= GF_ONLINE_MS) pending++;
+            }
+            if (pending && now < c->deadline_ms) return;
+            c->state = R_IDLE;
+            c->round++;
+            c->attempt = 1;
+            continue;
+        }
+        default: return; /* R_AGGREGATING, R_DONE */
+        }
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    gf_coord_advance(arg);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    char b[16];
+    while (read(fd, b, sizeof b) > 0) {}
+    gf_coordinator *c = arg;
+    gf_coord_finish_aggregate(c);
+    gf_coord_advance(c);
+}
+
+gf_err gf_coord_commit_version(gf_coordinator *c, double loss)
+{
+    int64_t now = gf_now_ms();
+    gf_arena_unpack(&c->model->params, c->next_theta);
+    c->version++;
+    gf_err e = gf_coord_db_begin(&c->db);
+    if (!e) {
+        e = store_model(c, c->round, now);
+        if (!e) e = gf_coord_db_close_round(&c->db, c->round, "aggregated", (int)c->n_survivors, loss, now);
+        for (uint32_t i = 0; i < c->n_sel && !e; i++)
+            if (c->sel[i]->advertised || c->sel[i]->updated)
+                e = gf_coord_db_round_site(&c->db, c->round, c->sel[i]->name, (int)c->sel[i]->idx, c->sel[i]->n_samples,
+                                           NULL);
+        if (!e) e = gf_coord_db_commit(&c->db);
+        else gf_coord_db_rollback(&c->db);
+    }
+    if (e) c->version--;
+    return e;
+}
+
+gf_err gf_coordinator_new(const gf_coord_config *cfg, struct event_base *base, gf_coordinator **out)
+{
+    *out = NULL;
+    gf_coordinator *c = calloc(1, sizeof *c);
+    if (!c) return gf_fail(GF_ENOMEM, "out of memory");
+    c->cfg = cfg;
+    c->base = base;
+    c->wake_fd[0] = c->wake_fd[1] = -1;
+    c->round = 1;
+    c->attempt = 1;
+    c->sites = calloc(GF_SECAGG_MAX_PARTIES, sizeof *c->sites);
+    if (!c->sites) {
+        free(c);
+        return gf_fail(GF_ENOMEM, "out of memory");
+    }
+    gf_err e = gf_trust_load(cfg->ca, cfg->crl, &c->trust);
+    if (!e) e = gf_coord_db_open(cfg->db, &c->db);
+    if (!e) e = load_or_create_model(c);
+    if (!e) { /* resume: the open round continues as its next attempt */
+        int64_t r = 0, mv = 0, att = 0, last = 0;
+        char phase[32];
+        e = gf_coord_db_open_round_get(&c->db, &r, &mv, &att, phase);
+        if (!e) e = gf_coord_db_last_round(&c->db, &last);
+        if (!e && r) {
+            e = gf_coord_db_begin(&c->db);
+            if (!e) e = gf_coord_db_restart_round(&c->db, r, "coordinator restarted", gf_now_ms());
+            if (!e) e = gf_coord_db_commit(&c->db);
+            else gf_coord_db_rollback(&c->db);
+            c->round = r;
+            c->attempt = att + 1;
+            if (!e) note(c, "resuming round %lld as attempt %lld (was in %s)", (long long)r, (long long)c->attempt, phase);
+        } else if (!e) {
+            c->round = last + 1;
+        }
+    }
+    if (!e && pipe(c->wake_fd)) e = gf_fail(GF_EIO, "coordinator: pipe failed");
+    if (!e) {
+        gf_https_opts o = {.key_path = cfg->key, .cert_path = cfg->cert, .ca_path = cfg->ca, .crl_path = cfg->crl,
+                           .host = cfg->host, .port = cfg->port,
+                           .max_body = (size_t)c->L * 4 + (64u << 10) > GF_JSON_CAP ? (size_t)c->L * 4 + (64u << 10) : GF_JSON_CAP};
+        e = gf_https_server_new(base, &o, gf_coord_handle, c, &c->http);
+    }
+    if (!e) {
+        evutil_make_socket_nonblocking(c->wake_fd[0]);
+        c->wake = event_new(base, c->wake_fd[0], EV_READ | EV_PERSIST, on_wake, c);
+        c->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
+        struct timeval tv = {0, 100000};
+        if (!c->wake || !c->tick || event_add(c->wake, NULL) || event_add(c->tick, &tv))
+            e = gf_fail(GF_ENOMEM, "coordinator: cannot schedule events");
+    }
+    if (e) {
+        gf_coordinator_free(c);
+        return e;
+    }
+    *out = c;
+    return GF_OK;
+}
+
+void gf_coordinator_free(gf_coordinator *c)
+{
+    if (!c) return;
+    if (c->worker_running) pthread_join(c->worker, NULL);
+    if (c->tick) event_free(c->tick);
+    if (c->wake) event_free(c->wake);
+    gf_https_server_free(c->http);
+    reset_participation(c);
+    free(c->sites);
+    if (c->wake_fd[0] >= 0) close(c->wake_fd[0]);
+    if (c->wake_fd[1] >= 0) close(c->wake_fd[1]);
+    free(c->blob);
+    free(c->next_theta);
+    gf_strategy_free(&c->strat);
+    gf_strategy_free(&c->next_strat);
+    gf_model_free(c->model);
+    gf_coord_db_close(&c->db);
+    gf_trust_free(c->trust);
+    free(c);
+}
+
+int gf_coordinator_port(const gf_coordinator *c) { return gf_https_server_port(c->http); }
+int gf_coordinator_finished(const gf_coordinator *c) { return c->finished; }
