@@ -25,7 +25,7 @@ static const command commands[] = {
     {"node", NULL, "run a hospital node"},
     {"report", NULL, "HTML report with plots"},
     {"audit", cmd_audit, "verify the coordinator's audit chain (audit verify --db)"},
-    {"demo", NULL, "a whole federation on localhost"},
+    {"demo", cmd_demo, "a whole federation on localhost (make demo)"},
     {"bench", cmd_bench, "benchmarks (gaitfed bench train: training throughput)"},
 };
 
