@@ -455,7 +455,17 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 gf_err gf_coord_commit_version(gf_coordinator *c, double loss)
 {
     int64_t now = gf_now_ms();
+    /* Keep θ_v and its bytes until the transaction commits: a failed commit
+     * must leave the served model exactly as it was. */
+    float *old = malloc(c->L * sizeof *old);
+    uint8_t *old_blob = c->blob;
+    size_t old_len = c->blob_len;
+    char old_sha[65];
+    if (!old) return gf_fail(GF_ENOMEM, "out of memory");
+    memcpy(old_sha, c->sha, sizeof old_sha);
+    gf_arena_pack(&c->model->params, old);
     gf_arena_unpack(&c->model->params, c->next_theta);
+    c->blob = NULL;
     c->version++;
     gf_err e = gf_coord_db_begin(&c->db);
     if (!e) {
@@ -468,7 +478,17 @@ gf_err gf_coord_commit_version(gf_coordinator *c, double loss)
         if (!e) e = gf_coord_db_commit(&c->db);
         else gf_coord_db_rollback(&c->db);
     }
-    if (e) c->version--;
+    if (e) {
+        c->version--;
+        gf_arena_unpack(&c->model->params, old);
+        free(c->blob);
+        c->blob = old_blob;
+        c->blob_len = old_len;
+        memcpy(c->sha, old_sha, sizeof old_sha);
+    } else {
+        free(old_blob);
+    }
+    free(old);
     return e;
 }
 

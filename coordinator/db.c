@@ -40,7 +40,7 @@ static const char SCHEMA_V1[] =
     " idx INTEGER NOT NULL CHECK (idx >= 1),"
     " n_samples INTEGER CHECK (n_samples IS NULL OR n_samples >= 0),"
     " val TEXT CHECK (val IS NULL OR json_valid(val)),"
-    " PRIMARY KEY (round, site), UNIQUE (round, idx));"
+    " PRIMARY KEY (round, site));" /* idx is per attempt: the last attempt's is kept */
     "CREATE TABLE evaluations("
     " model_version INTEGER NOT NULL REFERENCES models(version),"
     " site TEXT NOT NULL REFERENCES sites(name),"
@@ -368,7 +368,8 @@ gf_err gf_coord_db_round_site(gf_coord_db *d, int64_t round, const char *site, i
 {
     sqlite3_stmt *q;
     GF_TRY(prep(d, "INSERT INTO round_sites(round, site, idx, n_samples, val) VALUES (?,?,?,?,?)"
-                   " ON CONFLICT(round, site) DO UPDATE SET n_samples = excluded.n_samples, val = excluded.val", &q));
+                   " ON CONFLICT(round, site) DO UPDATE SET idx = excluded.idx, n_samples = excluded.n_samples,"
+                   " val = coalesce(excluded.val, val)", &q));
     sqlite3_bind_int64(q, 1, round);
     sqlite3_bind_text(q, 2, site, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 3, idx);
