@@ -36,11 +36,11 @@ Test(secagg, exact_sum_2_parties) { run_exact(2, 0, 0, 1000, NULL); }
 Test(secagg, exact_sum_3_parties) { run_exact(3, 0, 0, 1001, NULL); }
 Test(secagg, exact_sum_5_parties) { run_exact(5, 0, 0, 4099, NULL); }
 Test(secagg, exact_sum_10_parties) { run_exact(10, 0, 0, 5000, NULL); }
-Test(secagg, exact_sum_50_parties_secaggplus, .timeout = 120) { run_exact(50, 0, 0, 3000, NULL); }
+Test(secagg, exact_sum_50_parties_secaggplus) { run_exact(50, 0, 0, 3000, NULL); }
 Test(secagg, exact_sum_10_parties_sparse_k4) { run_exact(10, 4, 3, 777, NULL); }
 
 /* n - t dropouts at each single phase, then mixed over all phases. */
-Test(secagg, dropouts_at_every_phase_full_graph, .timeout = 120)
+Test(secagg, dropouts_at_every_phase_full_graph)
 {
     const uint32_t n = 10; /* full graph, t = 6: up to 4 dropouts */
     for (int ph = GF_SA_DROP_ADVERT; ph <= GF_SA_DROP_UNMASK; ph++) {
@@ -52,7 +52,7 @@ Test(secagg, dropouts_at_every_phase_full_graph, .timeout = 120)
     run_exact(n, 0, 0, 513, mixed);
 }
 
-Test(secagg, dropouts_sparse_graph, .timeout = 120)
+Test(secagg, dropouts_sparse_graph)
 {
     /* n = 12, k = 6, t = 4 of 7 holders: three dropouts anywhere leave every holder set >= 4. */
     gf_secagg_drop d[12] = {0};
@@ -165,7 +165,7 @@ Test(secagg, graph_is_k_regular_symmetric_and_nonce_bound)
     cr_assert_eq(gf_secagg_params_check(&q), GF_ERANGE); /* 10 × 1e9 ≥ 2^31: overflow guard */
 }
 
-Test(secagg, bench_cli_checks_and_reports_exact_sum, .timeout = 120)
+Test(secagg, bench_cli_checks_and_reports_exact_sum)
 {
     const char *d = tu_dir();
     cr_assert_eq(tu_sh("TMPDIR=%s %s bench secagg --sites 4 --params 1000 --dropout 0.25 > %s/out.txt 2>%s/err.txt",

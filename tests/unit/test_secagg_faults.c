@@ -266,7 +266,7 @@ static double byte_chi2(const uint8_t *b, size_t n)
     return c;
 }
 
-Test(secagg_faults, masked_input_indistinguishable_from_uniform, .timeout = 60)
+Test(secagg_faults, masked_input_indistinguishable_from_uniform)
 {
     enum { N = 3, L = 262144 }; /* 1 MiB of party 1's masked vector */
     tu_fed f;
