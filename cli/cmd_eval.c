@@ -1,15 +1,14 @@
 /* gaitfed eval: the Gait2Hip metrics of a checkpoint on labelled data (every
  * cycle of the file; subject-level means, per cadence, pooled, per channel)
- * as one JSON object on stdout. */
+ * as one JSON object on stdout. The metrics are node/local's evaluation, the
+ * same an evaluator site reports for a cohort. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/modelio.h"
-#include "model/checkpoint.h"
-#include "model/metrics.h"
-#include "model/trainer.h"
+#include "node/local.h"
 
 static const char *USAGE = "gaitfed eval --model M.safetensors --data F.npz|SITE.db [--norm own|model] [--threads N]";
 
@@ -33,33 +32,21 @@ int cmd_eval(int argc, char **argv)
     cli_data d;
     e = cli_data_load(data, &task, &d);
     if (e) { gf_model_free(m); json_decref(meta); return cli_fail(e); }
-    float *pred = malloc((size_t)d.n * GF_T * d.D * sizeof *pred);
-    gf_metrics met;
-    int have = 0;
-    if (!pred) e = gf_fail(GF_ENOMEM, "out of memory");
-    if (!e) e = cli_normalize(m, model, !strcmp(norm, "own"), d.ds.x, d.n);
-    if (!e) e = gf_predict(m, d.ds.x, d.n, GF_T, 64, pred);
-    if (!e) e = gf_metrics_compute(&met, pred, d.y, d.n, GF_T, d.D, d.ids, d.speeds);
-    have = !e;
-    json_t *j = NULL;
-    if (!e) {
-        j = gf_metrics_to_json(&met, gf_task_cols(task));
-        if (!j) e = gf_fail(GF_ENOMEM, "out of memory");
+    gf_local_norm nm = {.own = !strcmp(norm, "own"), .label = norm};
+    if (!nm.own && !m->has_norm)
+        e = gf_fail(GF_EINVAL, "%s has no normalization statistics (x_mean/x_std); use --norm own", model);
+    if (!e && !nm.own) {
+        memcpy(nm.mean, m->x_mean, sizeof nm.mean);
+        memcpy(nm.sd, m->x_std, sizeof nm.sd);
     }
+    json_t *j = NULL;
+    if (!e) e = gf_local_evaluate_labeled(m, &d.ds, task, &nm, model, data, &j);
     if (!e) {
-        json_object_set_new(j, "model", json_string(model));
-        json_object_set_new(j, "data", json_string(data));
-        json_object_set_new(j, "task", json_string(gf_task_name(task)));
-        json_object_set_new(j, "units", json_string(gf_task_units(task)));
-        json_object_set_new(j, "normalization", json_string(norm));
-        json_object_set_new(j, "architecture", json_string(gf_arch_name(m->cfg.arch)));
         if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII)) e = gf_fail(GF_EIO, "writing to stdout failed");
         else fputc('\n', stdout);
         if (fflush(stdout)) e = gf_fail(GF_EIO, "writing to stdout failed");
     }
     json_decref(j);
-    if (have) gf_metrics_free(&met);
-    free(pred);
     cli_data_free(&d);
     json_decref(meta);
     gf_model_free(m);

@@ -49,3 +49,21 @@ void gf_fixpoint_decode(const gf_fixpoint *fp, const uint32_t *sum, size_t n, fl
     const double inv = 1.0 / fp->scale;
     for (size_t i = 0; i < n; i++) out[i] = (float)((double)(int32_t)sum[i] * inv);
 }
+
+void gf_limbs_encode(const int64_t *v, size_t n, uint32_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = (uint64_t)v[i]; /* two's complement bits (conversion mod 2^64) */
+        for (int k = 0; k < GF_LIMBS; k++) out[GF_LIMBS * i + k] = (uint32_t)((u >> (16 * k)) & 0xffffu);
+    }
+}
+
+void gf_limbs_decode(const uint32_t *sum, size_t n, int64_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = 0; /* unsigned: the recombination wraps mod 2^64 by definition */
+        for (int k = 0; k < GF_LIMBS; k++) u += (uint64_t)sum[GF_LIMBS * i + k] << (16 * k);
+        /* signed reading without implementation-defined conversion */
+        out[i] = u <= (uint64_t)INT64_MAX ? (int64_t)u : -(int64_t)(~u) - 1;
+    }
+}

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-const char *gf_task_units(gf_task t) { return t == GF_TASK_FORCES ? "N/kg" : "N\xc2\xb7m/kg"; }
 
 gf_err gf_meta_set(json_t *meta, const char *key, const char *fmt, ...)
 {

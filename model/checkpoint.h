@@ -7,9 +7,6 @@
 #include "model/model.h"
 #include "sites/dataset.h"
 
-/* "N/kg" or "N·m/kg". */
-const char *gf_task_units(gf_task t);
-
 /* Metadata (all values strings): format, model, the architecture's
  * hyper-parameters, task, units, in_cols/out_cols (JSON arrays as text),
  * frames. The caller adds training details. New reference; NULL on ENOMEM. */

@@ -32,6 +32,18 @@ static void gather(float *dst, const float *src, const int *idx, int nb, int B, 
     if (nb < B) memset(dst + (size_t)nb * row, 0, (size_t)(B - nb) * row * sizeof(float));
 }
 
+/* grads += mu·(params − center), center packed (arena order, no padding). */
+static void add_prox(gf_arena *grads, const gf_arena *params, float mu, const float *center)
+{
+    size_t off = 0;
+    for (int i = 0; i < params->n; i++) {
+        const float *p = gf_arena_ptr(params, i);
+        float *g = gf_arena_ptr(grads, i);
+        for (size_t j = 0; j < params->t[i].numel; j++) g[j] += mu * (p[j] - center[off + j]);
+        off += params->t[i].numel;
+    }
+}
+
 typedef struct {
     float *xb, *yb, *pb, *dy;
     int B;
@@ -125,6 +137,9 @@ gf_err gf_train(gf_model *m, const float *x, const float *y, int n, int T, const
     if (cfg->max_epochs < 1) return gf_fail(GF_EINVAL, "training: %d epochs (at least 1)", cfg->max_epochs);
     if (cfg->patience < 0) return gf_fail(GF_EINVAL, "training: patience %d", cfg->patience);
     if (nv < 0 || (nv > 0 && (!xv || !yv))) return gf_fail(GF_EINVAL, "training: bad validation set");
+    if (!(cfg->prox_mu >= 0) || !isfinite(cfg->prox_mu))
+        return gf_fail(GF_EINVAL, "training: proximal mu %g must be finite and >= 0", (double)cfg->prox_mu);
+    if (cfg->prox_mu > 0 && !cfg->prox_center) return gf_fail(GF_EINVAL, "training: proximal mu > 0 needs a center");
     const int E = cfg->max_epochs, B = cfg->batch < n ? cfg->batch : n;
     const size_t rx = (size_t)T * m->cfg.d_in, ry = (size_t)T * m->cfg.d_out;
 
@@ -176,6 +191,7 @@ gf_err gf_train(gf_model *m, const float *x, const float *y, int n, int T, const
                 if (nb < B) memset(b.dy + ne, 0, (size_t)(B - nb) * ry * sizeof(float));
                 e = gf_model_backward(m, b.dy);
             }
+            if (!e && cfg->prox_mu > 0) add_prox(&m->grads, &m->params, cfg->prox_mu, cfg->prox_center);
             if (!e && cfg->clip > 0) e = gf_clip_grad_norm(&m->grads, cfg->clip, &norm);
             if (!e) e = gf_adamw_step(&opt, &m->params, &m->grads);
             if (e) {

@@ -42,6 +42,14 @@ typedef struct {
     float clip;            /* 0.5 (global L2 norm); <= 0 disables clipping */
     gf_adamw_config opt;   /* lr 1e-4, weight decay 1e-5 */
     uint64_t seed;         /* shuffling and dropout */
+    /* FedProx (Li et al. 2020): with prox_mu > 0 every step adds
+     * prox_mu·(θ − prox_center) to the gradient before clipping, the gradient
+     * of prox_mu/2·‖θ − prox_center‖²; the reported losses stay the MSE.
+     * prox_center: packed parameter vector (gf_arena_pack layout,
+     * gf_arena_numel floats), borrowed for the call. prox_mu 0: off (the
+     * center is not read; results are bit-identical to training without). */
+    float prox_mu;
+    const float *prox_center;
     gf_epoch_fn on_epoch;  /* may be NULL */
     void *ctx;
 } gf_train_config;

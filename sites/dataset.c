@@ -70,6 +70,21 @@ gf_err gf_dataset_append(gf_dataset *dst, const gf_dataset *src)
 
 const char *gf_task_name(gf_task t) { return t == GF_TASK_FORCES ? "forces" : "moments"; }
 
+const char *gf_task_units(gf_task t) { return t == GF_TASK_FORCES ? "N/kg" : "N\xc2\xb7m/kg"; }
+
+gf_err gf_dataset_targets(const gf_dataset *ds, gf_task task, float *y)
+{
+    const float *ya = task == GF_TASK_FORCES ? ds->yf : ds->ym;
+    if (!ya) return gf_fail(GF_ENOTFOUND, "no %s targets", gf_task_name(task));
+    const size_t row = (size_t)GF_T * gf_task_dim(task);
+    for (int64_t i = 0; i < ds->n; i++) {
+        double w = ds->meta[i].weight_kg;
+        if (!(w > 0)) return gf_fail(GF_EINVAL, "cycle %lld has no body mass", (long long)i);
+        for (size_t k = 0; k < row; k++) y[(size_t)i * row + k] = (float)(ya[(size_t)i * row + k] / w);
+    }
+    return GF_OK;
+}
+
 gf_err gf_task_parse(const char *s, gf_task *out)
 {
     if (!strcmp(s, "forces")) { *out = GF_TASK_FORCES; return GF_OK; }

@@ -49,6 +49,12 @@ gf_err gf_dataset_append(gf_dataset *dst, const gf_dataset *src);
 static inline int gf_task_dim(gf_task t) { return t == GF_TASK_FORCES ? GF_NF : GF_NM; }
 static inline const char *const *gf_task_cols(gf_task t) { return t == GF_TASK_FORCES ? gf_force_cols : gf_moment_cols; }
 const char *gf_task_name(gf_task t); /* "forces" / "moments" */
+const char *gf_task_units(gf_task t); /* "N/kg" / "N·m/kg" (UTF-8) */
+/* Training targets of a task: y [n][GF_T][gf_task_dim] = the absolute targets
+ * divided by each cycle's body mass (N/kg, N·m/kg), computed in double and
+ * rounded to float once. GF_ENOTFOUND without targets of that task,
+ * GF_EINVAL naming the cycle when a body mass is not > 0. */
+gf_err gf_dataset_targets(const gf_dataset *ds, gf_task task, float *y);
 gf_err gf_task_parse(const char *s, gf_task *out);
 
 #endif
