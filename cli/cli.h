@@ -16,6 +16,7 @@ int bench_secagg(int argc, char **argv); /* gaitfed bench secagg (cmd_bench_seca
 int cmd_pki(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
+int cmd_node(int argc, char **argv);
 
 /* Prints "gaitfed: <gf_errmsg() or strerror>" and returns 1. */
 int cli_fail(gf_err e);
