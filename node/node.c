@@ -89,6 +89,7 @@ typedef struct {
     int64_t evaluated_v;
     long rounds_done;
     int done;                         /* the coordinator said "done" */
+    int plain;                        /* this attempt runs without secure aggregation */
 } node;
 
 static void say(node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -217,7 +218,8 @@ static void round_line(node *n, const char *how)
 {
     char v[128];
     say(n, "round %" PRId64 " attempt %" PRId64 ": %s, reached %s; %" PRId64 " samples, %s; %s %.1f s", n->round,
-        n->attempt, how, out_names[n->reached], n->n_samples, val_summary(n, v, sizeof v),
+        n->attempt, how, n->plain && n->reached == OUT_UNMASK ? "update" : out_names[n->reached], n->n_samples,
+        val_summary(n, v, sizeof v),
         n->up_reused ? "update reused, trained earlier in" : "trained in", n->train_s);
 }
 
@@ -411,7 +413,12 @@ static gf_err parse_train(const node *n, const json_t *t, gf_local_config *lc, g
 static gf_err ensure_update(node *n, const json_t *work)
 {
     size_t L = gf_arena_numel(&n->model->params);
-    if (n->delta && n->up_round == n->round && n->up_version == n->model_v && n->L == L) return GF_OK;
+    if (n->delta && n->up_round == n->round && n->up_version == n->model_v && n->L == L) {
+        if (!n->up_reused && n->o->verbose)
+            say(n, "round %" PRId64 " attempt %" PRId64 ": reusing the update trained earlier", n->round, n->attempt);
+        n->up_reused = 1;
+        return GF_OK;
+    }
     if (load_update(n, n->round, n->model_v, L)) {
         n->up_reused = 1;
         say(n, "round %" PRId64 ": reusing the cached update for model version %" PRId64, n->round, n->model_v);
@@ -512,7 +519,8 @@ static gf_err do_train(node *n, const json_t *work)
     if (n->failed) return GF_OK;
     GF_TRY(ensure_model(n, work));
     GF_TRY(ensure_update(n, work));
-    if (!json_is_true(json_object_get(work, "secure_aggregation"))) {
+    n->plain = !json_is_true(json_object_get(work, "secure_aggregation"));
+    if (n->plain) {
         if (n->reached < OUT_ADVERT) GF_TRY(post_advert(n, NULL));
         if (n->reached < OUT_ADVERT || n->failed) return GF_OK;
         char path[64], hdr[64];
@@ -728,16 +736,14 @@ static gf_err step(node *n, long *wait_ms)
     *wait_ms = retry > 0 && retry < n->cfg->poll_ms ? (long)retry : n->cfg->poll_ms;
     if (round != n->round || attempt != n->attempt) new_attempt(n, round, attempt);
     gf_err e = GF_OK;
-    int act = 1;
+    /* Unknown states and "wait": nothing to do. After an answer the next
+     * phase opens only when the others have answered: poll at the usual pace. */
     if (!strcmp(st, "done")) {
         json_decref(w);
         n->done = 1;
         return GF_OK;
-    } else if (!strcmp(st, "wait")) {
-        act = 0;
     } else if (n->cfg->role == GF_ROLE_EVALUATOR) {
         if (!strcmp(st, "evaluate")) e = do_evaluate(n, w);
-        else act = 0;
     } else if (!strcmp(st, "train")) {
         e = do_train(n, w);
     } else if (!strcmp(st, "shares")) {
@@ -748,11 +754,8 @@ static gf_err step(node *n, long *wait_ms)
         e = secagg_phase(n, w, OUT_CONSIST);
     } else if (!strcmp(st, "unmask")) {
         e = secagg_phase(n, w, OUT_UNMASK);
-    } else {
-        act = 0;
     }
     json_decref(w);
-    if (act && !e) *wait_ms = 20; /* the next phase may be open already */
     return e;
 }
 
