@@ -15,6 +15,7 @@ struct gf_https_client {
     CURL *curl;
     char *base_url;
     char errbuf[CURL_ERROR_SIZE];
+    int closed_after_handshake;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -109,6 +110,8 @@ gf_err gf_https_client_new(const gf_https_client_opts *o, gf_https_client **out)
     return GF_OK;
 }
 
+int gf_https_closed_after_handshake(const gf_https_client *c) { return c->closed_after_handshake; }
+
 void gf_https_client_free(gf_https_client *c)
 {
     if (!c) return;
@@ -151,6 +154,11 @@ static gf_err perform(gf_https_client *c, const char *path, size_t cap, gf_https
     c->errbuf[0] = 0;
     CURLcode rc = curl_easy_perform(h);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    /* TLS 1.3: a server refusing our certificate does so after the client's
+     * side of the handshake is done, so it shows as a send/receive failure. */
+    double app = 0;
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &app);
+    c->closed_after_handshake = app > 0 && (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING);
     gf_err e = GF_OK;
     if (s.over) {
         e = gf_fail(GF_ERANGE, "%s: response body over the cap of %zu bytes", url, cap);

@@ -41,6 +41,10 @@ void gf_https_client_free(gf_https_client *c);
 gf_err gf_https_get(gf_https_client *c, const char *path, size_t cap, gf_https_resp *resp);
 gf_err gf_https_post(gf_https_client *c, const char *path, const char *content_type, const void *body, size_t len,
                      size_t cap, gf_https_resp *resp);
+/* 1 when the last request failed after the TLS handshake completed and
+ * before any HTTP answer: with TLS 1.3 that is how a server refusing the
+ * client's certificate looks (or a server that died mid-request). */
+int gf_https_closed_after_handshake(const gf_https_client *c);
 /* POST with one more request header ("Name: value"; NULL: none). */
 gf_err gf_https_post_hdr(gf_https_client *c, const char *path, const char *content_type, const char *extra_header,
                          const void *body, size_t len, size_t cap, gf_https_resp *resp);

@@ -38,6 +38,7 @@
 #define MODEL_CAP ((size_t)1 << 31)   /* model versions (the work item names the exact size) */
 #define SPLIT_SEED 20170101u          /* fixed: the validation subjects never change between rounds */
 #define TLS_FATAL_AFTER 5             /* consecutive TLS failures after a first success */
+#define REFUSED_FATAL_AFTER 3         /* connections closed right after the handshake, before a first success */
 
 typedef enum { OUT_NONE, OUT_ADVERT, OUT_SHARES, OUT_MASKED, OUT_CONSIST, OUT_UNMASK } out_kind;
 static const char *const out_names[] = {"-", "advert", "shares", "masked", "consistency", "unmask"};
@@ -58,7 +59,7 @@ typedef struct {
     gf_trust *trust;
     gf_rng rng;
     int tx;                           /* the last error came from the transport */
-    int ever_connected, tls_failures, net_failures;
+    int ever_connected, tls_failures, net_failures, refused;
 
     site_data data;                   /* hospital */
     site_data cohort[GF_NODE_MAX_COHORTS]; /* evaluator */
@@ -812,6 +813,15 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
             /* Transport: TLS refusals are configuration problems (fatal at first
              * contact, or when they persist); the rest is retried. */
             if (e == GF_ECRYPTO && (!n->ever_connected || ++n->tls_failures >= TLS_FATAL_AFTER)) break;
+            if (e != GF_ECRYPTO) n->tls_failures = 0;
+            if (!n->ever_connected && gf_https_closed_after_handshake(n->http) && ++n->refused >= REFUSED_FATAL_AFTER) {
+                char last[256];
+                snprintf(last, sizeof last, "%s", gf_errmsg());
+                e = gf_fail(GF_ECRYPTO, "the coordinator closes every connection right after the TLS handshake: it "
+                                        "refuses this certificate (revoked, not registered, or of another "
+                                        "consortium); last error: %s", last);
+                break;
+            }
             n->net_failures++;
             long base = 250L << (n->net_failures < 8 ? n->net_failures - 1 : 7);
             long cap = base < cfg->backoff_max_ms ? base : cfg->backoff_max_ms;

@@ -507,3 +507,42 @@ Test(federation, coordinator_killed_mid_round_resumes_without_double_counting, .
     assert_audit_intact(&f);
     assert_same_model(&f, &p, ROUNDS, "restarted secure vs plain");
 }
+
+/* (e) Certificate problems are fatal, one line, exit 1: a node whose
+ * certificate comes from another consortium (the coordinator refuses it in
+ * the handshake), and a node that trusts another CA (the coordinator's
+ * certificate is unknown to it). A bad config names the field. */
+Test(federation, certificate_and_config_problems_are_one_line_fatal_errors, .timeout = 90)
+{
+    const char *root = tu_dir();
+    make_pki(root);
+    cr_assert_eq(tu_sh("%s pki init --dir %s/other --consortium other > /dev/null && "
+                       "%s pki issue --dir %s/other --name optical-lab --role hospital > /dev/null",
+                       tu_bin(), root, tu_bin(), root), 0);
+    fed f;
+    fed_init(&f, root, "tls", 1, 1, 0);
+    start_coord(&f);
+    /* foreign certificate, the right CA and CRL */
+    cr_assert_eq(tu_sh("sed -e 's|%s/ca/kits/optical-lab/|%s/other/kits/optical-lab/|g' %s/optical-lab.json > %s/foreign.json",
+                       root, root, f.dir, f.dir), 0);
+    /* the right certificate, another consortium's CA */
+    cr_assert_eq(tu_sh("sed -e 's|\"ca\": \"%s/ca/ca.pem\"|\"ca\": \"%s/other/ca.pem\"|' %s/imu-clinic.json > %s/wrongca.json",
+                       root, root, f.dir, f.dir), 0);
+    cr_assert_eq(tu_sh("grep -q other/ca.pem %s/wrongca.json && grep -q other/kits %s/foreign.json", f.dir, f.dir), 0);
+    char log[1300];
+    snprintf(log, sizeof log, "%s/coordinator.log", f.dir);
+    cr_assert(wait_log(log, "listening on", 30), "the coordinator did not start");
+    const char *cases[][2] = {{"foreign", "refuses this certificate"}, {"wrongca", "certificate"}};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(tu_sh("timeout 60 %s node --config %s/%s.json > %s/%s.out 2> %s/%s.err", tu_bin(), f.dir, cases[i][0],
+                           f.dir, cases[i][0], f.dir, cases[i][0]), 1, "%s: expected exit 1", cases[i][0]);
+        cr_assert_eq(tu_sh("tail -n 1 %s/%s.err | grep -q '^gaitfed: .*%s'", f.dir, cases[i][0], cases[i][1]), 0,
+                     "%s: the last line should name the certificate problem", cases[i][0]);
+    }
+    cr_assert_eq(tu_sh("sed -e 's|\"threads\"|\"thread\"|' %s/imu-clinic.json > %s/typo.json", f.dir, f.dir), 0);
+    cr_assert_eq(tu_sh("%s node --config %s/typo.json 2> %s/typo.err", tu_bin(), f.dir, f.dir), 1);
+    cr_assert_eq(tu_sh("test $(wc -l < %s/typo.err) -eq 1 && grep -q \"typo.json: field 'thread': unknown field\" %s/typo.err",
+                       f.dir, f.dir), 0, "expected one line naming the file and the field");
+    kill(f.coord, SIGTERM);
+    cr_assert_eq(wait_exit(f.coord, 20), 0);
+}
