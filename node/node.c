@@ -839,6 +839,7 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
         }
         nap(n, wait_ms);
     }
+    if (!e && stopped(n)) say(n, "stopping on request (%ld rounds taken part in)", n->rounds_done);
     for (size_t i = 0; i < GF_NODE_MAX_COHORTS; i++) site_data_free(&n->cohort[i]);
     site_data_free(&n->data);
     gf_secagg_client_free(n->sa);
