@@ -75,7 +75,7 @@ typedef struct {
     int64_t n_samples;
     char *val_json;                   /* NULL when the site has no validation cycles */
     double train_s;
-    int up_reused;
+    int up_reused, up_from_file;
 
     int64_t round, attempt;           /* the current attempt */
     gf_secagg_client *sa;
@@ -217,11 +217,12 @@ static const char *val_summary(const node *n, char *buf, size_t cap)
 /* The per-round progress line. */
 static void round_line(node *n, const char *how)
 {
-    char v[128];
-    say(n, "round %" PRId64 " attempt %" PRId64 ": %s, reached %s; %" PRId64 " samples, %s; %s %.1f s", n->round,
-        n->attempt, how, n->plain && n->reached == OUT_UNMASK ? "update" : out_names[n->reached], n->n_samples,
-        val_summary(n, v, sizeof v),
-        n->up_reused ? "update reused, trained earlier in" : "trained in", n->train_s);
+    char v[128], t[64];
+    if (n->up_from_file) snprintf(t, sizeof t, "update from state_dir");
+    else snprintf(t, sizeof t, "%s %.1f s", n->up_reused ? "update reused, trained earlier in" : "trained in", n->train_s);
+    say(n, "round %" PRId64 " attempt %" PRId64 ": %s, reached %s; %" PRId64 " samples, %s; %s", n->round, n->attempt,
+        how, n->plain && n->reached == OUT_UNMASK ? "update" : out_names[n->reached], n->n_samples,
+        val_summary(n, v, sizeof v), t);
 }
 
 /* ---- local data ---- */
@@ -421,7 +422,7 @@ static gf_err ensure_update(node *n, const json_t *work)
         return GF_OK;
     }
     if (load_update(n, n->round, n->model_v, L)) {
-        n->up_reused = 1;
+        n->up_reused = n->up_from_file = 1;
         say(n, "round %" PRId64 ": reusing the cached update for model version %" PRId64, n->round, n->model_v);
         return GF_OK;
     }
@@ -451,7 +452,7 @@ static gf_err ensure_update(node *n, const json_t *work)
     n->delta = d, n->val_json = vj, n->L = L, n->n_samples = ns;
     n->up_round = n->round, n->up_version = n->model_v;
     n->train_s = now_s() - t0;
-    n->up_reused = 0;
+    n->up_reused = n->up_from_file = 0;
     if ((e = save_update(n))) say(n, "cannot cache the update (%s); continuing", gf_errmsg());
     if (had && (old_r != n->up_round || old_v != n->up_version)) remove_update(n, old_r, old_v);
     if (n->o->verbose)
@@ -806,7 +807,7 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
         e = step(n, &wait_ms);
         if (!e && n->done) {
             if (n->reached != OUT_NONE && !n->complete) round_line(n, "federation finished");
-            say(n, "the federation is done (%ld rounds taken part in)", n->rounds_done);
+            say(n, "the federation is done (rounds taken part in: %ld)", n->rounds_done);
             break;
         }
         if (e && n->tx) {
@@ -839,7 +840,7 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
         }
         nap(n, wait_ms);
     }
-    if (!e && stopped(n)) say(n, "stopping on request (%ld rounds taken part in)", n->rounds_done);
+    if (!e && stopped(n)) say(n, "stopping on request (rounds taken part in: %ld)", n->rounds_done);
     for (size_t i = 0; i < GF_NODE_MAX_COHORTS; i++) site_data_free(&n->cohort[i]);
     site_data_free(&n->data);
     gf_secagg_client_free(n->sa);
