@@ -393,7 +393,7 @@ static long count_in_log(const fed *f, const char *name, const char *needle)
  * every process exits 0, versions 0..2 are stored, both rounds aggregated
  * all three masked updates, the evaluator benchmarked both versions on
  * both cohorts, and the audit chain verifies. */
-Test(federation, secure_rounds_complete_with_audit_and_evaluations, .timeout = 120)
+Test(federation, secure_rounds_complete_with_audit_and_evaluations)
 {
     const char *root = tu_dir();
     make_pki(root);
@@ -415,7 +415,7 @@ Test(federation, secure_rounds_complete_with_audit_and_evaluations, .timeout = 1
 
 /* (b) The same federation without secure aggregation, on the same seeds,
  * ends at the same model within the fixed-point quantization bound. */
-Test(federation, plain_and_secure_agree_within_fixpoint_bound, .timeout = 120)
+Test(federation, plain_and_secure_agree_within_fixpoint_bound)
 {
     const char *root = tu_dir();
     make_pki(root);
@@ -436,7 +436,7 @@ Test(federation, plain_and_secure_agree_within_fixpoint_bound, .timeout = 120)
  * the round goes on without it and is aggregated from the two survivors
  * (the threshold is 2 of 3); the dropout is audited. Its poll pace is slow
  * (1 s), so the kill lands before its next phase. */
-Test(federation, node_killed_mid_round_round_finishes_with_survivors, .timeout = 120)
+Test(federation, node_killed_mid_round_round_finishes_with_survivors)
 {
     const char *root = tu_dir();
     make_pki(root);
@@ -470,7 +470,7 @@ Test(federation, node_killed_mid_round_round_finishes_with_survivors, .timeout =
  * state_dir), the third comes back and trains. No update is counted twice: the final model equals a
  * plain run of the same seeds within the fixed-point bound (a doubled update
  * would move it by a whole Δ), and the audit chain is intact. */
-Test(federation, coordinator_killed_mid_round_resumes_without_double_counting, .timeout = 150)
+Test(federation, coordinator_killed_mid_round_resumes_without_double_counting)
 {
     const char *root = tu_dir();
     make_pki(root);
@@ -520,7 +520,7 @@ Test(federation, coordinator_killed_mid_round_resumes_without_double_counting, .
  * certificate comes from another consortium (the coordinator refuses it in
  * the handshake), and a node that trusts another CA (the coordinator's
  * certificate is unknown to it). A bad config names the field. */
-Test(federation, certificate_and_config_problems_are_one_line_fatal_errors, .timeout = 90)
+Test(federation, certificate_and_config_problems_are_one_line_fatal_errors)
 {
     const char *root = tu_dir();
     make_pki(root);
