@@ -17,6 +17,7 @@ int cmd_pki(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_node(int argc, char **argv);
 
 /* Prints "gaitfed: <gf_errmsg() or strerror>" and returns 1. */
 int cli_fail(gf_err e);

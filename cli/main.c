@@ -22,7 +22,7 @@ static const command commands[] = {
     {"predict", cmd_predict, "model outputs for an NPZ of inputs"},
     {"pki", cmd_pki, "consortium CA and site kits (init, issue, revoke, list)"},
     {"coordinator", cmd_coordinator, "run the federation coordinator (--config F)"},
-    {"node", NULL, "run a hospital node"},
+    {"node", cmd_node, "run a hospital or evaluator node (--config F)"},
     {"report", NULL, "HTML report with plots"},
     {"audit", cmd_audit, "verify the coordinator's audit chain (audit verify --db)"},
     {"demo", cmd_demo, "a whole federation on localhost (make demo)"},

@@ -21,6 +21,7 @@
 #define GF_ONLINE_MS 15000     /* a site that polled within this window is online */
 #define GF_POLL_MS 200         /* retry_after_ms we ask of nodes */
 #define GF_JSON_CAP (1u << 20) /* JSON request bodies */
+#define GF_DONE_LINGER_MS 10000 /* after the last round: keep answering "done" until online sites heard it */
 
 typedef struct {
     char name[GF_NAME_MAX + 1];
@@ -29,6 +30,7 @@ typedef struct {
     /* this attempt */
     uint32_t idx;              /* 1..n when selected, else 0 */
     int advertised, shared, masked, signed_, unmasked, updated, evaluated;
+    int told_done;             /* has been answered "done" (the federation is over) */
     int64_t n_samples;
     double train_loss;         /* from its validation report (NAN if absent) */
     float *update;             /* plain mode: Δ (owned) */
@@ -81,6 +83,7 @@ struct gf_coordinator {
 
     int64_t eval_version;      /* version the evaluators are benchmarking */
     int finished;
+    int64_t finished_ms;
 };
 
 int64_t gf_now_ms(void);

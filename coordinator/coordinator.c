@@ -407,6 +407,7 @@ void gf_coord_advance(gf_coordinator *c)
             if (c->version >= c->cfg->rounds) {
                 c->state = R_DONE;
                 c->finished = 1;
+                c->finished_ms = now;
                 note(c, "federation finished: %lld rounds", (long long)c->version);
                 return;
             }
@@ -572,4 +573,15 @@ void gf_coordinator_free(gf_coordinator *c)
 }
 
 int gf_coordinator_port(const gf_coordinator *c) { return gf_https_server_port(c->http); }
-int gf_coordinator_finished(const gf_coordinator *c) { return c->finished; }
+/* Finished, and every site still polling has been told so (nodes exit on
+ * "done"; without it they would retry a vanished coordinator forever), or
+ * the linger has passed. */
+int gf_coordinator_finished(const gf_coordinator *c)
+{
+    if (!c->finished) return 0;
+    int64_t now = gf_now_ms();
+    if (now - c->finished_ms >= GF_DONE_LINGER_MS) return 1;
+    for (size_t i = 0; i < c->n_sites; i++)
+        if (!c->sites[i].told_done && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS) return 0;
+    return 1;
+}

@@ -17,7 +17,8 @@ typedef struct gf_coordinator gf_coordinator;
 gf_err gf_coordinator_new(const gf_coord_config *cfg, struct event_base *base, gf_coordinator **out);
 void gf_coordinator_free(gf_coordinator *c);
 int gf_coordinator_port(const gf_coordinator *c);
-/* 1 once every configured round is done (the loop may then stop). */
+/* 1 once every configured round is done and the sites still polling have
+ * been answered "done" (or GF_DONE_LINGER_MS passed): the loop may then stop. */
 int gf_coordinator_finished(const gf_coordinator *c);
 
 #endif

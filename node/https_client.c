@@ -15,6 +15,7 @@ struct gf_https_client {
     CURL *curl;
     char *base_url;
     char errbuf[CURL_ERROR_SIZE];
+    int closed_after_handshake;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -27,6 +28,7 @@ typedef struct {
     int over;
     char sha_hex[GF_SHA256_HEX];
     char ctype[64];
+    char total[32];
 } sink;
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -63,11 +65,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
     sink *s = arg;
     size_t k = size * n;
-    static const char sha[] = "X-Content-SHA256:", ct[] = "Content-Type:";
+    static const char sha[] = "X-Content-SHA256:", ct[] = "Content-Type:", tot[] = "X-Gaitfed-Total-Samples:";
     if (k > sizeof sha - 1 && !strncasecmp(p, sha, sizeof sha - 1))
         copy_header_value(p + sizeof sha - 1, k - (sizeof sha - 1), s->sha_hex, sizeof s->sha_hex);
     else if (k > sizeof ct - 1 && !strncasecmp(p, ct, sizeof ct - 1))
         copy_header_value(p + sizeof ct - 1, k - (sizeof ct - 1), s->ctype, sizeof s->ctype);
+    else if (k > sizeof tot - 1 && !strncasecmp(p, tot, sizeof tot - 1))
+        copy_header_value(p + sizeof tot - 1, k - (sizeof tot - 1), s->total, sizeof s->total);
     return k;
 }
 
@@ -105,6 +109,8 @@ gf_err gf_https_client_new(const gf_https_client_opts *o, gf_https_client **out)
     *out = c;
     return GF_OK;
 }
+
+int gf_https_closed_after_handshake(const gf_https_client *c) { return c->closed_after_handshake; }
 
 void gf_https_client_free(gf_https_client *c)
 {
@@ -148,6 +154,11 @@ static gf_err perform(gf_https_client *c, const char *path, size_t cap, gf_https
     c->errbuf[0] = 0;
     CURLcode rc = curl_easy_perform(h);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    /* TLS 1.3: a server refusing our certificate does so after the client's
+     * side of the handshake is done, so it shows as a send/receive failure. */
+    double app = 0;
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &app);
+    c->closed_after_handshake = app > 0 && (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING);
     gf_err e = GF_OK;
     if (s.over) {
         e = gf_fail(GF_ERANGE, "%s: response body over the cap of %zu bytes", url, cap);
@@ -169,6 +180,7 @@ static gf_err perform(gf_https_client *c, const char *path, size_t cap, gf_https
         resp->len = s.len;
         s.buf = NULL;
         snprintf(resp->content_type, sizeof resp->content_type, "%s", s.ctype);
+        snprintf(resp->total_samples, sizeof resp->total_samples, "%s", s.total);
         if (s.sha_hex[0]) {
             uint8_t want[GF_SHA256_LEN], got[GF_SHA256_LEN];
             if (gf_unhex(s.sha_hex, want, sizeof want) != GF_OK || gf_sha256(resp->body, resp->len, got) != GF_OK ||
@@ -192,6 +204,12 @@ gf_err gf_https_get(gf_https_client *c, const char *path, size_t cap, gf_https_r
 gf_err gf_https_post(gf_https_client *c, const char *path, const char *content_type, const void *body, size_t len,
                      size_t cap, gf_https_resp *resp)
 {
+    return gf_https_post_hdr(c, path, content_type, NULL, body, len, cap, resp);
+}
+
+gf_err gf_https_post_hdr(gf_https_client *c, const char *path, const char *content_type, const char *extra_header,
+                         const void *body, size_t len, size_t cap, gf_https_resp *resp)
+{
     char ct[128], sha[GF_SHA256_HEX + 32];
     uint8_t d[GF_SHA256_LEN];
     char hex[GF_SHA256_HEX];
@@ -207,6 +225,13 @@ gf_err gf_https_post(gf_https_client *c, const char *path, const char *content_t
         return gf_fail(GF_ENOMEM, "https client: out of memory");
     }
     hdr = t;
+    if (extra_header) {
+        if (!(t = curl_slist_append(hdr, extra_header))) {
+            curl_slist_free_all(hdr);
+            return gf_fail(GF_ENOMEM, "https client: out of memory");
+        }
+        hdr = t;
+    }
     CURL *h = c->curl;
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");

@@ -27,6 +27,7 @@ typedef struct {
     char content_type[64];
     char error_code[64];  /* from {"error":{"code":…}} when status >= 400 */
     char error_msg[256];
+    char total_samples[32]; /* X-Gaitfed-Total-Samples ("" when absent) */
 } gf_https_resp;
 
 gf_err gf_https_client_new(const gf_https_client_opts *o, gf_https_client **out);
@@ -40,6 +41,13 @@ void gf_https_client_free(gf_https_client *c);
 gf_err gf_https_get(gf_https_client *c, const char *path, size_t cap, gf_https_resp *resp);
 gf_err gf_https_post(gf_https_client *c, const char *path, const char *content_type, const void *body, size_t len,
                      size_t cap, gf_https_resp *resp);
+/* 1 when the last request failed after the TLS handshake completed and
+ * before any HTTP answer: with TLS 1.3 that is how a server refusing the
+ * client's certificate looks (or a server that died mid-request). */
+int gf_https_closed_after_handshake(const gf_https_client *c);
+/* POST with one more request header ("Name: value"; NULL: none). */
+gf_err gf_https_post_hdr(gf_https_client *c, const char *path, const char *content_type, const char *extra_header,
+                         const void *body, size_t len, size_t cap, gf_https_resp *resp);
 void gf_https_resp_free(gf_https_resp *resp);
 
 #endif

@@ -1,0 +1,556 @@
+/* Whole federations of real processes on 127.0.0.1, driven through the CLI
+ * (GF_BIN): `gaitfed pki` makes the consortium, `gaitfed synth` the data,
+ * one `gaitfed coordinator` and three hospital `gaitfed node`s (plus an
+ * evaluator) run a tiny LSTM for a couple of rounds. Every child gets
+ * SIGKILL when the test process dies (PR_SET_PDEATHSIG), so a failed
+ * assertion leaves nothing running. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "model/safetensors.h"
+#include "tests/unit/testutil.h"
+
+#define N_HOSP 3
+static const char *const hosp[N_HOSP] = {"imu-clinic", "optical-lab", "video-clinic"};
+#define ROUNDS 2
+
+/* ---- fixtures ---- */
+
+/* One synthetic cohort (seed 5) shared by every test of the file, made once
+ * under a lock (the tests run in parallel processes). */
+static const char *fed_data(void)
+{
+    static char dir[1024];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/gaitfed-federation-data", tmp && *tmp ? tmp : "/tmp");
+    cr_assert_eq(tu_sh("flock %s.lock sh -c 'test -e %s/.done || { rm -rf %s && %s synth --out %s --seed 5 "
+                       "> %s.log 2>&1 && touch %s/.done; }'",
+                       dir, dir, dir, tu_bin(), dir, dir, dir),
+                 0, "gaitfed synth failed, see %s.log", dir);
+    return dir;
+}
+
+/* A consortium CA with kits for the coordinator, the hospitals and an evaluator. */
+static void make_pki(const char *root)
+{
+    cr_assert_eq(tu_sh("%s pki init --dir %s/ca --consortium fedtest > /dev/null", tu_bin(), root), 0);
+    cr_assert_eq(tu_sh("%s pki issue --dir %s/ca --name coord --role coordinator > /dev/null", tu_bin(), root), 0);
+    cr_assert_eq(tu_sh("%s pki issue --dir %s/ca --name bench --role evaluator > /dev/null", tu_bin(), root), 0);
+    for (int i = 0; i < N_HOSP; i++)
+        cr_assert_eq(tu_sh("%s pki issue --dir %s/ca --name %s --role hospital > /dev/null", tu_bin(), root, hosp[i]), 0);
+}
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(s, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+typedef struct {
+    char root[1024];   /* the test's directory: ca/ */
+    char dir[1100];    /* this federation: configs, databases, logs */
+    int port;
+    pid_t coord, node[N_HOSP], eval;
+} fed;
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Deadlines: training of the tiny model takes a fraction of a second and the
+ * key phases are messages only; a phase closes as soon as everyone answered,
+ * so generous deadlines cost time only where a site is gone (test c waits out
+ * one) and keep a loaded machine from turning a slow site into a dropout. The
+ * train deadline is the window test (d) kills the coordinator in. */
+#define TIMEOUTS "{\"train\": 30, \"advert\": 8, \"shares\": 8, \"masked\": 8, \"consistency\": 8, \"unmask\": 8, " \
+                 "\"evaluate\": 20}"
+
+/* Configs of one federation in root/name: coordinator (secure or plain,
+ * `rounds` rounds, seed 7) and every node (hospital poll pace: poll_ms). */
+static void fed_init(fed *f, const char *root, const char *name, int secure, int rounds, long slow_poll_ms)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->root, sizeof f->root, "%s", root);
+    snprintf(f->dir, sizeof f->dir, "%s/%s", root, name);
+    cr_assert_eq(mkdir(f->dir, 0755), 0);
+    f->port = free_port();
+    const char *data = fed_data();
+    char path[1300], text[4096];
+    snprintf(path, sizeof path, "%s/coordinator.json", f->dir);
+    snprintf(text, sizeof text,
+             "{\"name\": \"coord\", \"listen\": \"127.0.0.1:%d\", \"key\": \"%s/ca/kits/coord/key.pem\",\n"
+             " \"cert\": \"%s/ca/kits/coord/cert.pem\", \"ca\": \"%s/ca/ca.pem\", \"crl\": \"%s/ca/crl.pem\",\n"
+             " \"db\": \"coordinator.db\", \"secure_aggregation\": %s, \"strategy\": \"fedavg\", \"rounds\": %d,\n"
+             " \"min_sites\": 3, \"local_epochs\": 1, \"batch\": 32, \"lr\": 0.001, \"seed\": 7,\n"
+             " \"model\": {\"arch\": \"lstm\", \"d_model\": 16, \"layers\": 1, \"dropout\": 0},\n"
+             " \"timeouts_s\": " TIMEOUTS "}\n",
+             f->port, root, root, root, root, secure ? "true" : "false", rounds);
+    write_text(path, text);
+    for (int i = 0; i < N_HOSP; i++) {
+        snprintf(path, sizeof path, "%s/%s.json", f->dir, hosp[i]);
+        snprintf(text, sizeof text,
+                 "{\"name\": \"%s\", \"role\": \"hospital\", \"coordinator_url\": \"https://localhost:%d\",\n"
+                 " \"key\": \"%s/ca/kits/%s/key.pem\", \"cert\": \"%s/ca/kits/%s/cert.pem\", \"ca\": \"%s/ca/ca.pem\",\n"
+                 " \"site_db\": \"%s/sites/%s.db\", \"state_dir\": \"state-%s\", \"normalization\": \"own\",\n"
+                 " \"threads\": 1, \"poll_ms\": %ld, \"backoff_max_ms\": 400}\n",
+                 hosp[i], f->port, root, hosp[i], root, hosp[i], root, data, hosp[i], hosp[i],
+                 i == N_HOSP - 1 && slow_poll_ms ? slow_poll_ms : 100L);
+        write_text(path, text);
+    }
+    snprintf(path, sizeof path, "%s/bench.json", f->dir);
+    snprintf(text, sizeof text,
+             "{\"name\": \"bench\", \"role\": \"evaluator\", \"coordinator_url\": \"https://localhost:%d\",\n"
+             " \"key\": \"%s/ca/kits/bench/key.pem\", \"cert\": \"%s/ca/kits/bench/cert.pem\", \"ca\": \"%s/ca/ca.pem\",\n"
+             " \"poll_ms\": 100, \"backoff_max_ms\": 400,\n"
+             " \"cohorts\": [{\"name\": \"healthy-test\", \"db\": \"%s/cohorts/healthy-test.db\"},\n"
+             "             {\"name\": \"onfh\", \"db\": \"%s/cohorts/onfh.db\"}]}\n",
+             f->port, root, root, root, data, data);
+    write_text(path, text);
+}
+
+/* Runs `gaitfed args...` with stdout+stderr appended to log; killed with the test. */
+static pid_t spawn(const char *log, const char *const *args)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd < 0) _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+        char *argv[16];
+        int n = 0;
+        argv[n++] = (char *)tu_bin();
+        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
+        argv[n] = NULL;
+        execv(tu_bin(), argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static pid_t start_coord(fed *f)
+{
+    char cfg[1300], log[1300];
+    snprintf(cfg, sizeof cfg, "%s/coordinator.json", f->dir);
+    snprintf(log, sizeof log, "%s/coordinator.log", f->dir);
+    const char *a[] = {"coordinator", "--config", cfg, NULL};
+    return f->coord = spawn(log, a);
+}
+
+static pid_t start_node(fed *f, const char *name, const char *extra)
+{
+    char cfg[1300], log[1300];
+    snprintf(cfg, sizeof cfg, "%s/%s.json", f->dir, name);
+    snprintf(log, sizeof log, "%s/%s.log", f->dir, name);
+    const char *a[] = {"node", "--config", cfg, "--verbose", extra, extra ? "1" : NULL, NULL};
+    return spawn(log, a);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Exit status of pid, or -1 (then killed) when it runs past timeout_s. */
+static int wait_exit(pid_t pid, double timeout_s)
+{
+    double t0 = now_s();
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        if (now_s() - t0 > timeout_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        sleep_ms(20);
+    }
+}
+
+/* 1 once the file holds needle (polled every 5 ms), 0 after timeout_s. */
+static int wait_log(const char *path, const char *needle, double timeout_s)
+{
+    double t0 = now_s();
+    while (now_s() - t0 < timeout_s) {
+        unsigned char *b = NULL;
+        size_t n = 0;
+        if (gf_read_file(path, 16u << 20, &b, &n) == GF_OK) {
+            size_t k = strlen(needle);
+            int hit = 0;
+            for (size_t i = 0; b && !hit && i + k <= n; i++) hit = !memcmp(b + i, needle, k);
+            free(b);
+            if (hit) return 1;
+        }
+        sleep_ms(5);
+    }
+    return 0;
+}
+
+static void dump_logs(const fed *f)
+{
+    tu_sh("for l in %s/*.log; do echo \"== $l\"; tail -n 30 $l; done >&2", f->dir);
+}
+
+/* Waits for every started process and checks it exited 0. */
+static void wait_all(fed *f, double timeout_s)
+{
+    const char *who[N_HOSP + 2];
+    pid_t pids[N_HOSP + 2];
+    int n = 0;
+    for (int i = 0; i < N_HOSP; i++)
+        if (f->node[i] > 0) who[n] = hosp[i], pids[n++] = f->node[i];
+    if (f->eval > 0) who[n] = "bench", pids[n++] = f->eval;
+    who[n] = "coordinator", pids[n++] = f->coord;
+    double t0 = now_s();
+    int bad = -1, rc = 0;
+    for (int i = 0; i < n; i++) {
+        double left = timeout_s - (now_s() - t0);
+        int r = wait_exit(pids[i], left > 1 ? left : 1);
+        if (r != 0 && bad < 0) bad = i, rc = r;
+    }
+    if (bad >= 0) dump_logs(f);
+    cr_assert_lt(bad, 0, "%s exited with %d (-1: still running after %.0f s)", bad >= 0 ? who[bad] : "", rc, timeout_s);
+}
+
+static void run_all(fed *f, int with_eval)
+{
+    start_coord(f);
+    for (int i = 0; i < N_HOSP; i++) f->node[i] = start_node(f, hosp[i], NULL);
+    if (with_eval) f->eval = start_node(f, "bench", NULL);
+}
+
+/* ---- reading the coordinator database ---- */
+
+static char *db_path(const fed *f)
+{
+    char *p = malloc(1300);
+    snprintf(p, 1300, "%s/coordinator.db", f->dir);
+    return p;
+}
+
+/* One value of a query as text (the sqlite3 tool, an independent reader). */
+static void query(const fed *f, const char *sql, char *out, size_t cap)
+{
+    char *db = db_path(f), cmd[2048];
+    snprintf(cmd, sizeof cmd, "sqlite3 %s \"%s\"", db, sql);
+    free(db);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
+    cr_assert_eq(pclose(p), 0, "sqlite3 failed on: %s", sql);
+}
+
+static long query_long(const fed *f, const char *sql)
+{
+    char b[256];
+    query(f, sql, b, sizeof b);
+    char *end;
+    long v = strtol(b, &end, 10);
+    cr_assert(end != b && !*end, "'%s' gave '%s', not a number", sql, b);
+    return v;
+}
+
+/* Model version v as parsed safetensors (read with the SQLite C API). */
+static void load_version(const fed *f, int v, gf_safetensors *st)
+{
+    char *path = db_path(f);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT weights FROM models WHERE version = ?", -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_int(q, 1, v);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW, "%s: no model version %d", path, v);
+    cr_assert_eq(gf_safetensors_parse(path, sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), st), GF_OK,
+                 "%s", gf_errmsg());
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    free(path);
+}
+
+/* max |a - b| over every parameter (same names, same shapes), and max |a|. */
+static double max_diff(const gf_safetensors *a, const gf_safetensors *b, double *max_abs)
+{
+    cr_assert_eq(a->n, b->n);
+    double d = 0, m = 0;
+    for (int i = 0; i < a->n; i++) {
+        const gf_st_tensor *t = &a->t[i], *u = gf_safetensors_get(b, t->name);
+        cr_assert_not_null(u, "tensor %s missing", t->name);
+        cr_assert_eq(t->numel, u->numel);
+        for (size_t k = 0; k < t->numel; k++) {
+            d = fmax(d, fabs((double)t->data[k] - u->data[k]));
+            m = fmax(m, fabs((double)t->data[k]));
+        }
+    }
+    if (max_abs) *max_abs = m;
+    return d;
+}
+
+/* The bound on |θ_secure − θ_plain| after R FedAvg rounds of n sites: each
+ * round the masked sum carries n encodings rounded to 1/scale (≤ n·0.5/scale
+ * per coordinate, all survive so the sum is not rescaled), and θ + Δ is
+ * rounded to float32 in both runs (one unit in the last place of max|θ|,
+ * 2^(e−23) for max|θ| in [2^e, 2^(e+1))). Local training is deterministic
+ * (same seeds, same data), so the second round starts from models that
+ * differ only by that much. */
+static double fixpoint_tolerance(double scale, int n, int rounds, double max_theta)
+{
+    double ulp = ldexp(1.0, (int)floor(log2(max_theta)) - 23);
+    return rounds * (n * 0.5 / scale + ulp);
+}
+
+static void assert_same_model(const fed *secure, const fed *plain, int version, const char *what)
+{
+    gf_safetensors a, b, z;
+    load_version(secure, version, &a);
+    load_version(plain, version, &b);
+    load_version(plain, 0, &z);
+    double scale = 0;
+    char s[64];
+    query(secure, "SELECT json_extract(params, '$.scale') FROM rounds WHERE round = 1", s, sizeof s);
+    scale = strtod(s, NULL);
+    cr_assert_gt(scale, 0, "no fixed-point scale in the secure run's round parameters");
+    double max_theta;
+    double d = max_diff(&a, &b, &max_theta);
+    double tol = fixpoint_tolerance(scale, N_HOSP, version, max_theta);
+    /* The federation must have moved the model far beyond the tolerance,
+     * or agreeing within it would prove nothing. */
+    double moved = max_diff(&b, &z, NULL);
+    cr_assert_gt(moved, 1000 * tol, "%s: training moved the model by only %g (tolerance %g)", what, moved, tol);
+    cr_assert_leq(d, tol, "%s: version %d differs by %g, beyond the fixed-point bound %g (scale %g)", what, version, d,
+                  tol, scale);
+    gf_safetensors_free(&a), gf_safetensors_free(&b), gf_safetensors_free(&z);
+}
+
+static void assert_audit_intact(const fed *f)
+{
+    char *db = db_path(f);
+    cr_assert_eq(tu_sh("%s audit verify --db %s > %s/audit.out 2>&1", tu_bin(), db, f->dir), 0,
+                 "audit verify failed: see %s/audit.out", f->dir);
+    free(db);
+}
+
+static void assert_versions(const fed *f, int last)
+{
+    char b[256], want[256] = "";
+    for (int v = 0; v <= last; v++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", v ? "," : "", v);
+    query(f, "SELECT group_concat(version) FROM (SELECT version FROM models ORDER BY version)", b, sizeof b);
+    cr_assert_str_eq(b, want, "model versions %s, expected %s", b, want);
+}
+
+/* Lines of a node's log that contain needle. */
+static long count_in_log(const fed *f, const char *name, const char *needle)
+{
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "grep -cF '%s' %s/%s.log", needle, f->dir, name);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    long n = -1;
+    if (fscanf(p, "%ld", &n) != 1) n = -1;
+    pclose(p);
+    return n;
+}
+
+/* ---- the tests ---- */
+
+/* (a) A secure federation of three hospitals and an evaluator completes:
+ * every process exits 0, versions 0..2 are stored, both rounds aggregated
+ * all three masked updates, the evaluator benchmarked both versions on
+ * both cohorts, and the audit chain verifies. */
+Test(federation, secure_rounds_complete_with_audit_and_evaluations)
+{
+    const char *root = tu_dir();
+    make_pki(root);
+    fed f;
+    fed_init(&f, root, "secure", 1, ROUNDS, 0);
+    run_all(&f, 1);
+    wait_all(&f, 90);
+    assert_versions(&f, ROUNDS);
+    cr_assert_eq(query_long(&f, "SELECT count(*) FROM rounds WHERE outcome = 'aggregated' AND n_survivors = 3"), ROUNDS);
+    cr_assert_eq(query_long(&f, "SELECT count(*) FROM round_sites"), ROUNDS * N_HOSP);
+    cr_assert_eq(query_long(&f, "SELECT count(DISTINCT model_version || cohort) FROM evaluations "
+                                "WHERE site = 'bench' AND norm = 'own' AND json_type(metrics, '$.subject_mean.rmse') = 'real'"),
+                 ROUNDS * 2, "expected own-normalization metrics for versions 1..2 on both cohorts");
+    assert_audit_intact(&f);
+    for (int i = 0; i < N_HOSP; i++)
+        cr_assert_eq(count_in_log(&f, hosp[i], "unmask posted (secure"), ROUNDS, "%s: expected a finished secure round per round",
+                     hosp[i]);
+}
+
+/* (b) The same federation without secure aggregation, on the same seeds,
+ * ends at the same model within the fixed-point quantization bound. */
+Test(federation, plain_and_secure_agree_within_fixpoint_bound)
+{
+    const char *root = tu_dir();
+    make_pki(root);
+    fed s, p;
+    fed_init(&s, root, "secure", 1, ROUNDS, 0);
+    fed_init(&p, root, "plain", 0, ROUNDS, 0);
+    run_all(&s, 0);
+    run_all(&p, 0);
+    wait_all(&s, 90);
+    wait_all(&p, 60);
+    assert_versions(&s, ROUNDS);
+    assert_versions(&p, ROUNDS);
+    cr_assert_eq(query_long(&p, "SELECT count(*) FROM rounds WHERE outcome = 'aggregated' AND n_survivors = 3"), ROUNDS);
+    for (int v = 1; v <= ROUNDS; v++) assert_same_model(&s, &p, v, "secure vs plain");
+}
+
+/* (c) A hospital killed with SIGKILL after advertising its keys in round 1:
+ * the round goes on without it and is aggregated from the two survivors
+ * (the threshold is 2 of 3); the dropout is audited. Its poll pace is slow
+ * (1 s), so the kill lands before its next phase. */
+Test(federation, node_killed_mid_round_round_finishes_with_survivors)
+{
+    const char *root = tu_dir();
+    make_pki(root);
+    fed f;
+    fed_init(&f, root, "dropout", 1, 1, 1000);
+    run_all(&f, 0);
+    char log[1300];
+    snprintf(log, sizeof log, "%s/%s.log", f.dir, hosp[N_HOSP - 1]);
+    int seen = wait_log(log, "round 1 attempt 1: advert posted", 60);
+    if (!seen) dump_logs(&f);
+    cr_assert(seen, "the slow node never advertised");
+    kill(f.node[N_HOSP - 1], SIGKILL);
+    cr_assert_eq(wait_exit(f.node[N_HOSP - 1], 10), 128 + SIGKILL);
+    f.node[N_HOSP - 1] = 0;
+    wait_all(&f, 60);
+    assert_versions(&f, 1);
+    cr_assert_eq(query_long(&f, "SELECT n_survivors FROM rounds WHERE round = 1 AND outcome = 'aggregated'"), 2);
+    char first[256];
+    query(&f, "SELECT json_extract(detail, '$.phase') || ':' || json_extract(detail, '$.sites') FROM audit "
+              "WHERE event = 'dropouts' ORDER BY seq LIMIT 1", first, sizeof first);
+    cr_assert_str_eq(first, "shares:[\"video-clinic\"]", "first audited dropout: %s", first);
+    assert_audit_intact(&f);
+}
+
+/* (d) The coordinator killed with SIGKILL mid-round and restarted with the
+ * same config finishes the run. Round 2 is held open by a hospital that left
+ * after round 1 (--max-rounds 1): the other two have trained and advertised
+ * when the coordinator dies, and one of them is killed with it. After the
+ * restart the round reopens as attempt 2; the two post their cached updates
+ * without retraining (one from memory, the restarted one from its
+ * state_dir), the third comes back and trains. No update is counted twice: the final model equals a
+ * plain run of the same seeds within the fixed-point bound (a doubled update
+ * would move it by a whole Δ), and the audit chain is intact. */
+Test(federation, coordinator_killed_mid_round_resumes_without_double_counting)
+{
+    const char *root = tu_dir();
+    make_pki(root);
+    fed f, p;
+    fed_init(&f, root, "restart", 1, ROUNDS, 0);
+    fed_init(&p, root, "plain", 0, ROUNDS, 0);
+    run_all(&p, 0); /* the reference, meanwhile */
+    start_coord(&f);
+    f.node[0] = start_node(&f, hosp[0], NULL);
+    f.node[1] = start_node(&f, hosp[1], NULL);
+    f.node[2] = start_node(&f, hosp[2], "--max-rounds");
+    cr_assert_eq(wait_exit(f.node[2], 60), 0, "the node with --max-rounds 1 should leave after round 1");
+    f.node[2] = 0;
+    char log[1300];
+    for (int i = 0; i < 2; i++) {
+        snprintf(log, sizeof log, "%s/%s.log", f.dir, hosp[i]);
+        int seen = wait_log(log, "round 2 attempt 1: advert posted", 60);
+        if (!seen) dump_logs(&f);
+        cr_assert(seen, "%s never advertised in round 2", hosp[i]);
+    }
+    kill(f.coord, SIGKILL);
+    cr_assert_eq(wait_exit(f.coord, 10), 128 + SIGKILL);
+    assert_versions(&f, 1); /* round 2 was open, not aggregated */
+    /* The first hospital goes down too: its restarted process finds its
+     * update in state_dir. */
+    kill(f.node[0], SIGKILL);
+    cr_assert_eq(wait_exit(f.node[0], 10), 128 + SIGKILL);
+    start_coord(&f);
+    f.node[0] = start_node(&f, hosp[0], NULL);
+    f.node[2] = start_node(&f, hosp[2], NULL);
+    wait_all(&f, 90);
+    wait_all(&p, 60);
+    assert_versions(&f, ROUNDS);
+    cr_assert_eq(query_long(&f, "SELECT attempt FROM rounds WHERE round = 2"), 2);
+    cr_assert_eq(query_long(&f, "SELECT n_survivors FROM rounds WHERE round = 2 AND outcome = 'aggregated'"), 3);
+    cr_assert_eq(query_long(&f, "SELECT count(*) FROM round_sites WHERE round = 2"), N_HOSP);
+    for (int i = 0; i < 2; i++) /* the logs span both processes of the first hospital */
+        cr_assert_eq(count_in_log(&f, hosp[i], "round 2: trained on model version 1"), 1, "%s trained round 2 twice",
+                     hosp[i]);
+    cr_assert_eq(count_in_log(&f, hosp[0], "round 2: reusing the cached update for model version 1"), 1);
+    cr_assert_eq(count_in_log(&f, hosp[1], "round 2 attempt 2: reusing the update trained earlier"), 1);
+    assert_audit_intact(&f);
+    assert_same_model(&f, &p, ROUNDS, "restarted secure vs plain");
+}
+
+/* (e) Certificate problems are fatal, one line, exit 1: a node whose
+ * certificate comes from another consortium (the coordinator refuses it in
+ * the handshake), and a node that trusts another CA (the coordinator's
+ * certificate is unknown to it). A bad config names the field. */
+Test(federation, certificate_and_config_problems_are_one_line_fatal_errors)
+{
+    const char *root = tu_dir();
+    make_pki(root);
+    cr_assert_eq(tu_sh("%s pki init --dir %s/other --consortium other > /dev/null && "
+                       "%s pki issue --dir %s/other --name optical-lab --role hospital > /dev/null",
+                       tu_bin(), root, tu_bin(), root), 0);
+    fed f;
+    fed_init(&f, root, "tls", 1, 1, 0);
+    start_coord(&f);
+    /* foreign certificate, the right CA and CRL */
+    cr_assert_eq(tu_sh("sed -e 's|%s/ca/kits/optical-lab/|%s/other/kits/optical-lab/|g' %s/optical-lab.json > %s/foreign.json",
+                       root, root, f.dir, f.dir), 0);
+    /* the right certificate, another consortium's CA */
+    cr_assert_eq(tu_sh("sed -e 's|\"ca\": \"%s/ca/ca.pem\"|\"ca\": \"%s/other/ca.pem\"|' %s/imu-clinic.json > %s/wrongca.json",
+                       root, root, f.dir, f.dir), 0);
+    cr_assert_eq(tu_sh("grep -q other/ca.pem %s/wrongca.json && grep -q other/kits %s/foreign.json", f.dir, f.dir), 0);
+    char log[1300];
+    snprintf(log, sizeof log, "%s/coordinator.log", f.dir);
+    cr_assert(wait_log(log, "listening on", 30), "the coordinator did not start");
+    const char *cases[][2] = {{"foreign", "refuses this certificate"}, {"wrongca", "certificate"}};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(tu_sh("timeout 60 %s node --config %s/%s.json > %s/%s.out 2> %s/%s.err", tu_bin(), f.dir, cases[i][0],
+                           f.dir, cases[i][0], f.dir, cases[i][0]), 1, "%s: expected exit 1", cases[i][0]);
+        cr_assert_eq(tu_sh("tail -n 1 %s/%s.err | grep -q '^gaitfed: .*%s'", f.dir, cases[i][0], cases[i][1]), 0,
+                     "%s: the last line should name the certificate problem", cases[i][0]);
+    }
+    cr_assert_eq(tu_sh("sed -e 's|\"threads\"|\"thread\"|' %s/imu-clinic.json > %s/typo.json", f.dir, f.dir), 0);
+    cr_assert_eq(tu_sh("%s node --config %s/typo.json 2> %s/typo.err", tu_bin(), f.dir, f.dir), 1);
+    cr_assert_eq(tu_sh("test $(wc -l < %s/typo.err) -eq 1 && grep -q \"typo.json: field 'thread': unknown field\" %s/typo.err",
+                       f.dir, f.dir), 0, "expected one line naming the file and the field");
+    kill(f.coord, SIGTERM);
+    cr_assert_eq(wait_exit(f.coord, 20), 0);
+}
