@@ -227,10 +227,13 @@ gf_err gf_local_train(const gf_model *global, const gf_dataset *ds, gf_task task
     }
     if (nv && val_metrics && (e = val_summary(loc, xv, yv, nv, D, iv, sv, cfg->batch, &jl, &nsub))) goto done;
     if (val_metrics) {
-        json_t *o = nv ? json_object() : json_null();
-        if (nv && (!o || json_object_set_new(o, "n_cycles", json_integer(nv)) ||
-                   json_object_set_new(o, "n_subjects", json_integer(nsub)) || json_object_set(o, "global", jg) ||
-                   json_object_set(o, "local", jl))) {
+        /* The last local epoch's mean training MSE: the round's loss line. */
+        double tl = tr.n_epochs ? tr.train_loss[tr.n_epochs - 1] : NAN;
+        json_t *o = json_object();
+        if (!o || json_object_set_new(o, "train_loss", isfinite(tl) ? json_real(tl) : json_null()) ||
+            (nv && (json_object_set_new(o, "n_cycles", json_integer(nv)) ||
+                    json_object_set_new(o, "n_subjects", json_integer(nsub)) || json_object_set(o, "global", jg) ||
+                    json_object_set(o, "local", jl)))) {
             json_decref(o);
             e = gf_fail(GF_ENOMEM, "local training: out of memory");
             goto done;

@@ -83,11 +83,13 @@ typedef struct {
  *   delta[gf_arena_numel(&global->params)] = pack(θ_local) − pack(θ_global)
  *   *n_samples = training cycles
  *   *val_metrics (may be NULL to skip; new reference) =
- *     {"n_cycles", "n_subjects",
+ *     {"train_loss": mean MSE of the last local epoch,
+ *      "n_cycles", "n_subjects",
  *      "global": {"subject_mean": {"rmse","mae","r2"}, "pooled": {...}},
  *      "local":  {...}}     on the validation cycles (is_val[i] == 1), as
- *     model/metrics computes them (null values where undefined); JSON null
- *     when the site has no validation cycles. Subject ids never appear. */
+ *     model/metrics computes them (null values where undefined); only
+ *     train_loss when the site has no validation cycles. Subject ids never
+ *     appear. */
 gf_err gf_local_train(const gf_model *global, const gf_dataset *ds, gf_task task, const unsigned char *is_val,
                       const float mean[GF_DIN], const float sd[GF_DIN], const gf_local_config *cfg, float *delta,
                       int64_t *n_samples, json_t **val_metrics);

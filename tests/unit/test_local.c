@@ -85,6 +85,7 @@ static float *snapshot(const gf_model *m)
 
 /* The same round done centrally with gf_train: training cycles in their
  * order, z-scored with (mean, sd), targets per kg; returns θ_after − θ_before. */
+static double central_last_loss; /* the central run's last epoch training MSE */
 static float *central_delta(const gf_model *global, const gf_dataset *ds, const unsigned char *is_val,
                             const float *mean, const float *sd, const gf_local_config *lc)
 {
@@ -119,6 +120,7 @@ static float *central_delta(const gf_model *global, const gf_dataset *ds, const 
     cr_assert_eq(gf_train(m, xt, yt, nt, GF_T, NULL, NULL, 0, &tc, &r), GF_OK, "%s", gf_errmsg());
     gf_arena_pack(&m->params, delta);
     for (size_t i = 0; i < np; i++) delta[i] -= before[i];
+    central_last_loss = r.train_loss[r.n_epochs - 1];
     gf_train_result_free(&r);
     gf_model_free(m);
     free(y); free(xt); free(yt); free(before);
@@ -172,6 +174,8 @@ Test(local, one_epoch_equals_central_training_bit_for_bit)
     jnum(vm, "local", "subject_mean", "mae");
     cr_assert(g_rmse > 0 && l_rmse > 0 && g_rmse != l_rmse, "global RMSE %g, local %g", g_rmse, l_rmse);
     cr_assert_null(json_object_get(vm, "per_subject"), "subject ids must not leave the site");
+    /* the round's loss: the last local epoch's mean training MSE, as the central run reports it */
+    cr_assert_float_eq(json_number_value(json_object_get(vm, "train_loss")), central_last_loss, 1e-12);
     json_decref(vm);
     free(ref); free(delta); free(before);
     gf_model_free(g);
