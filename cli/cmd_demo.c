@@ -405,6 +405,11 @@ int cmd_demo(int argc, char **argv)
     stop_all(&p);
     json_t *sum = summary(db, "own", !plain, model);
     sqlite3_close(db);
+    /* The coordinator has exited: one read-write open and close folds the WAL
+     * back into coordinator.db, so the file stands alone. */
+    if (sqlite3_open_v2(dbp, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+        sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    sqlite3_close(db);
     snprintf(path, sizeof path, "%s/summary.json", out);
     if (write_json(path, sum)) {
         json_decref(sum);

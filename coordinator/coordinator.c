@@ -302,12 +302,16 @@ void gf_coord_abandon(gf_coordinator *c, const char *why)
     c->state = R_IDLE;
 }
 
-/* Records dropouts of a closing phase (audited, one row per phase). */
-static void audit_dropouts(gf_coordinator *c, const char *phase, int64_t now, int (*answered)(const gf_site *))
+/* Records the sites that answered the previous phase but not this one (one
+ * audit row per closing phase that lost someone; a site is listed once, in
+ * the phase where it dropped). */
+static void audit_dropouts(gf_coordinator *c, const char *phase, int64_t now, int (*answered)(const gf_site *),
+                           int (*was_in)(const gf_site *))
 {
     json_t *a = json_array();
     for (uint32_t i = 0; i < c->n_sel && a; i++)
-        if (!answered(c->sel[i])) json_array_append_new(a, json_string(c->sel[i]->name));
+        if ((!was_in || was_in(c->sel[i])) && !answered(c->sel[i]))
+            json_array_append_new(a, json_string(c->sel[i]->name));
     if (a && json_array_size(a)) {
         json_t *j = json_pack("{s:I,s:I,s:s,s:o}", "round", (json_int_t)c->round, "attempt", (json_int_t)c->attempt,
                               "phase", phase, "sites", a);
@@ -328,6 +332,7 @@ static int did_share(const gf_site *s) { return s->shared; }
 static int did_mask(const gf_site *s) { return s->masked; }
 static int did_sign(const gf_site *s) { return s->signed_; }
 static int did_update(const gf_site *s) { return s->updated; }
+static int did_unmask(const gf_site *s) { return s->unmasked; }
 
 static uint32_t count(const gf_coordinator *c, int (*f)(const gf_site *))
 {
@@ -359,7 +364,7 @@ static void close_phase(gf_coordinator *c, int64_t now)
     gf_err e = GF_OK;
     switch (c->phase) {
     case GF_PH_TRAIN:
-        audit_dropouts(c, "train", now, c->cfg->secure ? did_advert : did_update);
+        audit_dropouts(c, "train", now, c->cfg->secure ? did_advert : did_update, NULL);
         if (!c->cfg->secure) {
             if (count(c, did_update) < (uint32_t)c->cfg->min_sites) {
                 gf_coord_abandon(c, "fewer updates than min_sites");
@@ -375,21 +380,22 @@ static void close_phase(gf_coordinator *c, int64_t now)
         if (!e) set_phase(c, GF_PH_SHARES, now);
         break;
     case GF_PH_SHARES:
-        audit_dropouts(c, "shares", now, did_share);
+        audit_dropouts(c, "shares", now, did_share, did_advert);
         e = gf_secagg_server_close_shares(c->sa);
         if (!e) set_phase(c, GF_PH_MASKED, now);
         break;
     case GF_PH_MASKED:
-        audit_dropouts(c, "masked", now, did_mask);
+        audit_dropouts(c, "masked", now, did_mask, did_share);
         e = gf_secagg_server_close_masked(c->sa, &c->survivors, &c->survivors_len);
         if (!e) set_phase(c, GF_PH_CONSISTENCY, now);
         break;
     case GF_PH_CONSISTENCY:
-        audit_dropouts(c, "consistency", now, did_sign);
+        audit_dropouts(c, "consistency", now, did_sign, did_mask);
         e = gf_secagg_server_close_consistency(c->sa, &c->unmask_req, &c->unmask_req_len);
         if (!e) set_phase(c, GF_PH_UNMASK, now);
         break;
     case GF_PH_UNMASK:
+        audit_dropouts(c, "unmask", now, did_unmask, did_sign);
         e = gf_coord_start_aggregate(c);
         if (!e) return;
         break;
