@@ -25,7 +25,8 @@
 #include "common/fileio.h"
 
 static const char *USAGE =
-    "gaitfed demo [--out DIR (./demo-out)] [--rounds N (15)] [--model transformer|lstm|gru|tcn] [--plain]";
+    "gaitfed demo [--out DIR (./demo-out)] [--rounds N (15)] [--model transformer|lstm|gru|tcn] [--plain]\n"
+    "             [--local-epochs E (2)] [--batch B (16)] [--lr X (1e-3)]";
 
 #define MAX_PROCS 16
 #define DEMO_LIMIT_S 600 /* a demo that has not finished by then is stopped and reported */
@@ -257,12 +258,19 @@ static int fail(procs *p, const char *fmt, const char *arg)
 
 int cmd_demo(int argc, char **argv)
 {
-    const char *out = "demo-out", *rounds_s = NULL, *model = "transformer", *plain = NULL;
-    cli_opt opts[] = {{"--out", 1, &out}, {"--rounds", 1, &rounds_s}, {"--model", 1, &model}, {"--plain", 0, &plain}};
-    int rc = cli_parse("demo", USAGE, argc, argv, opts, 4, NULL, 0, NULL);
+    const char *out = "demo-out", *rounds_s = NULL, *model = "transformer", *plain = NULL, *epochs_s = NULL,
+               *batch_s = NULL, *lr_s = NULL;
+    cli_opt opts[] = {{"--out", 1, &out},         {"--rounds", 1, &rounds_s},     {"--model", 1, &model},
+                      {"--plain", 0, &plain},     {"--local-epochs", 1, &epochs_s}, {"--batch", 1, &batch_s},
+                      {"--lr", 1, &lr_s}};
+    int rc = cli_parse("demo", USAGE, argc, argv, opts, 7, NULL, 0, NULL);
     if (rc) return rc;
-    long rounds = 15;
+    long rounds = 15, epochs = 2, batch = 16;
+    double lr = 1e-3;
     if (rounds_s && (rc = cli_long("demo", USAGE, "--rounds", rounds_s, 1, 1000, &rounds))) return rc;
+    if (epochs_s && (rc = cli_long("demo", USAGE, "--local-epochs", epochs_s, 1, 1000, &epochs))) return rc;
+    if (batch_s && (rc = cli_long("demo", USAGE, "--batch", batch_s, 1, 4096, &batch))) return rc;
+    if (lr_s && (rc = cli_double("demo", USAGE, "--lr", lr_s, 1e-9, 10, &lr))) return rc;
     if (strcmp(model, "transformer") && strcmp(model, "lstm") && strcmp(model, "gru") && strcmp(model, "tcn"))
         return cli_usage("demo", USAGE, "--model: unknown model '%s'", model);
     signal(SIGPIPE, SIG_IGN);
@@ -318,8 +326,9 @@ int cmd_demo(int argc, char **argv)
     json_object_set_new(c, "rounds", json_integer(rounds));
     json_object_set_new(c, "min_sites", json_integer(nh));
     json_object_set_new(c, "secure_aggregation", json_boolean(!plain));
-    json_object_set_new(c, "local_epochs", json_integer(2));
-    json_object_set_new(c, "lr", json_real(1e-3));
+    json_object_set_new(c, "local_epochs", json_integer(epochs));
+    json_object_set_new(c, "batch", json_integer(batch));
+    json_object_set_new(c, "lr", json_real(lr));
     json_object_set_new(c, "update_clip", json_real(1.0));
     json_object_set_new(c, "model", json_pack("{s:s}", "arch", model));
     json_object_set_new(c, "timeouts_s", json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "train", 120.0, "advert", 30.0,
