@@ -26,7 +26,8 @@
 
 static const char *USAGE =
     "gaitfed demo [--out DIR (./demo-out)] [--rounds N (15)] [--model transformer|lstm|gru|tcn] [--plain]\n"
-    "             [--local-epochs E (2)] [--batch B (16)] [--lr X (1e-3)]";
+    "             [--local-epochs E (2)] [--batch B (16)] [--lr X (1e-3)]\n"
+    "             [--strategy fedavg|fedprox|fedadam|fedyogi|fedadagrad] [--server-lr X (1.5)]";
 
 #define MAX_PROCS 16
 #define DEMO_LIMIT_S 600 /* a demo that has not finished by then is stopped and reported */
@@ -259,11 +260,11 @@ static int fail(procs *p, const char *fmt, const char *arg)
 int cmd_demo(int argc, char **argv)
 {
     const char *out = "demo-out", *rounds_s = NULL, *model = "transformer", *plain = NULL, *epochs_s = NULL,
-               *batch_s = NULL, *lr_s = NULL;
+               *batch_s = NULL, *lr_s = NULL, *strategy = "fedavg", *slr_s = NULL;
     cli_opt opts[] = {{"--out", 1, &out},         {"--rounds", 1, &rounds_s},     {"--model", 1, &model},
                       {"--plain", 0, &plain},     {"--local-epochs", 1, &epochs_s}, {"--batch", 1, &batch_s},
-                      {"--lr", 1, &lr_s}};
-    int rc = cli_parse("demo", USAGE, argc, argv, opts, 7, NULL, 0, NULL);
+                      {"--lr", 1, &lr_s},         {"--strategy", 1, &strategy}, {"--server-lr", 1, &slr_s}};
+    int rc = cli_parse("demo", USAGE, argc, argv, opts, 9, NULL, 0, NULL);
     if (rc) return rc;
     long rounds = 15, epochs = 2, batch = 16;
     double lr = 1e-3;
@@ -271,6 +272,10 @@ int cmd_demo(int argc, char **argv)
     if (epochs_s && (rc = cli_long("demo", USAGE, "--local-epochs", epochs_s, 1, 1000, &epochs))) return rc;
     if (batch_s && (rc = cli_long("demo", USAGE, "--batch", batch_s, 1, 4096, &batch))) return rc;
     if (lr_s && (rc = cli_double("demo", USAGE, "--lr", lr_s, 1e-9, 10, &lr))) return rc;
+    /* FedAvg with a server step of 1.5 (θ += 1.5·Δ̄): chosen on the sites' own
+     * validation subjects among 1.0, 1.5, 2.0 and FedAdam (README). */
+    double server_lr = strcmp(strategy, "fedavg") && strcmp(strategy, "fedprox") ? 0 : 1.5; /* 0: the strategy's default */
+    if (slr_s && (rc = cli_double("demo", USAGE, "--server-lr", slr_s, 1e-9, 100, &server_lr))) return rc;
     if (strcmp(model, "transformer") && strcmp(model, "lstm") && strcmp(model, "gru") && strcmp(model, "tcn"))
         return cli_usage("demo", USAGE, "--model: unknown model '%s'", model);
     signal(SIGPIPE, SIG_IGN);
@@ -329,6 +334,8 @@ int cmd_demo(int argc, char **argv)
     json_object_set_new(c, "local_epochs", json_integer(epochs));
     json_object_set_new(c, "batch", json_integer(batch));
     json_object_set_new(c, "lr", json_real(lr));
+    json_object_set_new(c, "strategy", json_string(strategy)); /* checked by the coordinator's config */
+    if (server_lr > 0) json_object_set_new(c, "server_lr", json_real(server_lr));
     json_object_set_new(c, "update_clip", json_real(1.0));
     json_object_set_new(c, "model", json_pack("{s:s}", "arch", model));
     json_object_set_new(c, "timeouts_s", json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "train", 120.0, "advert", 30.0,
