@@ -27,7 +27,8 @@
 static const char *USAGE =
     "gaitfed demo [--out DIR (./demo-out)] [--rounds N (15)] [--model transformer|lstm|gru|tcn] [--plain]\n"
     "             [--local-epochs E (2)] [--batch B (16)] [--lr X (1e-3)]\n"
-    "             [--strategy fedavg|fedprox|fedadam|fedyogi|fedadagrad] [--server-lr X (1.5)]";
+    "             [--strategy fedavg|fedprox|fedadam|fedyogi|fedadagrad] [--server-lr X (1.5)]\n"
+    "             [--normalization own|global]";
 
 #define MAX_PROCS 16
 #define DEMO_LIMIT_S 600 /* a demo that has not finished by then is stopped and reported */
@@ -111,16 +112,21 @@ static double metric(const char *metrics_json, const char *key)
     return ok ? v : NAN;
 }
 
-/* Evaluation metrics (own normalization) of model version v on cohort, or NULL. */
+/* The normalization the progress lines report: the cohort's own statistics
+ * (per-site policy) or the pooled ones the model carries (global policy). */
+static const char *eval_norm = "own";
+
+/* Evaluation metrics of model version v on cohort, or NULL. */
 static char *evaluation(sqlite3 *db, long long v, const char *cohort)
 {
     sqlite3_stmt *q;
     char *out = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT metrics FROM evaluations WHERE model_version = ? AND cohort = ? AND norm = 'own'",
+    if (sqlite3_prepare_v2(db, "SELECT metrics FROM evaluations WHERE model_version = ? AND cohort = ? AND norm = ?",
                            -1, &q, NULL) != SQLITE_OK)
         return NULL;
     sqlite3_bind_int64(q, 1, v);
     sqlite3_bind_text(q, 2, cohort, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, eval_norm, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW) out = strdup((const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
     return out;
@@ -260,11 +266,13 @@ static int fail(procs *p, const char *fmt, const char *arg)
 int cmd_demo(int argc, char **argv)
 {
     const char *out = "demo-out", *rounds_s = NULL, *model = "transformer", *plain = NULL, *epochs_s = NULL,
-               *batch_s = NULL, *lr_s = NULL, *strategy = "fedavg", *slr_s = NULL;
+               *batch_s = NULL, *lr_s = NULL, *strategy = "fedavg", *slr_s = NULL,
+               *norm = "own";
     cli_opt opts[] = {{"--out", 1, &out},         {"--rounds", 1, &rounds_s},     {"--model", 1, &model},
                       {"--plain", 0, &plain},     {"--local-epochs", 1, &epochs_s}, {"--batch", 1, &batch_s},
-                      {"--lr", 1, &lr_s},         {"--strategy", 1, &strategy}, {"--server-lr", 1, &slr_s}};
-    int rc = cli_parse("demo", USAGE, argc, argv, opts, 9, NULL, 0, NULL);
+                      {"--lr", 1, &lr_s},         {"--strategy", 1, &strategy}, {"--server-lr", 1, &slr_s},
+                      {"--normalization", 1, &norm}};
+    int rc = cli_parse("demo", USAGE, argc, argv, opts, 10, NULL, 0, NULL);
     if (rc) return rc;
     long rounds = 15, epochs = 2, batch = 16;
     double lr = 1e-3;
@@ -276,6 +284,11 @@ int cmd_demo(int argc, char **argv)
      * validation subjects among 1.0, 1.5, 2.0 and FedAdam (README). */
     double server_lr = strcmp(strategy, "fedavg") && strcmp(strategy, "fedprox") ? 0 : 1.5; /* 0: the strategy's default */
     if (slr_s && (rc = cli_double("demo", USAGE, "--server-lr", slr_s, 1e-9, 100, &server_lr))) return rc;
+    if (strcmp(norm, "own") && strcmp(norm, "global"))
+        return cli_usage("demo", USAGE, "--normalization: expected own or global, got '%s'", norm);
+    eval_norm = strcmp(norm, "global") ? "own" : "pooled";
+    if (!strcmp(norm, "global") && plain)
+        return cli_usage("demo", USAGE, "--normalization global pools statistics through secure aggregation: drop --plain");
     if (strcmp(model, "transformer") && strcmp(model, "lstm") && strcmp(model, "gru") && strcmp(model, "tcn"))
         return cli_usage("demo", USAGE, "--model: unknown model '%s'", model);
     signal(SIGPIPE, SIG_IGN);
@@ -334,6 +347,7 @@ int cmd_demo(int argc, char **argv)
     json_object_set_new(c, "local_epochs", json_integer(epochs));
     json_object_set_new(c, "batch", json_integer(batch));
     json_object_set_new(c, "lr", json_real(lr));
+    json_object_set_new(c, "normalization", json_string(norm));
     json_object_set_new(c, "strategy", json_string(strategy)); /* checked by the coordinator's config */
     if (server_lr > 0) json_object_set_new(c, "server_lr", json_real(server_lr));
     json_object_set_new(c, "update_clip", json_real(1.0));
@@ -371,6 +385,7 @@ int cmd_demo(int argc, char **argv)
         if (!n) return fail(&p, "%s: cannot read the node skeleton", ncfg);
         snprintf(url, sizeof url, "https://localhost:%d", port);
         json_object_set_new(n, "coordinator_url", json_string(url));
+        json_object_set_new(n, "normalization", json_string(norm)); /* the sites agree to pool */
         char abs[4096];
         if (i < nh) {
             snprintf(path, sizeof path, "%s/%s.db", sites_dir, names[i]);
@@ -419,7 +434,7 @@ int cmd_demo(int argc, char **argv)
     }
     progress(db, &printed, 1);
     stop_all(&p);
-    json_t *sum = summary(db, "own", !plain, model);
+    json_t *sum = summary(db, norm, !plain, model);
     sqlite3_close(db);
     /* The coordinator has exited: one read-write open and close folds the WAL
      * back into coordinator.db, so the file stands alone. */

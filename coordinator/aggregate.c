@@ -4,6 +4,8 @@
  * of the round state while c->state == R_AGGREGATING. */
 #include "coordinator/coord_internal.h"
 
+#include "node/local.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,9 +55,28 @@ static gf_err weighted_mean(gf_coordinator *c, float *delta)
     return GF_OK;
 }
 
+/* The statistics session: exact sums of frame counts, Σx, Σx² → pooled mean and SD. */
+static gf_err pooled_statistics(gf_coordinator *c)
+{
+    uint32_t sum[GF_STATS_WORDS];
+    int64_t v[GF_STATS_WORDS / 4];
+    GF_TRY(gf_secagg_server_finish(c->sa, sum));
+    gf_limbs_decode(sum, GF_STATS_WORDS / 4, v);
+    c->pooled_frames = v[0];
+    c->n_survivors = gf_secagg_server_u3_count(c->sa);
+    return gf_local_pooled_norm(v[0], v + 1, v + 1 + GF_DIN, c->pooled_mean, c->pooled_sd);
+}
+
 static void *work(void *arg)
 {
     gf_coordinator *c = arg;
+    if (c->statistics) {
+        c->worker_err = pooled_statistics(c);
+        if (!c->worker_err) gf_arena_pack(&c->model->params, c->next_theta);
+        snprintf(c->worker_msg, sizeof c->worker_msg, "%s", c->worker_err ? gf_errmsg() : "");
+        if (write(c->wake_fd[1], "w", 1) != 1) {}
+        return NULL;
+    }
     float *delta = malloc(c->L * sizeof *delta);
     gf_err e = delta && c->next_theta ? GF_OK : gf_fail(GF_ENOMEM, "aggregation: out of memory");
     if (!e) e = weighted_mean(c, delta);
@@ -101,6 +122,24 @@ void gf_coord_finish_aggregate(gf_coordinator *c)
     c->state = R_OPEN;
     if (c->worker_err) {
         gf_coord_abandon(c, c->worker_msg);
+        return;
+    }
+    if (c->statistics) { /* θ unchanged; the model now carries the pooled statistics */
+        int d = c->model->cfg.d_in;
+        memcpy(c->model->x_mean, c->pooled_mean, (size_t)d * sizeof(float));
+        memcpy(c->model->x_std, c->pooled_sd, (size_t)d * sizeof(float));
+        c->model->has_norm = 1;
+        if (gf_coord_commit_version(c, NAN)) {
+            c->model->has_norm = 0;
+            gf_coord_abandon(c, gf_errmsg());
+            return;
+        }
+        fprintf(stderr, "coordinator: round %lld: pooled input statistics of %u sites (%lld frames) -> model version %lld\n",
+                (long long)c->round, c->n_survivors, (long long)c->pooled_frames, (long long)c->version);
+        c->statistics = 0;
+        c->state = R_IDLE;
+        c->round++;
+        c->attempt = 1;
         return;
     }
     double loss = 0, w = 0;

@@ -85,6 +85,7 @@ static void get_work(gf_coordinator *c, gf_https_req *r, gf_site *s)
         json_object_set_new(j, "deadline_ms", json_integer(c->deadline_ms));
         json_object_set_new(j, "model", model_json(c));
         if (s->role == GF_ROLE_HOSPITAL) {
+            if (c->statistics) json_object_set_new(j, "statistics", json_true());
             json_object_set_new(j, "index", json_integer(s->idx));
             json_object_set_new(j, "train", train_json(c));
             if (c->cfg->secure) json_object_set_new(j, "secagg", secagg_json(c));

@@ -146,6 +146,9 @@ static gf_err parse(gf_coord_config *o)
     GF_TRY(parse_model(c, o));
     GF_TRY(gf_cfg_int(c, r, "", "seed", 0, 0x7fffffff, 1, 0, &o->seed));
     GF_TRY(parse_timeouts(c, o));
+    if (o->normalization == GF_NORM_GLOBAL && !o->secure)
+        return gf_fail(GF_EINVAL, "%s: field 'normalization': \"global\" pools the sites' statistics through secure "
+                                  "aggregation, which this config turns off", c->path);
     if (o->threshold && o->threshold > o->min_sites)
         return gf_fail(GF_EINVAL, "%s: field 'threshold': %ld is more than min_sites %ld (no round could finish)",
                        c->path, o->threshold, o->min_sites);

@@ -21,6 +21,7 @@
 #define GF_ONLINE_MS 15000     /* a site that polled within this window is online */
 #define GF_POLL_MS 200         /* retry_after_ms we ask of nodes */
 #define GF_JSON_CAP (1u << 20) /* JSON request bodies */
+#define GF_STATS_WORDS (4 * 21)  /* frame count, Σx[10], Σx²[10] as 16-bit limbs (crypto/fixpoint.h) */
 #define GF_DONE_LINGER_MS 10000 /* after the last round: keep answering "done" until online sites heard it */
 
 typedef struct {
@@ -82,6 +83,10 @@ struct gf_coordinator {
     uint32_t n_survivors;
 
     int64_t eval_version;      /* version the evaluators are benchmarking */
+    int statistics;            /* this attempt secure-sums the sites' input statistics */
+    int64_t base_version;      /* first version training rounds start from (1 with pooled statistics) */
+    float pooled_mean[16], pooled_sd[16];
+    int64_t pooled_frames;
     int finished;
     int64_t finished_ms;
 };

@@ -112,7 +112,21 @@ static gf_err encode_model(gf_coordinator *c)
     size_t len = 0;
     char what[64];
     snprintf(what, sizeof what, "model version %lld", (long long)c->version);
-    if (!e) e = gf_safetensors_encode(what, &c->model->params, NULL, 0, meta, &blob, &len);
+    gf_st_tensor ex[2];
+    int n_ex = 0;
+    if (c->model->has_norm) { /* pooled statistics travel with the model */
+        const char *nm[2] = {"x_mean", "x_std"};
+        for (int k = 0; k < 2; k++) {
+            memset(&ex[k], 0, sizeof ex[k]);
+            snprintf(ex[k].name, sizeof ex[k].name, "%s", nm[k]);
+            ex[k].ndim = 1;
+            ex[k].shape[0] = c->model->cfg.d_in;
+            ex[k].numel = (size_t)c->model->cfg.d_in;
+            ex[k].data = k ? c->model->x_std : c->model->x_mean;
+        }
+        n_ex = 2;
+    }
+    if (!e) e = gf_safetensors_encode(what, &c->model->params, ex, n_ex, meta, &blob, &len);
     json_decref(meta);
     uint8_t h[32];
     if (!e) e = gf_sha256(blob, len, h);
@@ -168,6 +182,13 @@ static gf_err load_or_create_model(gf_coordinator *c)
     gf_err e = gf_safetensors_parse(what, blob, len, &sf);
     if (!e) {
         e = gf_safetensors_load_into(&c->model->params, &sf, what);
+        const gf_st_tensor *mu = gf_safetensors_get(&sf, "x_mean"), *sd = gf_safetensors_get(&sf, "x_std");
+        int d = c->model->cfg.d_in;
+        if (!e && mu && sd && (int)mu->numel == d && (int)sd->numel == d) {
+            memcpy(c->model->x_mean, mu->data, (size_t)d * sizeof(float));
+            memcpy(c->model->x_std, sd->data, (size_t)d * sizeof(float));
+            c->model->has_norm = 1;
+        }
         gf_safetensors_free(&sf);
     }
     if (!e && st) e = gf_strategy_state_read(&c->strat, st, sl);
@@ -238,16 +259,21 @@ static void try_open(gf_coordinator *c, int64_t now)
     for (uint32_t i = 0; i < k; i++) on[i]->idx = i + 1;
 
     gf_err e = GF_OK;
+    /* With pooled normalization the first round only secure-sums the sites'
+     * input statistics (16-bit limbs: summed as they are, n·65535 < 2^31). */
+    c->statistics = c->cfg->normalization == GF_NORM_GLOBAL && !c->model->has_norm;
     if (c->cfg->secure) {
         uint64_t rid = (uint64_t)c->round * 65536 + (uint64_t)c->attempt;
-        e = gf_secagg_params_default(rid, k, (uint32_t)c->L, c->cfg->update_clip, &c->sp);
+        e = gf_secagg_params_default(rid, k, c->statistics ? GF_STATS_WORDS : (uint32_t)c->L,
+                                     c->statistics ? 65535.0 : c->cfg->update_clip, &c->sp);
+        if (!e && c->statistics) c->sp.clip = 65535.0, c->sp.scale = 1.0;
         if (!e && c->cfg->neighbours) c->sp.k = (uint32_t)c->cfg->neighbours < k - 1 ? (uint32_t)c->cfg->neighbours : k - 1;
         if (!e && c->cfg->threshold) c->sp.t = (uint32_t)c->cfg->threshold;
         if (!e) e = gf_secagg_params_check(&c->sp);
         if (!e) e = gf_secagg_server_new(&c->sp, c->trust, 2, &c->sa);
     }
-    json_t *params = json_pack("{s:I,s:I,s:b}", "sites", (json_int_t)k, "attempt", (json_int_t)c->attempt, "secure",
-                               c->cfg->secure);
+    json_t *params = json_pack("{s:I,s:I,s:b,s:b}", "sites", (json_int_t)k, "attempt", (json_int_t)c->attempt, "secure",
+                               c->cfg->secure, "statistics", c->statistics);
     if (params && c->cfg->secure && !e) {
         json_object_set_new(params, "k", json_integer(c->sp.k));
         json_object_set_new(params, "t", json_integer(c->sp.t));
@@ -410,11 +436,12 @@ void gf_coord_advance(gf_coordinator *c)
     for (int guard = 0; guard < 8; guard++) {
         switch (c->state) {
         case R_IDLE:
-            if (c->version >= c->cfg->rounds) {
+            c->base_version = c->cfg->normalization == GF_NORM_GLOBAL ? 1 : 0;
+            if (c->version - c->base_version >= c->cfg->rounds && (c->cfg->normalization != GF_NORM_GLOBAL || c->model->has_norm)) {
                 c->state = R_DONE;
                 c->finished = 1;
                 c->finished_ms = now;
-                note(c, "federation finished: %lld rounds", (long long)c->version);
+                note(c, "federation finished: %lld rounds", (long long)(c->version - c->base_version));
                 return;
             }
             try_open(c, now);
@@ -477,7 +504,22 @@ gf_err gf_coord_commit_version(gf_coordinator *c, double loss)
     gf_err e = gf_coord_db_begin(&c->db);
     if (!e) {
         e = store_model(c, c->round, now);
-        if (!e) e = gf_coord_db_close_round(&c->db, c->round, "aggregated", (int)c->n_survivors, loss, now);
+        if (!e)
+            e = gf_coord_db_close_round(&c->db, c->round, c->statistics ? "statistics" : "aggregated", (int)c->n_survivors,
+                                        loss, now);
+        if (!e && c->statistics) {
+            json_t *mu = json_array(), *sd = json_array();
+            for (int k = 0; k < c->model->cfg.d_in && mu && sd; k++) {
+                json_array_append_new(mu, json_real(c->model->x_mean[k]));
+                json_array_append_new(sd, json_real(c->model->x_std[k]));
+            }
+            json_t *j = json_pack("{s:I,s:I,s:o,s:o}", "round", (json_int_t)c->round, "frames",
+                                  (json_int_t)c->pooled_frames, "x_mean", mu, "x_std", sd);
+            char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
+            json_decref(j);
+            e = js ? gf_coord_db_audit(&c->db, now, "pooled_statistics", js) : gf_fail(GF_ENOMEM, "out of memory");
+            free(js);
+        }
         for (uint32_t i = 0; i < c->n_sel && !e; i++)
             if (c->sel[i]->advertised || c->sel[i]->updated)
                 e = gf_coord_db_round_site(&c->db, c->round, c->sel[i]->name, (int)c->sel[i]->idx, c->sel[i]->n_samples,

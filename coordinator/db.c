@@ -32,7 +32,7 @@ static const char SCHEMA_V1[] =
     " deadline_ms INTEGER,"
     " params TEXT NOT NULL CHECK (json_valid(params)),"
     " opened_ms INTEGER NOT NULL, closed_ms INTEGER,"
-    " outcome TEXT CHECK (outcome IS NULL OR outcome IN ('aggregated', 'abandoned')),"
+    " outcome TEXT CHECK (outcome IS NULL OR outcome IN ('aggregated', 'statistics', 'abandoned')),"
     " n_survivors INTEGER, loss REAL);"
     "CREATE TABLE round_sites("
     " round INTEGER NOT NULL REFERENCES rounds(round),"

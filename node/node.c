@@ -91,6 +91,8 @@ typedef struct {
     long rounds_done;
     int done;                         /* the coordinator said "done" */
     int plain;                        /* this attempt runs without secure aggregation */
+    int statistics;                   /* this attempt secure-sums input statistics, not an update */
+    uint32_t stat_words[GF_LIMBS * (1 + 2 * GF_DIN)]; /* frame count, Σx, Σx² as limbs */
 } node;
 
 static void say(node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -191,6 +193,7 @@ static void new_attempt(node *n, int64_t round, int64_t attempt)
     n->failed = n->complete = 0;
     n->total = 0;
     n->index = 0;
+    n->statistics = 0;
 }
 
 static void attempt_failed(node *n, const char *what)
@@ -402,9 +405,11 @@ static gf_err parse_train(const node *n, const json_t *t, gf_local_config *lc, g
     if (!json_is_object(t) || !ts || gf_task_parse(ts, task) || ep < 1 || ep > 10000 || bs < 1 || bs > 65536 ||
         !(lr > 0 && lr <= 10) || !(wd >= 0 && wd <= 10) || !(gc >= 0) || !(mu >= 0) || !isfinite(gc) || !isfinite(mu))
         return gf_fail(GF_EFORMAT, "work item: 'train' needs task, epochs, batch, lr, weight_decay, grad_clip, mu, seed");
-    if ((norm && !strcmp(norm, "global")) || n->cfg->norm_global)
-        return gf_fail(GF_EUNSUPPORTED, "normalization \"global\" (pooled statistics) is not built into the node yet; "
-                                        "use \"own\"");
+    /* Pooled statistics leave a site only masked, and only if its config allows it. */
+    if (norm && !strcmp(norm, "global") && !n->cfg->norm_global)
+        return gf_fail(GF_EINVAL, "the federation pools input statistics (\"normalization\": \"global\") but %s keeps "
+                                  "its own at home (\"normalization\": \"own\" in its config)",
+                       n->cfg->name);
     *lc = (gf_local_config){.epochs = (int)ep, .batch = (int)bs, .lr = (float)lr, .weight_decay = (float)wd,
                             .grad_clip = (float)gc, .mu = (float)mu, .seed = (uint64_t)seed,
                             .threads = (int)n->cfg->threads};
@@ -433,13 +438,18 @@ static gf_err ensure_update(node *n, const json_t *work)
         return gf_fail(GF_EFORMAT, "work item: task %s, but model version %" PRId64 " predicts %s", gf_task_name(task),
                        n->model_v, gf_task_name(n->model_task));
     GF_TRY(hospital_data(n, task));
+    const char *norm = json_string_value(json_object_get(json_object_get(work, "train"), "normalization"));
+    int pooled = norm && !strcmp(norm, "global");
+    if (pooled && !n->model->has_norm)
+        return gf_fail(GF_EFORMAT, "work item: pooled normalization, but model version %" PRId64 " carries no x_mean/x_std",
+                       n->model_v);
+    const float *mean = pooled ? n->model->x_mean : n->data.mom.mean, *sd = pooled ? n->model->x_std : n->data.mom.sd;
     float *d = malloc(L * sizeof *d);
     if (!d) return gf_fail(GF_ENOMEM, "out of memory");
     int64_t ns = 0;
     json_t *val = NULL;
     double t0 = now_s();
-    gf_err e = gf_local_train(n->model, &n->data.ds, task, n->data.is_val, n->data.mom.mean, n->data.mom.sd, &lc, d,
-                              &ns, &val);
+    gf_err e = gf_local_train(n->model, &n->data.ds, task, n->data.is_val, mean, sd, &lc, d, &ns, &val);
     if (e) {
         free(d);
         return e;
@@ -483,8 +493,10 @@ static gf_err parse_secagg(node *n, const json_t *work)
     if (p.round_id != (uint64_t)n->round * 65536 + (uint64_t)n->attempt)
         return gf_fail(GF_EFORMAT, "work item: secagg round_id %" PRIu64 " is not round %" PRId64 " attempt %" PRId64,
                        p.round_id, n->round, n->attempt);
-    if (p.L != n->L)
-        return gf_fail(GF_EFORMAT, "work item: secagg L = %u but the model has %zu parameters", p.L, n->L);
+    size_t want = n->statistics ? GF_LIMBS * (1 + 2 * GF_DIN) : n->L;
+    if (p.L != want)
+        return gf_fail(GF_EFORMAT, "work item: secagg L = %u but %s has %zu words", p.L,
+                       n->statistics ? "the statistics vector" : "the update", want);
     GF_TRY(gf_secagg_params_check(&p));
     n->sp = p;
     n->index = (uint32_t)idx;
@@ -516,12 +528,36 @@ static gf_err post_advert(node *n, const char *b64)
     return e;
 }
 
+/* The statistics session: this site's frame count, Σx and Σx² (fixed point,
+ * training cycles only) as 16-bit limbs, to be secure-summed with the others'. */
+static gf_err prepare_statistics(node *n, const json_t *work)
+{
+    gf_local_config lc;
+    gf_task task;
+    GF_TRY(parse_train(n, json_object_get(work, "train"), &lc, &task));
+    GF_TRY(hospital_data(n, task));
+    int64_t v[1 + 2 * GF_DIN];
+    v[0] = n->data.mom.n_frames;
+    for (int c = 0; c < GF_DIN; c++) v[1 + c] = n->data.mom.sum_x[c], v[1 + GF_DIN + c] = n->data.mom.sum_x2[c];
+    gf_limbs_encode(v, 1 + 2 * GF_DIN, n->stat_words);
+    n->n_samples = n->data.mom.n_frames / GF_T;
+    free(n->val_json);
+    n->val_json = NULL;
+    n->statistics = 1;
+    return GF_OK;
+}
+
 static gf_err do_train(node *n, const json_t *work)
 {
     if (n->failed) return GF_OK;
-    GF_TRY(ensure_model(n, work));
-    GF_TRY(ensure_update(n, work));
     n->plain = !json_is_true(json_object_get(work, "secure_aggregation"));
+    if (json_is_true(json_object_get(work, "statistics"))) {
+        if (n->plain) return gf_fail(GF_EFORMAT, "work item: a statistics session needs secure aggregation");
+        if (!n->statistics) GF_TRY(prepare_statistics(n, work));
+    } else {
+        GF_TRY(ensure_model(n, work));
+        GF_TRY(ensure_update(n, work));
+    }
     if (n->plain) {
         if (n->reached < OUT_ADVERT) GF_TRY(post_advert(n, NULL));
         if (n->reached < OUT_ADVERT || n->failed) return GF_OK;
@@ -595,6 +631,12 @@ static gf_err secagg_phase(node *n, const json_t *work, out_kind kind)
             break;
         }
         case OUT_MASKED: {
+            if (n->statistics) { /* limbs are summed as they are: no weight, no clipping */
+                e = n->sp.L == GF_LIMBS * (1 + 2 * GF_DIN)
+                        ? gf_secagg_client_mask(n->sa, r.body, r.len, n->stat_words, &msg, &ml)
+                        : gf_fail(GF_EFORMAT, "statistics session: vector of %u words", n->sp.L);
+                break;
+            }
             gf_fixpoint fp;
             uint32_t *x = malloc(n->L * sizeof *x);
             e = x ? gf_fixpoint_plan(n->sp.n, n->sp.clip, n->sp.scale, &fp) : gf_fail(GF_ENOMEM, "out of memory");

@@ -58,3 +58,77 @@ Test(demo, federation_from_nothing)
     cr_assert_eq(count_lines(log, "gaitfed demo: "), 1, "one line: %s", log);
     cr_assert_eq(tu_sh("grep -q keep %s/file", foreign), 0, "the foreign directory was touched");
 }
+
+/* Pooled normalization: the first round secure-sums the four sites' frame
+ * counts, Σx and Σx²; the statistics the model then carries must equal, bit
+ * for bit, what the same sums computed here in one process give (each site's
+ * training cycles: its validation subjects excluded exactly as the node does). */
+#include <sqlite3.h>
+
+#include "model/safetensors.h"
+#include "node/local.h"
+#include "sites/store.h"
+
+#define NODE_SPLIT_SEED 20170101u /* node/node.c SPLIT_SEED */
+
+Test(demo, pooled_statistics_are_exact_through_secure_aggregation)
+{
+    const char *d = tu_dir();
+    char out[1100], log[1200], path[1300];
+    snprintf(out, sizeof out, "%s/demo", d);
+    snprintf(log, sizeof log, "%s/demo.log", d);
+    cr_assert_eq(tu_sh("%s demo --out %s --rounds 1 --model lstm --normalization global > %s 2>&1", tu_bin(), out, log), 0,
+                 "demo failed; see %s", log);
+    cr_assert_eq(count_lines(log, "round  2  sites 4"), 1, "round 1 pools the statistics, round 2 trains (%s)", log);
+    /* the same sums, here */
+    const char *sites[] = {"imu-clinic", "optical-lab", "senior-centre", "video-clinic"};
+    int64_t frames = 0, sx[GF_DIN] = {0}, sx2[GF_DIN] = {0};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/data/sites/%s.db", out, sites[i]);
+        gf_store *st = NULL;
+        gf_dataset ds;
+        cr_assert_eq(gf_store_open(path, 0, &st), GF_OK, "%s", gf_errmsg());
+        cr_assert_eq(gf_store_load(st, GF_STORE_NEED_FORCES, &ds), GF_OK, "%s", gf_errmsg());
+        gf_store_close(st);
+        unsigned char *is_val = malloc((size_t)ds.n);
+        int nvs = 0;
+        gf_local_moments m;
+        cr_assert_eq(gf_local_split(&ds, GF_LOCAL_VAL_FRAC, NODE_SPLIT_SEED, is_val, &nvs), GF_OK);
+        cr_assert_eq(gf_local_stats(&ds, is_val, &m), GF_OK);
+        frames += m.n_frames;
+        for (int c = 0; c < GF_DIN; c++) sx[c] += m.sum_x[c], sx2[c] += m.sum_x2[c];
+        free(is_val);
+        gf_dataset_free(&ds);
+    }
+    float mean[GF_DIN], sd[GF_DIN];
+    cr_assert_eq(gf_local_pooled_norm(frames, sx, sx2, mean, sd), GF_OK);
+    /* what the coordinator stored as model version 1 */
+    snprintf(path, sizeof path, "%s/coordinator.db", out);
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT weights FROM models WHERE version = 1", -1, &q, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    gf_safetensors sf;
+    cr_assert_eq(gf_safetensors_parse("v1", sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), &sf), GF_OK,
+                 "%s", gf_errmsg());
+    const gf_st_tensor *mu = gf_safetensors_get(&sf, "x_mean"), *sg = gf_safetensors_get(&sf, "x_std");
+    cr_assert(mu && sg && mu->numel == GF_DIN && sg->numel == GF_DIN, "version 1 carries x_mean and x_std");
+    cr_assert_arr_eq(mu->data, mean, sizeof mean, "pooled mean differs from the sums computed in one process");
+    cr_assert_arr_eq(sg->data, sd, sizeof sd, "pooled SD differs");
+    gf_safetensors_free(&sf);
+    sqlite3_finalize(q);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM rounds WHERE round = 1 AND outcome = 'statistics'", -1, &q,
+                                    NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(q, 0), 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    cr_assert_eq(tu_sh("sqlite3 %s \"select count(*) from audit where event = 'pooled_statistics'\" | grep -qx 1", path), 0);
+    cr_assert_eq(tu_sh("%s -c \"import json; s = json.load(open('%s/summary.json')); "
+                       "assert s['normalization'] == 'global'; r = s['rounds'][0]['cohorts']; "
+                       "assert all('pooled' in r[c] and 'own' in r[c] for c in ('healthy-test', 'onfh')), r\"",
+                       tu_python(), out),
+                 0, "the evaluator reports both normalizations");
+}
