@@ -96,6 +96,7 @@ Test(config, bad_fields_named)
         {",\"sites\":[\"a\"],\"min_sites\":2", "field 'min_sites'"},
         {",\"threshold\":5,\"min_sites\":3", "field 'threshold'"},
         {",\"secure_aggregation\":\"yes\"", "field 'secure_aggregation': expected true or false"},
+        {",\"normalization\":\"global\",\"secure_aggregation\":false", "field 'normalization': \"global\" pools"},
         {",\"name\":\"x\"", "line 1"}, /* duplicate key: refused, not last-wins */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
