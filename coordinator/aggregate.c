@@ -158,9 +158,11 @@ void gf_coord_finish_aggregate(gf_coordinator *c)
     c->next_strat = tmp;
     fprintf(stderr, "coordinator: round %lld: model version %lld from %u sites (loss %.4g)\n", (long long)c->round,
             (long long)c->version, c->n_survivors, loss);
+    c->rounds_aggregated++;
     c->eval_version = c->version;
     for (size_t i = 0; i < c->n_sites; i++) c->sites[i].evaluated = 0;
     c->state = R_EVALUATE;
     c->phase = GF_PH_EVALUATE;
+    c->phase_started_ms = gf_now_ms();
     c->deadline_ms = gf_now_ms() + (int64_t)(c->cfg->timeout_s[GF_PH_EVALUATE] * 1000);
 }

@@ -364,7 +364,19 @@ void gf_coord_handle(gf_https_req *r, void *ctx)
         get_status(c, r);
         return;
     }
+    if (!strcmp(path, "/metrics") && get) { /* for the consortium's operators: a coordinator-role kit */
+        char *m = NULL;
+        size_t ml = 0;
+        gf_err e = p->role != GF_ROLE_COORDINATOR ? gf_fail(GF_EINVAL, "/metrics is for coordinator kits")
+                                                   : gf_coord_metrics(c, now, &m, &ml);
+        if (e == GF_EINVAL) gf_https_reply_error(r, 403, "forbidden", "%s", gf_errmsg());
+        else if (e) reply_err(r, e);
+        else gf_https_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", m, ml);
+        free(m);
+        return;
+    }
     if (!s) {
+        c->refused_sites++;
         gf_https_reply_error(r, 403, "forbidden", "%s (%s) is not a registered site", p->name, gf_role_name(p->role));
         return;
     }

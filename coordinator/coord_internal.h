@@ -83,6 +83,12 @@ struct gf_coordinator {
     uint32_t n_survivors;
 
     int64_t eval_version;      /* version the evaluators are benchmarking */
+
+    /* for /metrics (since this process started) */
+    int64_t phase_started_ms;
+    double phase_sum_s[GF_PH_COUNT];
+    uint64_t phase_count[GF_PH_COUNT];
+    uint64_t rounds_aggregated, attempts_abandoned, refused_sites;
     int statistics;            /* this attempt secure-sums the sites' input statistics */
     int64_t base_version;      /* first version training rounds start from (1 with pooled statistics) */
     float pooled_mean[16], pooled_sd[16];
@@ -98,6 +104,10 @@ gf_site *gf_coord_site(gf_coordinator *c, const gf_peer *p, int64_t now);
 /* Round machinery (coordinator.c). */
 void gf_coord_advance(gf_coordinator *c);   /* closes phases whose members answered or whose deadline passed */
 void gf_coord_abandon(gf_coordinator *c, const char *why);
+/* Prometheus text exposition of the counters above (metrics.c); *out malloc'd. */
+gf_err gf_coord_metrics(const gf_coordinator *c, int64_t now, char **out, size_t *len);
+/* Closes the running phase's clock (duration into the /metrics summary). */
+void gf_coord_phase_done(gf_coordinator *c, int64_t now);
 /* The HTTP entry point (api.c). */
 void gf_coord_handle(gf_https_req *r, void *ctx);
 /* Aggregation on the worker thread (aggregate.c). */

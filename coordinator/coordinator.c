@@ -220,8 +220,18 @@ static int by_name(const void *a, const void *b)
     return strcmp((*(gf_site *const *)a)->name, (*(gf_site *const *)b)->name);
 }
 
+void gf_coord_phase_done(gf_coordinator *c, int64_t now)
+{
+    if (!c->phase_started_ms) return;
+    c->phase_sum_s[c->phase] += (double)(now - c->phase_started_ms) / 1000.0;
+    c->phase_count[c->phase]++;
+    c->phase_started_ms = 0;
+}
+
 static void set_phase(gf_coordinator *c, gf_phase p, int64_t now)
 {
+    gf_coord_phase_done(c, now);
+    c->phase_started_ms = now;
     c->phase = p;
     c->deadline_ms = now + (int64_t)(c->cfg->timeout_s[p] * 1000);
     if (gf_coord_db_set_phase(&c->db, c->round, gf_phase_name(p), c->deadline_ms) != GF_OK)
@@ -324,6 +334,8 @@ void gf_coord_abandon(gf_coordinator *c, const char *why)
     note(c, "round %lld attempt %lld abandoned in %s: %s", (long long)c->round, (long long)c->attempt,
          gf_phase_name(c->phase), why);
     reset_participation(c);
+    c->phase_started_ms = 0; /* an abandoned phase is not a duration */
+    c->attempts_abandoned++;
     c->attempt++;
     c->state = R_IDLE;
 }
@@ -392,6 +404,7 @@ static void close_phase(gf_coordinator *c, int64_t now)
     case GF_PH_TRAIN:
         audit_dropouts(c, "train", now, c->cfg->secure ? did_advert : did_update, NULL);
         if (!c->cfg->secure) {
+            gf_coord_phase_done(c, now);
             if (count(c, did_update) < (uint32_t)c->cfg->min_sites) {
                 gf_coord_abandon(c, "fewer updates than min_sites");
                 return;
@@ -422,6 +435,7 @@ static void close_phase(gf_coordinator *c, int64_t now)
         break;
     case GF_PH_UNMASK:
         audit_dropouts(c, "unmask", now, did_unmask, did_sign);
+        gf_coord_phase_done(c, now);
         e = gf_coord_start_aggregate(c);
         if (!e) return;
         break;
@@ -460,6 +474,7 @@ void gf_coord_advance(gf_coordinator *c)
                 if (s->role == GF_ROLE_EVALUATOR && !s->evaluated && now - s->last_seen_ms <= GF_ONLINE_MS) pending++;
             }
             if (pending && now < c->deadline_ms) return;
+            gf_coord_phase_done(c, now);
             c->state = R_IDLE;
             c->round++;
             c->attempt = 1;

@@ -251,6 +251,29 @@ Test(coord_api, one_site_cannot_submit_for_another_and_rules_hold)
     cr_assert_neq(tu_sh("curl -s -o /dev/null --max-time 5 --cacert %s https://localhost:%d/v1/work", ca, f.port), 0,
                   "no client certificate");
 
+    /* /metrics: for coordinator kits only, in valid Prometheus text (checked by a strict
+     * parser written from the format's specification) with the counts of this run: at
+     * least the 16 requests made above (2 polls, 12 round and model requests, 2 /metrics),
+     * and a fatal TLS alert for each of the foreign and the revoked certificate. */
+    cr_assert_eq(gf_https_get(c1, "/metrics", 1 << 16, &r), GF_OK);
+    expect(&r, 403, "forbidden", "/metrics for a hospital");
+    gf_https_resp_free(&r);
+    gf_https_client *op = client(&f, "coord");
+    cr_assert_eq(gf_https_get(op, "/metrics", 1 << 20, &r), GF_OK, "%s", gf_errmsg());
+    expect(&r, 200, NULL, "/metrics");
+    cr_assert(!strncmp(r.content_type, "text/plain; version=0.0.4", 25), "%s", r.content_type);
+    char mpath[1200];
+    snprintf(mpath, sizeof mpath, "%s/metrics.txt", f.dir);
+    cr_assert_eq(gf_write_file_atomic(mpath, r.body, r.len), GF_OK);
+    gf_https_resp_free(&r);
+    cr_assert_eq(tu_sh("%s %s/tests/py/prom_check.py %s 'gaitfed_round=1' 'gaitfed_model_version=0' "
+                       "'gaitfed_secure_aggregation=1' 'gaitfed_sites_online{role=\"hospital\"}=2' "
+                       "'gaitfed_sites_online{role=\"evaluator\"}=1' 'gaitfed_rounds_aggregated_total=0' "
+                       "'gaitfed_refused_connections_total{reason=\"tls\"}>=2' 'gaitfed_http_requests_total>=16'",
+                       tu_python(), tu_root(), mpath),
+                 0, "/metrics is not valid Prometheus text with this run's counts (%s)", mpath);
+    gf_https_client_free(op);
+
     json_decref(w1), json_decref(w2);
     gf_identity_free(id1), gf_identity_free(id2), gf_trust_free(trust);
     gf_https_client_free(c1), gf_https_client_free(c2), gf_https_client_free(ev);
