@@ -14,9 +14,6 @@
 #include "crypto/hash.h"
 #include "crypto/secagg_msg.h"
 
-static const char *const phase_states[GF_PH_COUNT] = {"train", "shares", "shares", "masked", "consistency", "unmask",
-                                                      "evaluate"};
-
 /* The error reply for a library failure. */
 static void reply_err(gf_https_req *r, gf_err e)
 {
@@ -91,7 +88,6 @@ static void get_work(gf_coordinator *c, gf_https_req *r, gf_site *s)
             if (c->cfg->secure) json_object_set_new(j, "secagg", secagg_json(c));
         }
     }
-    (void)phase_states;
     gf_https_reply_json(r, 200, j);
 }
 

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "crypto/hash.h"
+#include "crypto/x509util.h"
 
 struct gf_https_server {
     struct event_base *base;
@@ -77,11 +78,9 @@ static gf_err make_ssl_ctx(gf_https_server *s, const gf_https_opts *o)
     STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->ca_path);
     if (!names) return ssl_fail("CA certificate", o->ca_path);
     SSL_CTX_set_client_CA_list(c, names);
-    if (o->crl_path) {
-        BIO *b = BIO_new_file(o->crl_path, "r");
-        X509_CRL *crl = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-        if (!crl) return ssl_fail("revocation list", o->crl_path);
+    if (o->crl_path) { /* the same capped reader gf_trust uses */
+        X509_CRL *crl = NULL;
+        GF_TRY(gf_x509_read_crl(o->crl_path, &crl));
         X509_STORE *st = SSL_CTX_get_cert_store(c);
         int ok = X509_STORE_add_crl(st, crl);
         X509_CRL_free(crl);
