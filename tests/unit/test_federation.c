@@ -227,6 +227,10 @@ static void dump_logs(const fed *f)
 }
 
 /* Waits for every started process and checks it exited 0. */
+/* Deadlines here only bound how long a hung federation is waited for; under
+ * ASan with other tests running in parallel a healthy run of 2 rounds has
+ * taken over 90 s, so they are generous. */
+#define LIVENESS_S(s) (4.0 * (s))
 static void wait_all(fed *f, double timeout_s)
 {
     const char *who[N_HOSP + 2];
@@ -400,7 +404,7 @@ Test(federation, secure_rounds_complete_with_audit_and_evaluations)
     fed f;
     fed_init(&f, root, "secure", 1, ROUNDS, 0);
     run_all(&f, 1);
-    wait_all(&f, 90);
+    wait_all(&f, LIVENESS_S(90));
     assert_versions(&f, ROUNDS);
     cr_assert_eq(query_long(&f, "SELECT count(*) FROM rounds WHERE outcome = 'aggregated' AND n_survivors = 3"), ROUNDS);
     cr_assert_eq(query_long(&f, "SELECT count(*) FROM round_sites"), ROUNDS * N_HOSP);
@@ -424,8 +428,8 @@ Test(federation, plain_and_secure_agree_within_fixpoint_bound)
     fed_init(&p, root, "plain", 0, ROUNDS, 0);
     run_all(&s, 0);
     run_all(&p, 0);
-    wait_all(&s, 90);
-    wait_all(&p, 60);
+    wait_all(&s, LIVENESS_S(90));
+    wait_all(&p, LIVENESS_S(60));
     assert_versions(&s, ROUNDS);
     assert_versions(&p, ROUNDS);
     cr_assert_eq(query_long(&p, "SELECT count(*) FROM rounds WHERE outcome = 'aggregated' AND n_survivors = 3"), ROUNDS);
@@ -451,7 +455,7 @@ Test(federation, node_killed_mid_round_round_finishes_with_survivors)
     kill(f.node[N_HOSP - 1], SIGKILL);
     cr_assert_eq(wait_exit(f.node[N_HOSP - 1], 10), 128 + SIGKILL);
     f.node[N_HOSP - 1] = 0;
-    wait_all(&f, 60);
+    wait_all(&f, LIVENESS_S(60));
     assert_versions(&f, 1);
     cr_assert_eq(query_long(&f, "SELECT n_survivors FROM rounds WHERE round = 1 AND outcome = 'aggregated'"), 2);
     char first[256];
@@ -501,8 +505,8 @@ Test(federation, coordinator_killed_mid_round_resumes_without_double_counting)
     start_coord(&f);
     f.node[0] = start_node(&f, hosp[0], NULL);
     f.node[2] = start_node(&f, hosp[2], NULL);
-    wait_all(&f, 90);
-    wait_all(&p, 60);
+    wait_all(&f, LIVENESS_S(90));
+    wait_all(&p, LIVENESS_S(60));
     assert_versions(&f, ROUNDS);
     cr_assert_eq(query_long(&f, "SELECT attempt FROM rounds WHERE round = 2"), 2);
     cr_assert_eq(query_long(&f, "SELECT n_survivors FROM rounds WHERE round = 2 AND outcome = 'aggregated'"), 3);
