@@ -49,6 +49,22 @@ static const char SCHEMA_V1[] =
     " created_ms INTEGER NOT NULL,"
     " PRIMARY KEY (model_version, site, cohort, norm));";
 
+/* Schema v2 adds the cross-site matrix (which model, evaluated on which
+ * hospital's validation subjects, metrics only) and the leave-one-site-out
+ * table `gaitfed audit loso` stores. A v1 database is upgraded in place. */
+static const char SCHEMA_V2[] =
+    "CREATE TABLE cross_site("
+    " round INTEGER NOT NULL CHECK (round >= 1),"
+    " model TEXT NOT NULL CHECK (length(model) BETWEEN 1 AND 63)," /* 'global' or the site whose local model */
+    " at_site TEXT NOT NULL REFERENCES sites(name),"
+    " metrics TEXT NOT NULL CHECK (json_valid(metrics)),"
+    " created_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (round, model, at_site));"
+    "CREATE TABLE loso("
+    " site TEXT PRIMARY KEY CHECK (length(site) BETWEEN 1 AND 63),"
+    " result TEXT NOT NULL CHECK (json_valid(result)),"
+    " created_ms INTEGER NOT NULL);";
+
 static gf_err fail(gf_coord_db *d, const char *what)
 {
     int rc = sqlite3_errcode(d->db) & 0xff;
@@ -104,14 +120,21 @@ gf_err gf_coord_db_open(const char *path, gf_coord_db *out)
     if (!e) e = pragma_i64(out, "SELECT count(*) FROM sqlite_master", &tables);
     if (!e && tables == 0) {
         char sql[96];
-        snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 1;", GF_COORD_APP_ID);
+        snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 2;", GF_COORD_APP_ID);
         e = exec(out, "BEGIN IMMEDIATE", "creating the schema");
         if (!e) e = exec(out, SCHEMA_V1, "creating the schema");
+        if (!e) e = exec(out, SCHEMA_V2, "creating the schema");
         if (!e) e = gf_audit_init(out->db);
         if (!e) e = exec(out, sql, "creating the schema");
         if (!e) e = exec(out, "COMMIT", "creating the schema");
         if (e) sqlite3_exec(out->db, "ROLLBACK", NULL, NULL, NULL);
-    } else if (!e && (app != GF_COORD_APP_ID || ver != 1)) {
+    } else if (!e && app == GF_COORD_APP_ID && ver == 1) {
+        e = exec(out, "BEGIN IMMEDIATE", "upgrading the schema to version 2");
+        if (!e) e = exec(out, SCHEMA_V2, "upgrading the schema to version 2");
+        if (!e) e = exec(out, "PRAGMA user_version = 2", "upgrading the schema to version 2");
+        if (!e) e = exec(out, "COMMIT", "upgrading the schema to version 2");
+        if (e) sqlite3_exec(out->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (!e && (app != GF_COORD_APP_ID || ver != 2)) {
         e = gf_fail(GF_EFORMAT, "%s: not a gaitfed coordinator database (application_id %lld, version %lld)", path,
                     app, ver);
     }
@@ -402,6 +425,48 @@ gf_err gf_coord_db_put_eval(gf_coord_db *d, int64_t model_version, const char *s
     json_decref(o);
     if (!detail) return gf_fail(GF_EINVAL, "%s: evaluation of %s/%s: metrics are not JSON", d->path, site, cohort);
     gf_err e = gf_coord_db_audit(d, now_ms, "evaluation", detail);
+    free(detail);
+    return e;
+}
+
+gf_err gf_coord_db_put_cross(gf_coord_db *d, int64_t round, const char *model, const char *at_site,
+                             const char *metrics_json, int64_t now_ms)
+{
+    sqlite3_stmt *q;
+    GF_TRY(prep(d, "INSERT OR REPLACE INTO cross_site(round, model, at_site, metrics, created_ms) VALUES (?,?,?,?,?)", &q));
+    sqlite3_bind_int64(q, 1, round);
+    sqlite3_bind_text(q, 2, model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, at_site, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, metrics_json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 5, now_ms);
+    GF_TRY(done(d, q, "storing a cross-site evaluation"));
+    json_t *m = json_loads(metrics_json, 0, NULL);
+    json_t *o = m ? json_pack("{s:I,s:s,s:s,s:O}", "round", (json_int_t)round, "model", model, "at_site", at_site,
+                              "subject_mean", json_object_get(m, "subject_mean"))
+                  : NULL;
+    json_decref(m);
+    char *detail = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!detail) return gf_fail(GF_EINVAL, "%s: cross-site evaluation of %s at %s: metrics are not JSON", d->path, model, at_site);
+    gf_err e = gf_coord_db_audit(d, now_ms, "cross_site_evaluation", detail);
+    free(detail);
+    return e;
+}
+
+gf_err gf_coord_db_put_loso(gf_coord_db *d, const char *site, const char *result_json, int64_t now_ms)
+{
+    sqlite3_stmt *q;
+    GF_TRY(prep(d, "INSERT OR REPLACE INTO loso(site, result, created_ms) VALUES (?,?,?)", &q));
+    sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, result_json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, now_ms);
+    GF_TRY(done(d, q, "storing a leave-one-site-out result"));
+    json_t *m = json_loads(result_json, 0, NULL);
+    json_t *o = m ? json_pack("{s:s,s:o}", "site", site, "result", m) : NULL;
+    char *detail = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!detail) return gf_fail(GF_EINVAL, "%s: leave-one-site-out result for %s is not JSON", d->path, site);
+    gf_err e = gf_coord_db_audit(d, now_ms, "loso_result", detail);
     free(detail);
     return e;
 }

@@ -63,5 +63,13 @@ gf_err gf_coord_db_round_site(gf_coord_db *d, int64_t round, const char *site, i
                               const char *val_json);
 gf_err gf_coord_db_put_eval(gf_coord_db *d, int64_t model_version, const char *site, const char *cohort,
                             const char *norm, const char *metrics_json, int64_t now_ms);
+/* Cross-site matrix (schema v2): metrics of `model` ("global" or the name of
+ * the hospital whose locally trained model) on at_site's validation subjects,
+ * evaluated at the end of `round`. Appends a "cross_site_evaluation" audit row. */
+gf_err gf_coord_db_put_cross(gf_coord_db *d, int64_t round, const char *model, const char *at_site,
+                             const char *metrics_json, int64_t now_ms);
+/* Leave-one-site-out (schema v2): one JSON result per held-out site, written
+ * by `gaitfed audit loso`; appends a "loso_result" audit row. */
+gf_err gf_coord_db_put_loso(gf_coord_db *d, const char *site, const char *result_json, int64_t now_ms);
 
 #endif
