@@ -391,6 +391,7 @@ int cmd_demo(int argc, char **argv)
             snprintf(path, sizeof path, "%s/%s.db", sites_dir, names[i]);
             if (!realpath(path, abs)) return fail(&p, "%s: missing", path);
             json_object_set_new(n, "site_db", json_string(abs));
+            json_object_set_new(n, "share_local_model", json_true()); /* the demo's hospitals agree to cross-site evaluation */
         } else {
             json_object_del(n, "site_db");
             json_t *cohorts = json_array();

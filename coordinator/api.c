@@ -58,6 +58,7 @@ static json_t *secagg_json(const gf_coordinator *c)
 static const char *state_for(const gf_coordinator *c, const gf_site *s)
 {
     if (c->state == R_DONE) return "done";
+    if (c->state == R_XEVAL) return gf_coord_xeval_state(c, s);
     if (s->role == GF_ROLE_EVALUATOR)
         return c->state == R_EVALUATE && !s->evaluated ? "evaluate" : "wait";
     if (c->state != R_OPEN || !s->idx) return "wait";
@@ -81,7 +82,9 @@ static void get_work(gf_coordinator *c, gf_https_req *r, gf_site *s)
     if (j && strcmp(st, "wait") && strcmp(st, "done")) {
         json_object_set_new(j, "deadline_ms", json_integer(c->deadline_ms));
         json_object_set_new(j, "model", model_json(c));
-        if (s->role == GF_ROLE_HOSPITAL) {
+        if (c->state == R_XEVAL) {
+            json_object_set_new(j, "xeval", gf_coord_xeval_work(c));
+        } else if (s->role == GF_ROLE_HOSPITAL) {
             if (c->statistics) json_object_set_new(j, "statistics", json_true());
             json_object_set_new(j, "index", json_integer(s->idx));
             json_object_set_new(j, "train", train_json(c));
@@ -339,7 +342,7 @@ static void get_status(gf_coordinator *c, gf_https_req *r)
         json_array_append_new(sites, json_pack("{s:s,s:s,s:I}", "name", c->sites[i].name, "role",
                                                gf_role_name(c->sites[i].role), "last_seen_ms",
                                                (json_int_t)c->sites[i].last_seen_ms));
-    static const char *states[] = {"idle", "open", "aggregating", "evaluate", "done"};
+    static const char *states[] = {"idle", "open", "aggregating", "evaluate", "cross_eval", "done"};
     gf_https_reply_json(r, 200, json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:o,s:b}", "round", (json_int_t)c->round, "attempt",
                                           (json_int_t)c->attempt, "state", states[c->state], "phase",
                                           gf_phase_name(c->phase), "model_version", (json_int_t)c->version,
@@ -386,6 +389,8 @@ void gf_coord_handle(gf_https_req *r, void *ctx)
     } else if (!strcmp(path, "/v1/evaluations") && post) {
         if (s->role != GF_ROLE_EVALUATOR) gf_https_reply_error(r, 403, "forbidden", "only evaluators post evaluations");
         else post_evaluations(c, r, s);
+    } else if (!strncmp(path, "/v1/xeval/", 10) && strlen(path) < 10 + sizeof rest) {
+        gf_coord_xeval_handle(c, r, s, path + 10, get, post);
     } else if (sscanf(path, "/v1/rounds/%lld/%63s", &v, rest) == 2) {
         if (s->role != GF_ROLE_HOSPITAL) {
             gf_https_reply_error(r, 403, "forbidden", "round endpoints are for hospitals");

@@ -5,12 +5,12 @@
 #include <string.h>
 
 static const char *const strategies[] = {"fedavg", "fedprox", "fedadam", "fedyogi", "fedadagrad", NULL};
-static const char *const phases[] = {"train", "advert", "shares", "masked", "consistency", "unmask", "evaluate", NULL};
+static const char *const phases[] = {"train", "advert", "shares", "masked", "consistency", "unmask", "evaluate", "cross_eval", NULL};
 static const char *const norms[] = {"own", "global", NULL};
 static const char *const archs[] = {"transformer", "lstm", "gru", "tcn", NULL};
 static const char *const tasks[] = {"forces", "moments", NULL};
 /* Default deadlines (s): training dominates; key phases are messages only. */
-static const double default_timeout[GF_PH_COUNT] = {900, 60, 60, 120, 60, 60, 900};
+static const double default_timeout[GF_PH_COUNT] = {900, 60, 60, 120, 60, 60, 900, 600};
 
 const char *gf_fed_strategy_name(gf_fed_strategy s) { return s <= GF_FED_FEDADAGRAD ? strategies[s] : "?"; }
 const char *gf_phase_name(gf_phase p) { return p < GF_PH_COUNT ? phases[p] : "?"; }
@@ -103,7 +103,7 @@ static gf_err parse(gf_coord_config *o)
         "name", "listen", "key", "cert", "ca", "crl", "db", "sites", "secure_aggregation", "strategy", "rounds",
         "min_sites", "threshold", "neighbours", "sample_fraction", "local_epochs", "batch", "lr", "weight_decay",
         "grad_clip", "update_clip", "mu", "server_lr", "beta1", "beta2", "tau", "normalization", "model", "seed",
-        "timeouts_s", NULL};
+        "timeouts_s", "cross_site_eval", NULL};
     const gf_cfg *c = &o->src;
     const json_t *r = c->root;
     const char *listen;
@@ -120,6 +120,7 @@ static gf_err parse(gf_coord_config *o)
     GF_TRY(gf_cfg_path(c, r, "", "db", 0, "coordinator.db", &o->db));
     GF_TRY(parse_sites(c, o));
     GF_TRY(gf_cfg_bool(c, r, "", "secure_aggregation", 1, &o->secure));
+    GF_TRY(gf_cfg_bool(c, r, "", "cross_site_eval", 1, &o->cross_site_eval));
     GF_TRY(gf_cfg_enum(c, r, "", "strategy", strategies, GF_FED_FEDAVG, &v));
     o->strategy = (gf_fed_strategy)v;
     GF_TRY(gf_cfg_int(c, r, "", "rounds", 1, 1000000, 20, 0, &o->rounds));

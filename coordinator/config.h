@@ -13,7 +13,7 @@ typedef enum { GF_FED_FEDAVG, GF_FED_FEDPROX, GF_FED_FEDADAM, GF_FED_FEDYOGI, GF
 typedef enum { GF_NORM_OWN, GF_NORM_GLOBAL } gf_norm_policy;
 /* Phases with deadlines, in round order. */
 typedef enum { GF_PH_TRAIN, GF_PH_ADVERT, GF_PH_SHARES, GF_PH_MASKED, GF_PH_CONSISTENCY, GF_PH_UNMASK, GF_PH_EVALUATE,
-               GF_PH_COUNT } gf_phase;
+               GF_PH_CROSS, GF_PH_COUNT } gf_phase; /* GF_PH_CROSS: cross-site evaluation after the last round */
 
 const char *gf_fed_strategy_name(gf_fed_strategy s);
 const char *gf_phase_name(gf_phase p);
@@ -27,6 +27,7 @@ typedef struct {
     const char **sites;         /* registered site names (owned array); NULL: every consortium certificate */
     size_t n_sites;
     int secure;                 /* secure_aggregation */
+    int cross_site_eval;        /* after the last round, hospitals evaluate each other's local models */
     gf_fed_strategy strategy;
     long rounds, min_sites, threshold, neighbours; /* threshold/neighbours 0: secagg defaults */
     double sample_fraction;

@@ -36,9 +36,14 @@ typedef struct {
     int64_t n_samples;
     double train_loss;         /* from its validation report (NAN if absent) */
     float *update;             /* plain mode: Δ (owned) */
+    /* cross-site evaluation (xeval.c) */
+    int x_in, x_keyed, x_share, x_shared, x_done;
+    uint8_t x_pk[32], x_sig[64];
+    uint8_t *x_cert, *x_body;  /* owned */
+    size_t x_cert_len, x_body_len;
 } gf_site;
 
-typedef enum { R_IDLE, R_OPEN, R_AGGREGATING, R_EVALUATE, R_DONE } gf_round_state;
+typedef enum { R_IDLE, R_OPEN, R_AGGREGATING, R_EVALUATE, R_XEVAL, R_DONE } gf_round_state;
 
 struct gf_coordinator {
     const gf_coord_config *cfg;
@@ -96,6 +101,8 @@ struct gf_coordinator {
     int64_t pooled_frames;
     int finished;
     int64_t finished_ms;
+    int xeval_step;            /* cross-site evaluation: 0 keys, 1 share, 2 evaluate */
+    int64_t xeval_round;       /* the last round, under which results are stored */
 };
 
 int64_t gf_now_ms(void);
@@ -116,5 +123,14 @@ gf_err gf_coord_start_aggregate(gf_coordinator *c);
 void gf_coord_finish_aggregate(gf_coordinator *c);
 /* Stores θ_{v+1} (c->next_theta) as the next version and closes the round, in one transaction. */
 gf_err gf_coord_commit_version(gf_coordinator *c, double loss);
+
+/* Cross-site evaluation after the last round (xeval.c). begin: 1 when the
+ * stage starts (config on, not done before); advance: 1 when it is over. */
+int gf_coord_xeval_begin(gf_coordinator *c, int64_t now);
+int gf_coord_xeval_advance(gf_coordinator *c, int64_t now);
+const char *gf_coord_xeval_state(const gf_coordinator *c, const gf_site *s);
+json_t *gf_coord_xeval_work(const gf_coordinator *c);
+void gf_coord_xeval_handle(gf_coordinator *c, gf_https_req *r, gf_site *s, const char *rest, int get, int post);
+void gf_coord_xeval_free(gf_coordinator *c);
 
 #endif

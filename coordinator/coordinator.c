@@ -452,6 +452,10 @@ void gf_coord_advance(gf_coordinator *c)
         case R_IDLE:
             c->base_version = c->cfg->normalization == GF_NORM_GLOBAL ? 1 : 0;
             if (c->version - c->base_version >= c->cfg->rounds && (c->cfg->normalization != GF_NORM_GLOBAL || c->model->has_norm)) {
+                if (gf_coord_xeval_begin(c, now)) {
+                    c->state = R_XEVAL;
+                    continue;
+                }
                 c->state = R_DONE;
                 c->finished = 1;
                 c->finished_ms = now;
@@ -480,6 +484,14 @@ void gf_coord_advance(gf_coordinator *c)
             c->attempt = 1;
             continue;
         }
+        case R_XEVAL:
+            if (!gf_coord_xeval_advance(c, now)) return;
+            c->state = R_DONE;
+            c->finished = 1;
+            c->finished_ms = now;
+            note(c, "federation finished: %lld rounds and the cross-site evaluation",
+                 (long long)(c->version - c->base_version));
+            return;
         default: return; /* R_AGGREGATING, R_DONE */
         }
     }
@@ -622,6 +634,7 @@ void gf_coordinator_free(gf_coordinator *c)
     if (c->wake) event_free(c->wake);
     gf_https_server_free(c->http);
     reset_participation(c);
+    gf_coord_xeval_free(c);
     free(c->sites);
     if (c->wake_fd[0] >= 0) close(c->wake_fd[0]);
     if (c->wake_fd[1] >= 0) close(c->wake_fd[1]);

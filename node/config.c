@@ -42,7 +42,7 @@ static gf_err parse(gf_node_config *o)
 {
     static const char *const keys[] = {"name", "role", "coordinator_url", "key", "cert", "ca", "crl", "site_db",
                                        "state_dir", "normalization", "threads", "poll_ms", "backoff_max_ms",
-                                       "http_timeout_s", "cohorts", NULL};
+                                       "http_timeout_s", "cohorts", "share_local_model", NULL};
     const gf_cfg *c = &o->src;
     const json_t *r = c->root;
     int v;
@@ -72,6 +72,7 @@ static gf_err parse(gf_node_config *o)
     GF_TRY(gf_cfg_int(c, r, "", "backoff_max_ms", 10, 3600000, 30000, 0, &o->backoff_max_ms));
     GF_TRY(gf_cfg_num(c, r, "", "http_timeout_s", 1, 86400, 300, 0, &o->http_timeout_s));
     GF_TRY(parse_cohorts(c, o));
+    GF_TRY(gf_cfg_bool(c, r, "", "share_local_model", 0, &o->share_local));
     if (o->role == GF_ROLE_HOSPITAL && !o->site_db)
         return gf_fail(GF_EINVAL, "%s: field 'site_db': required for a hospital", c->path);
     if (o->role == GF_ROLE_EVALUATOR && !o->n_cohorts)

@@ -30,6 +30,8 @@ typedef struct {
     long poll_ms;                 /* cap on the wait between polls */
     long backoff_max_ms;          /* cap on the backoff after network errors */
     double http_timeout_s;        /* whole request */
+    int share_local;              /* share_local_model: hospitals may evaluate its locally trained
+                                   * model in cross-site evaluation (encrypted to them, never the coordinator) */
     gf_node_cohort cohorts[GF_NODE_MAX_COHORTS]; /* evaluator */
     size_t n_cohorts;
 } gf_node_config;

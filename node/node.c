@@ -27,76 +27,15 @@
 #include "crypto/secagg.h"
 #include "node/https_client.h"
 #include "node/local.h"
+#include "node/node_internal.h"
 #include "sites/store.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the wire carries little-endian float32; this node assumes a little-endian host"
 #endif
 
-#define WORK_CAP (64u << 10)          /* a work item is a few hundred bytes */
-#define REPLY_CAP (64u << 10)         /* 202/4xx JSON answers */
-#define MODEL_CAP ((size_t)1 << 31)   /* model versions (the work item names the exact size) */
-#define SPLIT_SEED 20170101u          /* fixed: the validation subjects never change between rounds */
-#define TLS_FATAL_AFTER 5             /* consecutive TLS failures after a first success */
-#define REFUSED_FATAL_AFTER 3         /* connections closed right after the handshake, before a first success */
-
-typedef enum { OUT_NONE, OUT_ADVERT, OUT_SHARES, OUT_MASKED, OUT_CONSIST, OUT_UNMASK } out_kind;
 static const char *const out_names[] = {"-", "advert", "shares", "masked", "consistency", "unmask"};
-
-typedef struct {
-    int loaded;
-    gf_task task;
-    gf_dataset ds;
-    unsigned char *is_val;            /* hospital: validation cycles */
-    gf_local_moments mom;             /* hospital: its own input statistics */
-} site_data;
-
-typedef struct {
-    const gf_node_config *cfg;
-    const gf_node_opts *o;
-    gf_https_client *http;
-    gf_identity *id;
-    gf_trust *trust;
-    gf_rng rng;
-    int tx;                           /* the last error came from the transport */
-    int ever_connected, tls_failures, net_failures, refused;
-
-    site_data data;                   /* hospital */
-    site_data cohort[GF_NODE_MAX_COHORTS]; /* evaluator */
-
-    gf_model *model;                  /* the cached model version */
-    gf_task model_task;
-    int64_t model_v;
-    char model_sha[GF_SHA256_HEX];
-
-    int64_t up_round, up_version;     /* the cached update */
-    float *delta;
-    size_t L;
-    int64_t n_samples;
-    char *val_json;                   /* NULL when the site has no validation cycles */
-    double train_s;
-    int up_reused, up_from_file;
-
-    int64_t round, attempt;           /* the current attempt */
-    gf_secagg_client *sa;
-    gf_secagg_params sp;
-    uint32_t index;
-    int64_t total;                    /* S = Σ n_i over the advertisers */
-    out_kind out;                     /* last produced message, resent if its post was lost */
-    uint8_t *out_msg;
-    size_t out_len;
-    out_kind reached;                 /* last phase answered in this attempt */
-    int failed, complete;
-    int64_t evaluated_v;
-    long rounds_done;
-    int done;                         /* the coordinator said "done" */
-    int plain;                        /* this attempt runs without secure aggregation */
-    int statistics;                   /* this attempt secure-sums input statistics, not an update */
-    uint32_t stat_words[GF_LIMBS * (1 + 2 * GF_DIN)]; /* frame count, Σx, Σx² as limbs */
-} node;
-
-static void say(node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(node *n, const char *fmt, ...)
+void nd_say(node *n, const char *fmt, ...)
 {
     if (!n->o->log) return;
     char buf[768];
@@ -132,14 +71,14 @@ static void nap(const node *n, long ms)
 
 /* ---- transport ---- */
 
-static gf_err get(node *n, const char *path, size_t cap, gf_https_resp *r)
+gf_err nd_get(node *n, const char *path, size_t cap, gf_https_resp *r)
 {
     gf_err e = gf_https_get(n->http, path, cap, r);
     n->tx = e != GF_OK;
     return e;
 }
 
-static gf_err post(node *n, const char *path, const char *ct, const char *hdr, const void *b, size_t len,
+gf_err nd_post(node *n, const char *path, const char *ct, const char *hdr, const void *b, size_t len,
                    gf_https_resp *r)
 {
     gf_err e = gf_https_post_hdr(n->http, path, ct, hdr, b, len, REPLY_CAP, r);
@@ -147,11 +86,10 @@ static gf_err post(node *n, const char *path, const char *ct, const char *hdr, c
     return e;
 }
 
-typedef enum { ANS_OK, ANS_RETRY, ANS_STALE, ANS_REFUSED } answer;
 
 /* What an HTTP answer means for the node. 5xx: the coordinator is busy or
  * stopping (retry with backoff, counted as a transport failure). */
-static answer classify(node *n, const char *what, gf_https_resp *r, gf_err *e)
+answer nd_classify(node *n, const char *what, gf_https_resp *r, gf_err *e)
 {
     *e = GF_OK;
     if (r->status >= 200 && r->status < 300) return ANS_OK;
@@ -163,7 +101,7 @@ static answer classify(node *n, const char *what, gf_https_resp *r, gf_err *e)
         *e = gf_fail(GF_ENET, "%s: HTTP %ld %s: %s", what, r->status, r->error_code, r->error_msg);
         return ANS_RETRY;
     }
-    say(n, "%s refused: HTTP %ld %s: %s", what, r->status, r->error_code, r->error_msg);
+    nd_say(n, "%s refused: HTTP %ld %s: %s", what, r->status, r->error_code, r->error_msg);
     return ANS_REFUSED;
 }
 
@@ -198,7 +136,7 @@ static void new_attempt(node *n, int64_t round, int64_t attempt)
 
 static void attempt_failed(node *n, const char *what)
 {
-    say(n, "round %" PRId64 " attempt %" PRId64 ": %s: %s (waiting for the next attempt)", n->round, n->attempt, what,
+    nd_say(n, "round %" PRId64 " attempt %" PRId64 ": %s: %s (waiting for the next attempt)", n->round, n->attempt, what,
         gf_errmsg());
     gf_secagg_client_free(n->sa);
     n->sa = NULL;
@@ -223,7 +161,7 @@ static void round_line(node *n, const char *how)
     char v[128], t[64];
     if (n->up_from_file) snprintf(t, sizeof t, "update from state_dir");
     else snprintf(t, sizeof t, "%s %.1f s", n->up_reused ? "update reused, trained earlier in" : "trained in", n->train_s);
-    say(n, "round %" PRId64 " attempt %" PRId64 ": %s, reached %s; %" PRId64 " samples, %s; %s", n->round, n->attempt,
+    nd_say(n, "round %" PRId64 " attempt %" PRId64 ": %s, reached %s; %" PRId64 " samples, %s; %s", n->round, n->attempt,
         how, n->plain && n->reached == OUT_UNMASK ? "update" : out_names[n->reached], n->n_samples,
         val_summary(n, v, sizeof v), t);
 }
@@ -247,7 +185,7 @@ static void site_data_free(site_data *d)
     memset(d, 0, sizeof *d);
 }
 
-static gf_err hospital_data(node *n, gf_task task)
+gf_err nd_hospital_data(node *n, gf_task task)
 {
     site_data *d = &n->data;
     if (d->loaded && d->task == task) return GF_OK;
@@ -264,14 +202,14 @@ static gf_err hospital_data(node *n, gf_task task)
     }
     d->loaded = 1;
     d->task = task;
-    say(n, "%s: %lld cycles (%d validation subjects), task %s", n->cfg->site_db, (long long)d->ds.n, nvs,
+    nd_say(n, "%s: %lld cycles (%d validation subjects), task %s", n->cfg->site_db, (long long)d->ds.n, nvs,
         gf_task_name(task));
     return GF_OK;
 }
 
 /* ---- model versions ---- */
 
-static gf_err ensure_model(node *n, const json_t *work)
+gf_err nd_ensure_model(node *n, const json_t *work)
 {
     const json_t *m = json_object_get(work, "model");
     json_int_t v = json_integer_value(json_object_get(m, "version"));
@@ -284,7 +222,7 @@ static gf_err ensure_model(node *n, const json_t *work)
     char path[64];
     snprintf(path, sizeof path, "/v1/models/%lld", (long long)v);
     gf_https_resp r;
-    GF_TRY(get(n, path, (size_t)bytes, &r));
+    GF_TRY(nd_get(n, path, (size_t)bytes, &r));
     gf_err e = GF_OK;
     if (r.status != 200) {
         n->tx = 1; /* not there yet, or the coordinator is busy: retry */
@@ -416,19 +354,39 @@ static gf_err parse_train(const node *n, const json_t *t, gf_local_config *lc, g
     return GF_OK;
 }
 
+/* θ_local = θ_global + Δ, kept for cross-site evaluation (equal to the
+ * trained parameters up to one float rounding per element). */
+static void keep_local_theta(node *n)
+{
+    float *t = realloc(n->local_theta, n->L * sizeof *t);
+    if (!t) return; /* only cross-site evaluation misses it */
+    gf_arena_pack(&n->model->params, t);
+    for (size_t i = 0; i < n->L; i++) t[i] += n->delta[i];
+    n->local_theta = t;
+}
+
+static gf_err ensure_update_(node *n, const json_t *work);
+
 /* The update of (round, model version): cached, from state_dir, or trained now. */
 static gf_err ensure_update(node *n, const json_t *work)
+{
+    gf_err e = ensure_update_(n, work);
+    if (!e && n->delta && n->up_version == n->model_v) keep_local_theta(n);
+    return e;
+}
+
+static gf_err ensure_update_(node *n, const json_t *work)
 {
     size_t L = gf_arena_numel(&n->model->params);
     if (n->delta && n->up_round == n->round && n->up_version == n->model_v && n->L == L) {
         if (!n->up_reused && n->o->verbose)
-            say(n, "round %" PRId64 " attempt %" PRId64 ": reusing the update trained earlier", n->round, n->attempt);
+            nd_say(n, "round %" PRId64 " attempt %" PRId64 ": reusing the update trained earlier", n->round, n->attempt);
         n->up_reused = 1;
         return GF_OK;
     }
     if (load_update(n, n->round, n->model_v, L)) {
         n->up_reused = n->up_from_file = 1;
-        say(n, "round %" PRId64 ": reusing the cached update for model version %" PRId64, n->round, n->model_v);
+        nd_say(n, "round %" PRId64 ": reusing the cached update for model version %" PRId64, n->round, n->model_v);
         return GF_OK;
     }
     gf_local_config lc;
@@ -437,7 +395,7 @@ static gf_err ensure_update(node *n, const json_t *work)
     if (task != n->model_task)
         return gf_fail(GF_EFORMAT, "work item: task %s, but model version %" PRId64 " predicts %s", gf_task_name(task),
                        n->model_v, gf_task_name(n->model_task));
-    GF_TRY(hospital_data(n, task));
+    GF_TRY(nd_hospital_data(n, task));
     const char *norm = json_string_value(json_object_get(json_object_get(work, "train"), "normalization"));
     int pooled = norm && !strcmp(norm, "global");
     if (pooled && !n->model->has_norm)
@@ -463,10 +421,10 @@ static gf_err ensure_update(node *n, const json_t *work)
     n->up_round = n->round, n->up_version = n->model_v;
     n->train_s = now_s() - t0;
     n->up_reused = n->up_from_file = 0;
-    if ((e = save_update(n))) say(n, "cannot cache the update (%s); continuing", gf_errmsg());
+    if ((e = save_update(n))) nd_say(n, "cannot cache the update (%s); continuing", gf_errmsg());
     if (had && (old_r != n->up_round || old_v != n->up_version)) remove_update(n, old_r, old_v);
     if (n->o->verbose)
-        say(n, "round %" PRId64 ": trained on model version %" PRId64 " in %.1f s (%" PRId64 " samples)", n->round,
+        nd_say(n, "round %" PRId64 ": trained on model version %" PRId64 " in %.1f s (%" PRId64 " samples)", n->round,
             n->model_v, n->train_s, ns);
     return GF_OK;
 }
@@ -514,14 +472,14 @@ static gf_err post_advert(node *n, const char *b64)
     char path[64];
     snprintf(path, sizeof path, "/v1/rounds/%lld/advert", (long long)n->round);
     gf_https_resp r;
-    gf_err e = post(n, path, "application/json", NULL, body, strlen(body), &r);
+    gf_err e = nd_post(n, path, "application/json", NULL, body, strlen(body), &r);
     free(body);
     if (e) return e;
-    answer a = classify(n, "advert", &r, &e);
+    answer a = nd_classify(n, "advert", &r, &e);
     gf_https_resp_free(&r);
     if (a == ANS_OK) {
         n->reached = OUT_ADVERT;
-        if (n->o->verbose) say(n, "round %" PRId64 " attempt %" PRId64 ": advert posted", n->round, n->attempt);
+        if (n->o->verbose) nd_say(n, "round %" PRId64 " attempt %" PRId64 ": advert posted", n->round, n->attempt);
     } else if (a == ANS_REFUSED) {
         n->failed = 1;
     }
@@ -535,7 +493,7 @@ static gf_err prepare_statistics(node *n, const json_t *work)
     gf_local_config lc;
     gf_task task;
     GF_TRY(parse_train(n, json_object_get(work, "train"), &lc, &task));
-    GF_TRY(hospital_data(n, task));
+    GF_TRY(nd_hospital_data(n, task));
     int64_t v[1 + 2 * GF_DIN];
     v[0] = n->data.mom.n_frames;
     for (int c = 0; c < GF_DIN; c++) v[1 + c] = n->data.mom.sum_x[c], v[1 + GF_DIN + c] = n->data.mom.sum_x2[c];
@@ -555,7 +513,7 @@ static gf_err do_train(node *n, const json_t *work)
         if (n->plain) return gf_fail(GF_EFORMAT, "work item: a statistics session needs secure aggregation");
         if (!n->statistics) GF_TRY(prepare_statistics(n, work));
     } else {
-        GF_TRY(ensure_model(n, work));
+        GF_TRY(nd_ensure_model(n, work));
         GF_TRY(ensure_update(n, work));
     }
     if (n->plain) {
@@ -565,9 +523,9 @@ static gf_err do_train(node *n, const json_t *work)
         snprintf(path, sizeof path, "/v1/rounds/%lld/update", (long long)n->round);
         snprintf(hdr, sizeof hdr, "X-Gaitfed-Attempt: %lld", (long long)n->attempt);
         gf_https_resp r;
-        gf_err e = post(n, path, "application/octet-stream", hdr, n->delta, n->L * 4, &r);
+        gf_err e = nd_post(n, path, "application/octet-stream", hdr, n->delta, n->L * 4, &r);
         if (e) return e;
-        answer a = classify(n, "update", &r, &e);
+        answer a = nd_classify(n, "update", &r, &e);
         gf_https_resp_free(&r);
         if (a == ANS_OK) {
             n->reached = OUT_UNMASK; /* plain mode: the update is the last message */
@@ -610,8 +568,8 @@ static gf_err secagg_phase(node *n, const json_t *work, out_kind kind)
         size_t N = n->sp.n;
         size_t cap = kind == OUT_SHARES ? 64 + N * (256 + GF_CERT_DER_MAX) : 64 + N * 256 + (64u << 10);
         gf_https_resp r;
-        GF_TRY(get(n, path, cap, &r));
-        answer a = classify(n, in_ep[kind], &r, &e);
+        GF_TRY(nd_get(n, path, cap, &r));
+        answer a = nd_classify(n, in_ep[kind], &r, &e);
         if (a != ANS_OK) {
             gf_https_resp_free(&r);
             if (a == ANS_REFUSED) n->failed = 1;
@@ -662,8 +620,8 @@ static gf_err secagg_phase(node *n, const json_t *work, out_kind kind)
     }
     snprintf(path, sizeof path, "/v1/rounds/%lld/%s", (long long)n->round, out_ep[kind]);
     gf_https_resp r;
-    GF_TRY(post(n, path, "application/octet-stream", NULL, n->out_msg, n->out_len, &r));
-    answer a = classify(n, out_ep[kind], &r, &e);
+    GF_TRY(nd_post(n, path, "application/octet-stream", NULL, n->out_msg, n->out_len, &r));
+    answer a = nd_classify(n, out_ep[kind], &r, &e);
     gf_https_resp_free(&r);
     if (a == ANS_REFUSED) n->failed = 1;
     if (a != ANS_OK) return e;
@@ -678,7 +636,7 @@ static gf_err secagg_phase(node *n, const json_t *work, out_kind kind)
         snprintf(how, sizeof how, "unmask posted (secure, weight %.4f)", (double)n->n_samples / (double)n->total);
         round_line(n, how);
     } else if (n->o->verbose) {
-        say(n, "round %" PRId64 " attempt %" PRId64 ": %s posted", n->round, n->attempt, out_ep[kind]);
+        nd_say(n, "round %" PRId64 " attempt %" PRId64 ": %s posted", n->round, n->attempt, out_ep[kind]);
     }
     return GF_OK;
 }
@@ -698,7 +656,7 @@ static gf_err cohort_data(node *n, size_t i, gf_task task)
 
 static gf_err do_evaluate(node *n, const json_t *work)
 {
-    GF_TRY(ensure_model(n, work));
+    GF_TRY(nd_ensure_model(n, work));
     if (n->evaluated_v == n->model_v) return GF_OK;
     json_t *res = json_array();
     gf_err e = res ? GF_OK : gf_fail(GF_ENOMEM, "out of memory");
@@ -734,15 +692,15 @@ static gf_err do_evaluate(node *n, const json_t *work)
     json_decref(j);
     if (!body) return gf_fail(GF_ENOMEM, "out of memory");
     gf_https_resp r;
-    e = post(n, "/v1/evaluations", "application/json", NULL, body, strlen(body), &r);
+    e = nd_post(n, "/v1/evaluations", "application/json", NULL, body, strlen(body), &r);
     free(body);
     if (e) return e;
-    answer a = classify(n, "evaluations", &r, &e);
+    answer a = nd_classify(n, "evaluations", &r, &e);
     gf_https_resp_free(&r);
     if (a == ANS_OK || a == ANS_REFUSED || a == ANS_STALE) n->evaluated_v = n->model_v;
     if (a == ANS_OK) {
         n->rounds_done++;
-        say(n, "model version %" PRId64 " evaluated: %s", n->model_v, line);
+        nd_say(n, "model version %" PRId64 " evaluated: %s", n->model_v, line);
     }
     return e;
 }
@@ -752,7 +710,7 @@ static gf_err do_evaluate(node *n, const json_t *work)
 static gf_err step(node *n, long *wait_ms)
 {
     gf_https_resp r;
-    GF_TRY(get(n, "/v1/work", WORK_CAP, &r));
+    GF_TRY(nd_get(n, "/v1/work", WORK_CAP, &r));
     n->ever_connected = 1;
     n->tls_failures = 0;
     if (r.status == 403) {
@@ -788,6 +746,8 @@ static gf_err step(node *n, long *wait_ms)
         return GF_OK;
     } else if (n->cfg->role == GF_ROLE_EVALUATOR) {
         if (!strcmp(st, "evaluate")) e = do_evaluate(n, w);
+    } else if (!strncmp(st, "xeval_", 6)) {
+        e = nd_xeval_step(n, st, w);
     } else if (!strcmp(st, "train")) {
         e = do_train(n, w);
     } else if (!strcmp(st, "shares")) {
@@ -840,6 +800,7 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
     n->o = opts ? opts : &none;
     n->model_v = n->evaluated_v = -1;
     n->up_round = n->up_version = -1;
+    n->xeval_done_v = -1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     gf_rng_derive(&n->rng, (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec, (uint64_t)getpid());
@@ -849,7 +810,7 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
         e = step(n, &wait_ms);
         if (!e && n->done) {
             if (n->reached != OUT_NONE && !n->complete) round_line(n, "federation finished");
-            say(n, "the federation is done (rounds taken part in: %ld)", n->rounds_done);
+            nd_say(n, "the federation is done (rounds taken part in: %ld)", n->rounds_done);
             break;
         }
         if (e && n->tx) {
@@ -869,7 +830,7 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
             long base = 250L << (n->net_failures < 8 ? n->net_failures - 1 : 7);
             long cap = base < cfg->backoff_max_ms ? base : cfg->backoff_max_ms;
             long d = cap / 2 + (long)gf_rng_below(&n->rng, (uint64_t)(cap / 2 + 1)); /* jitter: [cap/2, cap] */
-            say(n, "%s; retry %d in %ld ms", gf_errmsg(), n->net_failures, d);
+            nd_say(n, "%s; retry %d in %ld ms", gf_errmsg(), n->net_failures, d);
             e = GF_OK;
             nap(n, d);
             continue;
@@ -877,17 +838,18 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
         if (e) break;
         n->net_failures = 0;
         if (opts && opts->max_rounds > 0 && n->rounds_done >= opts->max_rounds) {
-            say(n, "stopping after %ld rounds (--max-rounds)", n->rounds_done);
+            nd_say(n, "stopping after %ld rounds (--max-rounds)", n->rounds_done);
             break;
         }
         nap(n, wait_ms);
     }
-    if (!e && stopped(n)) say(n, "stopping on request (rounds taken part in: %ld)", n->rounds_done);
+    if (!e && stopped(n)) nd_say(n, "stopping on request (rounds taken part in: %ld)", n->rounds_done);
     for (size_t i = 0; i < GF_NODE_MAX_COHORTS; i++) site_data_free(&n->cohort[i]);
     site_data_free(&n->data);
     gf_secagg_client_free(n->sa);
     drop_out(n);
-    free(n->delta), free(n->val_json);
+    free(n->delta), free(n->val_json), free(n->local_theta);
+    nd_xeval_free(n);
     gf_model_free(n->model);
     gf_https_client_free(n->http);
     gf_trust_free(n->trust);
