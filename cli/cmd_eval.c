@@ -1,7 +1,9 @@
 /* gaitfed eval: the Gait2Hip metrics of a checkpoint on labelled data (every
  * cycle of the file; subject-level means, per cadence, pooled, per channel)
  * as one JSON object on stdout. The metrics are node/local's evaluation, the
- * same an evaluator site reports for a cohort. */
+ * same an evaluator site reports for a cohort; --curves adds the aggregate
+ * curves (per channel and frame, mean and SD over all cycles of the
+ * prediction and of the reference: gf_local_evaluate_full). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +12,14 @@
 #include "cli/modelio.h"
 #include "node/local.h"
 
-static const char *USAGE = "gaitfed eval --model M.safetensors --data F.npz|SITE.db [--norm own|model] [--threads N]";
+static const char *USAGE = "gaitfed eval --model M.safetensors --data F.npz|SITE.db [--norm own|model] [--curves] [--threads N]";
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL, *data = NULL, *norm = "model", *threads_s = NULL;
-    cli_opt opts[] = {{"--model", 1, &model}, {"--data", 1, &data}, {"--norm", 1, &norm}, {"--threads", 1, &threads_s}};
-    int rc = cli_parse("eval", USAGE, argc, argv, opts, 4, NULL, 0, NULL);
+    const char *model = NULL, *data = NULL, *norm = "model", *threads_s = NULL, *curves = NULL;
+    cli_opt opts[] = {{"--model", 1, &model}, {"--data", 1, &data}, {"--norm", 1, &norm}, {"--threads", 1, &threads_s},
+                      {"--curves", 0, &curves}};
+    int rc = cli_parse("eval", USAGE, argc, argv, opts, 5, NULL, 0, NULL);
     if (rc) return rc;
     if (!model || !data) return cli_usage("eval", USAGE, "--model and --data are required");
     if (strcmp(norm, "own") && strcmp(norm, "model")) return cli_usage("eval", USAGE, "--norm: expected own or model, got '%s'", norm);
@@ -40,7 +43,7 @@ int cmd_eval(int argc, char **argv)
         memcpy(nm.sd, m->x_std, sizeof nm.sd);
     }
     json_t *j = NULL;
-    if (!e) e = gf_local_evaluate_labeled(m, &d.ds, task, &nm, model, data, &j);
+    if (!e) e = gf_local_evaluate_full(m, &d.ds, task, &nm, model, data, curves != NULL, &j);
     if (!e) {
         if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII)) e = gf_fail(GF_EIO, "writing to stdout failed");
         else fputc('\n', stdout);

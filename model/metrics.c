@@ -267,3 +267,74 @@ json_t *gf_metrics_to_json(const gf_metrics *m, const char *const *channel_names
     }
     return o;
 }
+
+/* ---- aggregate curves ---- */
+
+/* A JSON array of the n doubles v (non-finite: null); NULL when out of memory. */
+static json_t *num_array(const double *v, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++)
+        if (json_array_append_new(a, isfinite(v[i]) ? json_real(v[i]) : json_null())) { json_decref(a); a = NULL; }
+    return a;
+}
+
+json_t *gf_metrics_curves_json(const float *pred, const float *ref, int n_cycles, int T, int D,
+                               const char *const *channel_names)
+{
+    if (!pred || !ref || n_cycles < 1 || T < 1 || D < 1) return NULL;
+    if ((size_t)n_cycles * (size_t)T * (size_t)D > ((size_t)1 << 34)) return NULL;
+    const size_t per = (size_t)T * D;
+    /* mean[k][t*D + j], sd[k][...]: k = 0 reference, 1 prediction. */
+    double *acc = calloc(4 * per, sizeof *acc), *col = malloc((size_t)T * sizeof *col);
+    json_t *o = NULL;
+    if (!acc || !col) goto done;
+    double *mean[2] = {acc, acc + per}, *sd[2] = {acc + 2 * per, acc + 3 * per};
+    const float *src[2] = {ref, pred};
+    const double n = (double)n_cycles;
+    for (int k = 0; k < 2; k++) {
+        for (int c = 0; c < n_cycles; c++) {
+            const float *x = src[k] + (size_t)c * per;
+            for (size_t i = 0; i < per; i++) mean[k][i] += x[i];
+        }
+        for (size_t i = 0; i < per; i++) mean[k][i] /= n;
+        for (int c = 0; c < n_cycles; c++) {
+            const float *x = src[k] + (size_t)c * per;
+            for (size_t i = 0; i < per; i++) {
+                double d = (double)x[i] - mean[k][i];
+                sd[k][i] += d * d;
+            }
+        }
+        for (size_t i = 0; i < per; i++) sd[k][i] = sqrt(sd[k][i] / n);
+    }
+    o = json_object();
+    json_t *chs = json_object();
+    if (!o || !chs) {
+        json_decref(o);
+        json_decref(chs);
+        o = NULL;
+        goto done;
+    }
+    /* set_new steals each reference (also on failure): from here on only o is freed. */
+    int bad = json_object_set_new(o, "frames", json_integer(T)) | json_object_set_new(o, "channels", chs);
+    static const char *const KEY[4] = {"ref_mean", "ref_sd", "pred_mean", "pred_sd"};
+    for (int j = 0; !bad && j < D; j++) {
+        char nm[32];
+        const char *name = channel_names && channel_names[j] ? channel_names[j] : (snprintf(nm, sizeof nm, "ch%d", j), nm);
+        json_t *e = json_object();
+        bad = json_object_set_new(chs, name, e);
+        for (int q = 0; !bad && q < 4; q++) {
+            const double *v = q == 0 ? mean[0] : q == 1 ? sd[0] : q == 2 ? mean[1] : sd[1];
+            for (int t = 0; t < T; t++) col[t] = v[(size_t)t * D + j];
+            bad = json_object_set_new(e, KEY[q], num_array(col, T));
+        }
+    }
+    if (bad) {
+        json_decref(o);
+        o = NULL;
+    }
+done:
+    free(acc);
+    free(col);
+    return o;
+}

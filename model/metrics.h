@@ -73,4 +73,21 @@ gf_err gf_metrics_compute(gf_metrics *out, const float *pred, const float *ref, 
 json_t *gf_metrics_to_json(const gf_metrics *m, const char *const *channel_names);
 void gf_metrics_free(gf_metrics *m);
 
+/* Aggregate curves: for every output channel j and frame t, the mean and the
+ * population SD (ddof = 0) over all n_cycles cycles of the reference and of
+ * the prediction values at [cycle][t][j] (pred, ref: [n_cycles][T][D], the
+ * model's units). Accumulated in double, two passes (mean first, then the
+ * squared deviations from it). Nothing per cycle or per subject appears.
+ * A new JSON object (caller owns the reference); channel_names[D] name the
+ * channels (NULL: "ch0", "ch1", ...), in channel order:
+ * {"frames": T,
+ *  "channels": {name: {"ref_mean": [T], "ref_sd": [T],
+ *                      "pred_mean": [T], "pred_sd": [T]}}}
+ * Non-finite results are null (callers validate inputs first, e.g. with
+ * gf_metrics_compute). NULL when out of memory, when pred or ref is NULL or
+ * when n_cycles, T or D < 1. With few cycles the curves approach individual
+ * recordings (one cycle: its own values, SD 0). */
+json_t *gf_metrics_curves_json(const float *pred, const float *ref, int n_cycles, int T, int D,
+                               const char *const *channel_names);
+
 #endif

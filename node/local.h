@@ -10,7 +10,8 @@
  *                         Δ = θ_local − θ_global, the sample count and the
  *                         validation metrics of the global and local models
  *   gf_local_evaluate     an evaluator's benchmark of a cohort (the JSON of
- *                         `gaitfed eval`)
+ *                         `gaitfed eval`); gf_local_evaluate_full adds the
+ *                         aggregate curves (`gaitfed eval --curves`)
  *   gf_local_model_from_blob  a downloaded model version, SHA-256 checked first
  *
  * Targets are divided by body mass (gf_dataset_targets), inputs z-scored per
@@ -104,8 +105,16 @@ typedef struct {
 /* Metrics of m (predicting in batches of 64) on every cycle of ds for task:
  * the JSON of `gaitfed eval` (gf_metrics_to_json with the task's channel
  * names, then "model" and "data" when those labels are not NULL, then
- * "task", "units", "normalization", "architecture"). *metrics new reference.
- * m is used for inference only (its activations are re-prepared). */
+ * "task", "units", "normalization", "architecture", then, only when
+ * with_curves != 0, "curves": gf_metrics_curves_json of the same predictions
+ * and references, per kg, with the task's channel names: per channel and
+ * frame the mean and population SD over all cycles; about 10^4 numbers for
+ * forces). *metrics new reference. m is used for inference only (its
+ * activations are re-prepared). */
+gf_err gf_local_evaluate_full(gf_model *m, const gf_dataset *ds, gf_task task, const gf_local_norm *norm,
+                              const char *model_label, const char *data_label, int with_curves, json_t **metrics);
+/* gf_local_evaluate_full without curves (reports that must stay small, e.g.
+ * a hospital's validation metrics). */
 gf_err gf_local_evaluate_labeled(gf_model *m, const gf_dataset *ds, gf_task task, const gf_local_norm *norm,
                                  const char *model_label, const char *data_label, json_t **metrics);
 /* The same without "model" and "data". */

@@ -11,8 +11,8 @@
 #include "model/checkpoint.h"
 #include "node/local_internal.h"
 
-gf_err gf_local_evaluate_labeled(gf_model *m, const gf_dataset *ds, gf_task task, const gf_local_norm *norm,
-                                 const char *model_label, const char *data_label, json_t **metrics)
+gf_err gf_local_evaluate_full(gf_model *m, const gf_dataset *ds, gf_task task, const gf_local_norm *norm,
+                              const char *model_label, const char *data_label, int with_curves, json_t **metrics)
 {
     *metrics = NULL;
     if (!m || !norm) return gf_fail(GF_EINVAL, "evaluation: no model or normalization");
@@ -51,12 +51,20 @@ gf_err gf_local_evaluate_labeled(gf_model *m, const gf_dataset *ds, gf_task task
         if (!bad) bad |= json_object_set_new(j, "units", json_string(gf_task_units(task)));
         if (!bad) bad |= json_object_set_new(j, "normalization", json_string(lab));
         if (!bad) bad |= json_object_set_new(j, "architecture", json_string(gf_arch_name(m->cfg.arch)));
+        if (!bad && with_curves)
+            bad |= json_object_set_new(j, "curves", gf_metrics_curves_json(pred, y, n, GF_T, D, gf_task_cols(task)));
         if (bad) { json_decref(j); j = NULL; e = gf_fail(GF_ENOMEM, "evaluation: out of memory"); }
     }
     if (have) gf_metrics_free(&met);
     free(x); free(y); free(pred); free(ids); free(speeds);
     if (!e) *metrics = j;
     return e;
+}
+
+gf_err gf_local_evaluate_labeled(gf_model *m, const gf_dataset *ds, gf_task task, const gf_local_norm *norm,
+                                 const char *model_label, const char *data_label, json_t **metrics)
+{
+    return gf_local_evaluate_full(m, ds, task, norm, model_label, data_label, 0, metrics);
 }
 
 gf_err gf_local_evaluate(gf_model *m, const gf_dataset *ds, gf_task task, const gf_local_norm *norm, json_t **metrics)

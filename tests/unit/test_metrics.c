@@ -1,6 +1,7 @@
-/* Gait2Hip metrics. tests/py/metrics_ref.py (numpy, Debian's python3)
- * recomputes every number from the same predictions, references, subject ids
- * and cadences; the whole JSON objects must agree key for key. */
+/* Gait2Hip metrics and aggregate curves. tests/py/metrics_ref.py (numpy,
+ * Debian's python3) recomputes every number from the same predictions,
+ * references, subject ids and cadences; the whole JSON objects (metrics plus
+ * "curves") must agree key for key. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,7 +32,14 @@ static void same_json(const json_t *a, const json_t *b, const char *path)
         return;
     }
     cr_assert_eq(json_typeof(a), json_typeof(b), "%s: JSON types differ (C %d, numpy %d)", path, json_typeof(a), json_typeof(b));
-    if (json_is_object(a)) {
+    if (json_is_array(a)) {
+        cr_assert_eq(json_array_size(a), json_array_size(b), "%s: %zu entries vs %zu", path, json_array_size(a), json_array_size(b));
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            char sub[512];
+            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+            same_json(json_array_get(a, i), json_array_get(b, i), sub);
+        }
+    } else if (json_is_object(a)) {
         cr_assert_eq(json_object_size(a), json_object_size(b), "%s: %zu keys vs %zu", path, json_object_size(a), json_object_size(b));
         const char *k;
         json_t *v;
@@ -98,6 +106,9 @@ Test(metrics, matches_numpy)
     json_t *cj = gf_metrics_to_json(&m, (const char *const *)cols);
     cr_assert_not_null(cj);
     cr_assert(json_is_null(json_object_get(json_object_get(json_object_get(cj, "per_channel"), "out13"), "r2")));
+    json_t *cv = gf_metrics_curves_json(pred, ref, N, T, D, (const char *const *)cols);
+    cr_assert_not_null(cv);
+    cr_assert_eq(json_object_set_new(cj, "curves", cv), 0);
 
     gf_array arr[5];
     cr_assert_eq(gf_array_alloc(&arr[0], "pred", GF_DT_F32, 4, 3, (int64_t[]){N, T, D}), GF_OK);
@@ -110,7 +121,7 @@ Test(metrics, matches_numpy)
     char *in = gf_path_join(dir, "in.npz"), *out = gf_path_join(dir, "out.json");
     cr_assert_eq(gf_npz_write(in, arr, 5, 0), GF_OK, "%s", gf_errmsg());
     for (int i = 0; i < 5; i++) gf_array_free(&arr[i]);
-    cr_assert_eq(tu_sh("%s %s/tests/py/metrics_ref.py %s %s", tu_python(), tu_root(), in, out), 0);
+    cr_assert_eq(tu_sh("%s %s/tests/py/metrics_ref.py %s %s --curves", tu_python(), tu_root(), in, out), 0);
     json_error_t je;
     json_t *pj = json_load_file(out, 0, &je);
     cr_assert_not_null(pj, "%s", je.text);
@@ -118,7 +129,7 @@ Test(metrics, matches_numpy)
     max_rel = 0;
     n_compared = 0;
     same_json(cj, pj, "metrics");
-    cr_assert_geq(n_compared, 3 + 3 + 4 * 8 + 9 * 4 + 14 * 5 - 3);
+    cr_assert_geq(n_compared, 3 + 3 + 4 * 8 + 9 * 4 + 14 * 5 - 3 + 1 + D * 4 * T);
     fprintf(stderr, "metrics: %d numbers vs numpy, max rel error %.3g\n", n_compared, max_rel);
 
     /* The oracle comparison is sensitive: a perturbed prediction changes numbers. */
@@ -224,4 +235,68 @@ Test(metrics, refuses_bad_input)
     const char *empty[] = {""};
     cr_assert_eq(gf_metrics_compute(&m, p, ref, 1, 2, 1, empty, sp), GF_EINVAL);
     cr_assert_eq(gf_metrics_compute(&m, p, ref, 0, 2, 1, id, sp), GF_EINVAL);
+}
+
+static double curve_at(const json_t *cv, const char *ch, const char *key, int t)
+{
+    const json_t *a = json_object_get(json_object_get(json_object_get(cv, "channels"), ch), key);
+    cr_assert(json_is_array(a), "curves.channels.%s.%s is not an array", ch, key);
+    cr_assert(json_is_number(json_array_get(a, (size_t)t)), "curves.channels.%s.%s[%d] is not a number", ch, key, t);
+    return json_number_value(json_array_get(a, (size_t)t));
+}
+
+/* Curves by hand: 3 cycles, 2 frames, 2 channels, laid out [cycle][frame][channel];
+ * the prediction is twice the reference (means and SDs double). */
+Test(metrics, curves_hand_checked)
+{
+    enum { N = 3, TT = 2, DD = 2 };
+    /*                 f0c0 f0c1  f1c0 f1c1 */
+    float ref[N * TT * DD] = {1, -1, 5, 0.5f,
+                              2, 1, 5, 1.5f,
+                              6, 0, 5, 1};
+    float pred[N * TT * DD];
+    for (int i = 0; i < N * TT * DD; i++) pred[i] = 2 * ref[i];
+    const char *names[DD] = {"a", "b"};
+    json_t *cv = gf_metrics_curves_json(pred, ref, N, TT, DD, names);
+    cr_assert_not_null(cv);
+    cr_assert_eq(json_integer_value(json_object_get(cv, "frames")), TT);
+    cr_assert_eq(json_object_size(cv), 2);
+    cr_assert_eq(json_object_size(json_object_get(cv, "channels")), DD);
+    cr_assert_eq(json_object_size(json_object_get(json_object_get(cv, "channels"), "a")), 4);
+    cr_assert_eq(json_array_size(json_object_get(json_object_get(json_object_get(cv, "channels"), "b"), "pred_sd")), TT);
+    const double mean[DD][TT] = {{3, 5}, {0, 1}}, sd[DD][TT] = {{sqrt(14.0 / 3), 0}, {sqrt(2.0 / 3), sqrt(1.0 / 6)}};
+    for (int j = 0; j < DD; j++)
+        for (int t = 0; t < TT; t++) {
+            cr_assert_float_eq(curve_at(cv, names[j], "ref_mean", t), mean[j][t], 1e-12, "%s ref_mean[%d]", names[j], t);
+            cr_assert_float_eq(curve_at(cv, names[j], "ref_sd", t), sd[j][t], 1e-12, "%s ref_sd[%d]", names[j], t);
+            cr_assert_float_eq(curve_at(cv, names[j], "pred_mean", t), 2 * mean[j][t], 1e-12, "%s pred_mean[%d]", names[j], t);
+            cr_assert_float_eq(curve_at(cv, names[j], "pred_sd", t), 2 * sd[j][t], 1e-12, "%s pred_sd[%d]", names[j], t);
+        }
+    json_decref(cv);
+
+    /* One cycle: its own values, SD 0; no names: ch0, ch1. */
+    cv = gf_metrics_curves_json(pred, ref, 1, TT, DD, NULL);
+    cr_assert_not_null(cv);
+    cr_assert_eq(curve_at(cv, "ch1", "ref_mean", 1), 0.5);
+    cr_assert_eq(curve_at(cv, "ch0", "pred_mean", 0), 2.0);
+    cr_assert_eq(curve_at(cv, "ch1", "pred_sd", 0), 0.0);
+    json_decref(cv);
+
+    cr_assert_null(gf_metrics_curves_json(pred, ref, 0, TT, DD, NULL));
+    cr_assert_null(gf_metrics_curves_json(pred, ref, N, 0, DD, NULL));
+    cr_assert_null(gf_metrics_curves_json(NULL, ref, N, TT, DD, NULL));
+}
+
+/* Two passes: values 10^6 + {0, 0.5, 1} (exact in float). A one-pass
+ * E[x^2] - E[x]^2 loses about 12 of double's 16 digits here; the SD must be
+ * sqrt(1/6) to 1e-12. */
+Test(metrics, curves_two_pass)
+{
+    float ref[3] = {1e6f, 1e6f + 0.5f, 1e6f + 1.0f}, pred[3] = {-1e6f, -1e6f - 0.5f, -1e6f - 1.0f};
+    json_t *cv = gf_metrics_curves_json(pred, ref, 3, 1, 1, NULL);
+    cr_assert_not_null(cv);
+    cr_assert_float_eq(curve_at(cv, "ch0", "ref_mean", 0), 1e6 + 0.5, 1e-9);
+    cr_assert_float_eq(curve_at(cv, "ch0", "ref_sd", 0) / sqrt(1.0 / 6), 1.0, 1e-12, "%.17g", curve_at(cv, "ch0", "ref_sd", 0));
+    cr_assert_float_eq(curve_at(cv, "ch0", "pred_sd", 0) / sqrt(1.0 / 6), 1.0, 1e-12);
+    json_decref(cv);
 }
