@@ -295,7 +295,11 @@ static void post_evaluations(gf_coordinator *c, gf_https_req *r, gf_site *s)
     if (!want_type(r, "application/json")) return;
     size_t n;
     const uint8_t *b = gf_https_body(r, &n);
-    json_t *j = n <= GF_JSON_CAP ? json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (n > GF_EVAL_CAP) {
+        gf_https_reply_error(r, 413, "too_large", "evaluations: JSON body over %u bytes", GF_EVAL_CAP);
+        return;
+    }
+    json_t *j = json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, NULL);
     json_t *mv = json_object_get(j, "model_version"), *res = json_object_get(j, "results");
     if (!json_is_integer(mv) || !json_is_array(res) || json_array_size(res) > 64) {
         gf_https_reply_error(r, 400, "bad_request", "evaluations: expected {model_version, results[<=64]}");

@@ -21,6 +21,7 @@
 #define GF_ONLINE_MS 15000     /* a site that polled within this window is online */
 #define GF_POLL_MS 200         /* retry_after_ms we ask of nodes */
 #define GF_JSON_CAP (1u << 20) /* JSON request bodies */
+#define GF_EVAL_CAP (8u << 20) /* an evaluator's results with curves: ~120 KB per cohort and normalization */
 #define GF_STATS_WORDS (4 * 21)  /* frame count, Σx[10], Σx²[10] as 16-bit limbs (crypto/fixpoint.h) */
 #define GF_DONE_LINGER_MS 60000 /* after the last round: keep answering "done" until online sites heard it
                                  * (a site slowed down by load can take well over 10 s to poll again) */

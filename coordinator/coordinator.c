@@ -607,7 +607,7 @@ gf_err gf_coordinator_new(const gf_coord_config *cfg, struct event_base *base, g
     if (!e) {
         gf_https_opts o = {.key_path = cfg->key, .cert_path = cfg->cert, .ca_path = cfg->ca, .crl_path = cfg->crl,
                            .host = cfg->host, .port = cfg->port,
-                           .max_body = (size_t)c->L * 4 + (64u << 10) > GF_JSON_CAP ? (size_t)c->L * 4 + (64u << 10) : GF_JSON_CAP};
+                           .max_body = (size_t)c->L * 4 + (64u << 10) > GF_EVAL_CAP ? (size_t)c->L * 4 + (64u << 10) : GF_EVAL_CAP};
         e = gf_https_server_new(base, &o, gf_coord_handle, c, &c->http);
     }
     if (!e) {

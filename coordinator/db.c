@@ -281,6 +281,35 @@ gf_err gf_coord_db_set_phase(gf_coord_db *d, int64_t round, const char *phase, i
     return GF_OK;
 }
 
+/* How the round's incoming global model did at each site, from the sites'
+ * validation reports: not only the mean but the worst site, the spread
+ * (worst − best) and the mean weighted by validation subjects. NULL when no
+ * site reported. */
+static json_t *generalization(gf_coord_db *d, int64_t round)
+{
+    sqlite3_stmt *q;
+    if (prep(d, "SELECT site, json_extract(val, '$.global.subject_mean.rmse'), json_extract(val, '$.n_subjects')"
+                " FROM round_sites WHERE round = ? AND json_type(val, '$.global.subject_mean.rmse') IN ('real', 'integer')"
+                " ORDER BY site", &q))
+        return NULL;
+    sqlite3_bind_int64(q, 1, round);
+    char worst[64] = "";
+    double hi = -1, lo = 0, sw = 0, swx = 0;
+    int n = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        double x = sqlite3_column_double(q, 1), w = sqlite3_column_double(q, 2);
+        if (w <= 0) w = 1;
+        if (!n || x > hi) hi = x, snprintf(worst, sizeof worst, "%s", (const char *)sqlite3_column_text(q, 0));
+        if (!n || x < lo) lo = x;
+        sw += w, swx += w * x, n++;
+    }
+    sqlite3_finalize(q);
+    if (!n) return NULL;
+    return json_pack("{s:s,s:i,s:s,s:f,s:f,s:f,s:f}", "metric",
+                     "incoming global model, subject-level RMSE on each site's validation subjects", "sites", n,
+                     "worst_site", worst, "worst", hi, "best", lo, "spread", hi - lo, "weighted_mean", swx / sw);
+}
+
 gf_err gf_coord_db_close_round(gf_coord_db *d, int64_t round, const char *outcome, int n_survivors, double loss,
                                int64_t now_ms)
 {
@@ -294,10 +323,15 @@ gf_err gf_coord_db_close_round(gf_coord_db *d, int64_t round, const char *outcom
     sqlite3_bind_int64(q, 5, round);
     GF_TRY(done(d, q, "closing a round"));
     if (sqlite3_changes(d->db) != 1) return gf_fail(GF_ESTATE, "%s: round %lld is not open", d->path, (long long)round);
-    char detail[160];
-    snprintf(detail, sizeof detail, "{\"round\":%lld,\"outcome\":\"%s\",\"survivors\":%d}", (long long)round, outcome,
-             n_survivors);
-    return gf_coord_db_audit(d, now_ms, "round_closed", detail);
+    json_t *o = json_pack("{s:I,s:s,s:i}", "round", (json_int_t)round, "outcome", outcome, "survivors", n_survivors);
+    json_t *g = o ? generalization(d, round) : NULL;
+    if (g) json_object_set_new(o, "generalization", g);
+    char *detail = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!detail) return gf_fail(GF_ENOMEM, "out of memory");
+    gf_err e = gf_coord_db_audit(d, now_ms, "round_closed", detail);
+    free(detail);
+    return e;
 }
 
 gf_err gf_coord_db_open_round_get(gf_coord_db *d, int64_t *round, int64_t *model_version, int64_t *attempt,
@@ -403,6 +437,14 @@ gf_err gf_coord_db_round_site(gf_coord_db *d, int64_t round, const char *site, i
     return done(d, q, "recording a round participant");
 }
 
+static gf_err sha_hex(const char *text, char hex[65])
+{
+    uint8_t h[32];
+    GF_TRY(gf_sha256(text, strlen(text), h));
+    gf_hex(h, 32, hex);
+    return GF_OK;
+}
+
 gf_err gf_coord_db_put_eval(gf_coord_db *d, int64_t model_version, const char *site, const char *cohort,
                             const char *norm, const char *metrics_json, int64_t now_ms)
 {
@@ -416,11 +458,17 @@ gf_err gf_coord_db_put_eval(gf_coord_db *d, int64_t model_version, const char *s
     sqlite3_bind_text(q, 5, metrics_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 6, now_ms);
     GF_TRY(done(d, q, "storing an evaluation"));
-    /* Built with Jansson: cohort names come from evaluator sites. */
+    /* Built with Jansson: cohort names come from evaluator sites. The row
+     * carries the headline numbers and the SHA-256 of the stored metrics
+     * text (curves make it large), so the chain covers all of it. */
     json_t *m = json_loads(metrics_json, 0, NULL);
-    json_t *o = m ? json_pack("{s:I,s:s,s:s,s:s,s:o}", "model_version", (json_int_t)model_version, "site", site,
-                              "cohort", cohort, "norm", norm, "metrics", m)
+    char hex[65];
+    GF_TRY(sha_hex(metrics_json, hex));
+    json_t *o = m ? json_pack("{s:I,s:s,s:s,s:s,s:O?,s:O?,s:s}", "model_version", (json_int_t)model_version, "site", site,
+                              "cohort", cohort, "norm", norm, "subject_mean", json_object_get(m, "subject_mean"),
+                              "pooled", json_object_get(m, "pooled"), "metrics_sha256", hex)
                   : NULL;
+    json_decref(m);
     char *detail = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!detail) return gf_fail(GF_EINVAL, "%s: evaluation of %s/%s: metrics are not JSON", d->path, site, cohort);
@@ -441,8 +489,10 @@ gf_err gf_coord_db_put_cross(gf_coord_db *d, int64_t round, const char *model, c
     sqlite3_bind_int64(q, 5, now_ms);
     GF_TRY(done(d, q, "storing a cross-site evaluation"));
     json_t *m = json_loads(metrics_json, 0, NULL);
-    json_t *o = m ? json_pack("{s:I,s:s,s:s,s:O}", "round", (json_int_t)round, "model", model, "at_site", at_site,
-                              "subject_mean", json_object_get(m, "subject_mean"))
+    char hex[65];
+    GF_TRY(sha_hex(metrics_json, hex));
+    json_t *o = m ? json_pack("{s:I,s:s,s:s,s:O?,s:s}", "round", (json_int_t)round, "model", model, "at_site", at_site,
+                              "subject_mean", json_object_get(m, "subject_mean"), "metrics_sha256", hex)
                   : NULL;
     json_decref(m);
     char *detail = o ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -1,6 +1,6 @@
 /* Cross-site evaluation after the last round (docs/PROTOCOL.md "Cross-site
  * evaluation"; the node side is node/node_xeval.c). Three steps, one
- * deadline each (timeouts_s.cross_eval):
+ * deadline each (see start_step):
  *   keys      every hospital online at the end posts a fresh X25519 key
  *             signed with its certificate key (checked here and by peers)
  *   share     hospitals that opted in upload their local model encrypted to
@@ -60,10 +60,13 @@ static int is_keyed(const gf_site *s) { return s->x_keyed; }
 static int is_shared(const gf_site *s) { return s->x_shared && s->x_body; }
 static int is_done(const gf_site *s) { return s->x_done; }
 
+/* Deadlines: a key is a message (the advert's), a model an upload (the masked
+ * input's), the evaluation is the stage's own (timeouts_s.cross_eval). */
 static void start_step(gf_coordinator *c, int step, int64_t now)
 {
+    static const gf_phase clock[3] = {GF_PH_ADVERT, GF_PH_MASKED, GF_PH_CROSS};
     c->xeval_step = step;
-    c->deadline_ms = now + (int64_t)(c->cfg->timeout_s[GF_PH_CROSS] * 1000);
+    c->deadline_ms = now + (int64_t)(c->cfg->timeout_s[clock[step]] * 1000);
 }
 
 int gf_coord_xeval_begin(gf_coordinator *c, int64_t now)

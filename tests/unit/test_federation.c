@@ -18,7 +18,11 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "common/fileio.h"
+#include "model/checkpoint.h"
 #include "model/safetensors.h"
+#include "node/local.h"
+#include "sites/store.h"
 #include "tests/unit/testutil.h"
 
 #define N_HOSP 3
@@ -113,7 +117,7 @@ static void fed_init(fed *f, const char *root, const char *name, int secure, int
                  "{\"name\": \"%s\", \"role\": \"hospital\", \"coordinator_url\": \"https://localhost:%d\",\n"
                  " \"key\": \"%s/ca/kits/%s/key.pem\", \"cert\": \"%s/ca/kits/%s/cert.pem\", \"ca\": \"%s/ca/ca.pem\",\n"
                  " \"site_db\": \"%s/sites/%s.db\", \"state_dir\": \"state-%s\", \"normalization\": \"own\",\n"
-                 " \"threads\": 1, \"poll_ms\": %ld, \"backoff_max_ms\": 400}\n",
+                 " \"threads\": 1, \"poll_ms\": %ld, \"backoff_max_ms\": 400, \"share_local_model\": true}\n",
                  hosp[i], f->port, root, hosp[i], root, hosp[i], root, data, hosp[i], hosp[i],
                  i == N_HOSP - 1 && slow_poll_ms ? slow_poll_ms : 100L);
         write_text(path, text);
@@ -391,6 +395,93 @@ static long count_in_log(const fed *f, const char *name, const char *needle)
     return n;
 }
 
+/* One number of a cross-site row (NAN when absent). */
+static double cross_value(const fed *f, const char *model, const char *at, const char *path)
+{
+    char sql[512], b[64];
+    snprintf(sql, sizeof sql, "SELECT json_extract(metrics, '%s') FROM cross_site WHERE model = '%s' AND at_site = '%s'",
+             path, model, at);
+    query(f, sql, b, sizeof b);
+    return *b ? strtod(b, NULL) : NAN;
+}
+
+/* The cross-site matrix after the last round: every model (global and each
+ * hospital's local one) evaluated at every hospital; the diagonal equals what
+ * each hospital reported for its local model in the last round; and one
+ * off-diagonal cell, the local model of hosp[0] that travelled encrypted to
+ * hosp[1], equals the test's own evaluation of that model, rebuilt from
+ * hosp[0]'s cached update and the model version it trained from, on hosp[1]'s
+ * validation subjects with hosp[1]'s own statistics. */
+static void assert_cross_site(const fed *f, int rounds)
+{
+    cr_assert_eq(query_long(f, "SELECT count(*) FROM cross_site"), (N_HOSP + 1) * N_HOSP);
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM cross_site WHERE round = %d", rounds);
+    cr_assert_eq(query_long(f, sql), (N_HOSP + 1) * N_HOSP, "cross-site rows are not filed under the last round");
+    cr_assert_eq(query_long(f, "SELECT count(*) FROM audit WHERE event = 'cross_site_evaluation'"), (N_HOSP + 1) * N_HOSP);
+    cr_assert_eq(query_long(f, "SELECT count(*) FROM audit WHERE event IN ('cross_site_opened', 'cross_site_closed')"), 2);
+    for (int i = 0; i < N_HOSP; i++) {
+        double c = cross_value(f, hosp[i], hosp[i], "$.subject_mean.rmse");
+        snprintf(sql, sizeof sql, "SELECT json_extract(val, '$.local.subject_mean.rmse') FROM round_sites "
+                                  "WHERE round = %d AND site = '%s'", rounds, hosp[i]);
+        char b[64];
+        query(f, sql, b, sizeof b);
+        double v = strtod(b, NULL);
+        /* θ_local rebuilt as θ_global + Δ differs from the trained θ by float rounding only. */
+        cr_assert(isfinite(c) && fabs(c - v) <= 1e-6 * v, "%s: cross-site diagonal %.9g vs its round report %.9g", hosp[i], c, v);
+        for (int j = 0; j < N_HOSP; j++) cr_assert(isfinite(cross_value(f, hosp[i], hosp[j], "$.subject_mean.r2")));
+        cr_assert(isfinite(cross_value(f, "global", hosp[i], "$.pooled.rmse")));
+    }
+    /* hosp[0]'s local model, rebuilt here. */
+    gf_safetensors st;
+    load_version(f, rounds - 1, &st);
+    gf_model *m = NULL;
+    gf_task task;
+    cr_assert_eq(gf_checkpoint_model(&st, "base version", &m, &task), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(task, GF_TASK_FORCES);
+    gf_safetensors_free(&st);
+    size_t L = gf_arena_numel(&m->params);
+    char path[1400];
+    snprintf(path, sizeof path, "%s/state-%s/update-r%d-v%d.bin", f->dir, hosp[0], rounds, rounds - 1);
+    uint8_t *b = NULL;
+    size_t len = 0;
+    cr_assert_eq(gf_read_file(path, 1u << 26, &b, &len), GF_OK, "%s", gf_errmsg());
+    uint32_t vl;
+    memcpy(&vl, b + 4 + 4 + 32, 4); /* "GFUP" | version | 4 × i64 | val length | val | Δ | SHA-256 */
+    cr_assert_eq(len, 4 + 4 + 32 + 4 + (size_t)vl + 4 * L + 32, "%s: unexpected layout", path);
+    float *theta = malloc(L * sizeof *theta), *d = (float *)(b + 4 + 4 + 32 + 4 + vl);
+    gf_arena_pack(&m->params, theta);
+    for (size_t k = 0; k < L; k++) theta[k] += d[k];
+    gf_arena_unpack(&m->params, theta);
+    /* hosp[1]'s validation subjects and own statistics, as its node computes them. */
+    gf_store *sto;
+    gf_dataset ds;
+    snprintf(path, sizeof path, "%s/sites/%s.db", fed_data(), hosp[1]);
+    cr_assert_eq(gf_store_open(path, 0, &sto), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(gf_store_load(sto, GF_STORE_NEED_FORCES, &ds), GF_OK, "%s", gf_errmsg());
+    gf_store_close(sto);
+    unsigned char *is_val = malloc((size_t)ds.n);
+    gf_local_moments mom;
+    cr_assert_eq(gf_local_split(&ds, GF_LOCAL_VAL_FRAC, 20170101u, is_val, NULL), GF_OK);
+    cr_assert_eq(gf_local_stats(&ds, is_val, &mom), GF_OK);
+    json_t *j = NULL;
+    cr_assert_eq(gf_local_evaluate_val(m, &ds, GF_TASK_FORCES, is_val, mom.mean, mom.sd, &j), GF_OK, "%s", gf_errmsg());
+    const char *keys[] = {"$.subject_mean.rmse", "$.subject_mean.r2", "$.pooled.mae"};
+    const char *jk[][2] = {{"subject_mean", "rmse"}, {"subject_mean", "r2"}, {"pooled", "mae"}};
+    for (int k = 0; k < 3; k++) {
+        double want = json_number_value(json_object_get(json_object_get(j, jk[k][0]), jk[k][1]));
+        double got = cross_value(f, hosp[0], hosp[1], keys[k]);
+        cr_assert(fabs(got - want) <= 1e-9 * fabs(want), "%s of %s's model at %s: coordinator has %.12g, rebuilt %.12g",
+                  keys[k], hosp[0], hosp[1], got, want);
+    }
+    /* The cell is not the global model's: the local model did travel. */
+    cr_assert_neq(cross_value(f, "global", hosp[1], "$.subject_mean.rmse"), cross_value(f, hosp[0], hosp[1], "$.subject_mean.rmse"));
+    json_decref(j);
+    free(is_val), free(theta), free(b);
+    gf_dataset_free(&ds);
+    gf_model_free(m);
+}
+
 /* ---- the tests ---- */
 
 /* (a) A secure federation of three hospitals and an evaluator completes:
@@ -415,6 +506,19 @@ Test(federation, secure_rounds_complete_with_audit_and_evaluations)
     for (int i = 0; i < N_HOSP; i++)
         cr_assert_eq(count_in_log(&f, hosp[i], "unmask posted (secure"), ROUNDS, "%s: expected a finished secure round per round",
                      hosp[i]);
+    assert_cross_site(&f, ROUNDS);
+    /* Each closed round's audit row carries the worst site, the spread and the
+     * subject-weighted mean of the sites' reports, recomputed here with SQL. */
+    char got[256], want[256];
+    query(&f, "SELECT printf('%s %.9f %.9f %.9f', json_extract(detail, '$.generalization.worst_site'),"
+              " json_extract(detail, '$.generalization.worst'), json_extract(detail, '$.generalization.spread'),"
+              " json_extract(detail, '$.generalization.weighted_mean')) FROM audit WHERE event = 'round_closed'"
+              " AND json_extract(detail, '$.round') = 2", got, sizeof got);
+    query(&f, "SELECT printf('%s %.9f %.9f %.9f', (SELECT site FROM round_sites WHERE round = 2 ORDER BY"
+              " json_extract(val, '$.global.subject_mean.rmse') DESC LIMIT 1), max(x), max(x) - min(x), sum(w * x) / sum(w))"
+              " FROM (SELECT json_extract(val, '$.global.subject_mean.rmse') AS x, json_extract(val, '$.n_subjects') AS w"
+              " FROM round_sites WHERE round = 2)", want, sizeof want);
+    cr_assert_str_eq(got, want, "round 2 generalization in the audit row: %s, recomputed: %s", got, want);
 }
 
 /* (b) The same federation without secure aggregation, on the same seeds,
