@@ -12,7 +12,7 @@
 #define MAXS 64 /* series drawn per chart */
 
 static const char CSS[] =
-    "body{font-family:sans-serif;margin:24px;color:#222;max-width:1300px}"
+    "body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}"
     "h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:28px}"
     "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
     "th{background:#f2f2f2}td.n{text-align:right;font-variant-numeric:tabular-nums}"
@@ -290,7 +290,7 @@ static void cadence(gf_rbuf *b, const json_t *m)
 
 static void subjects(gf_rbuf *b, const json_t *m)
 {
-    gf_rb_raw(b, "<section id=\"sec-subjects\"><h2>Per subject (final model version)</h2>");
+    gf_rb_raw(b, "<section id=\"sec-subjects\"><h2>Per subject (final model version)</h2><div class=\"grid\">");
     size_t i, j;
     const json_t *c, *s;
     json_array_foreach(json_object_get(m, "cohorts"), i, c) {
@@ -305,6 +305,7 @@ static void subjects(gf_rbuf *b, const json_t *m)
         snprintf(title, sizeof title, "%s: RMSE per subject, version %lld", label, (long long)gf_rj_num(f, "version"));
         snprintf(id, sizeof id, "chart-subjects-%zu", i);
         const char *rmse = "RMSE";
+        gf_rb_raw(b, "<div>");
         gf_svg_bars(b, id, title, gf_rj_str(c, "units"), ids, n, &rmse, 1, v);
         gf_rb_raw(b, "<details><summary>table</summary><table><tr><th>subject</th><th>cycles</th><th>RMSE</th><th>R&#178;"
                      "</th></tr>");
@@ -316,11 +317,27 @@ static void subjects(gf_rbuf *b, const json_t *m)
             td_num(b, gf_rj_num(s, "r2"), 3);
             gf_rb_raw(b, "</tr>");
         }
-        gf_rb_raw(b, "</table></details>");
+        gf_rb_raw(b, "</table></details></div>");
         free(ids), free(v);
     }
+    gf_rb_raw(b, "</div>");
     if (!json_array_size(json_object_get(m, "cohorts"))) note(b, "No evaluator results yet.");
     gf_rb_raw(b, "</section>");
+}
+
+/* Readable names of the output channels (sites/dataset.h). */
+static const char *channel_title(const char *name)
+{
+    static const char *const N[][2] = {
+        {"addbrev_r", "adductor brevis"}, {"addlong_r", "adductor longus"}, {"addmag_r", "adductor magnus"},
+        {"grac_r", "gracilis"}, {"iliopsoas_r", "iliopsoas"}, {"recfem_r", "rectus femoris"}, {"sart_r", "sartorius"},
+        {"glmax_r", "gluteus maximus"}, {"bflh_r", "biceps femoris long head"}, {"hamstring_r", "hamstrings"},
+        {"glmed_r", "gluteus medius"}, {"glmin_r", "gluteus minimus"}, {"tfl_r", "tensor fasciae latae"},
+        {"piri_r", "piriformis"}, {"hip_flexion_r_moment", "hip flexion moment"},
+        {"hip_adduction_r_moment", "hip adduction moment"}, {"hip_rotation_r_moment", "hip rotation moment"}};
+    for (size_t i = 0; i < sizeof N / sizeof *N; i++)
+        if (!strcmp(N[i][0], name)) return N[i][1];
+    return "";
 }
 
 static double *arr(const json_t *a, int T)
@@ -354,7 +371,8 @@ static void curves(gf_rbuf *b, const json_t *m)
             double *rm = arr(json_object_get(ch, "ref_mean"), T), *rs = arr(json_object_get(ch, "ref_sd"), T);
             double *pm = arr(json_object_get(ch, "pred_mean"), T), *ps = arr(json_object_get(ch, "pred_sd"), T);
             char title[300], id[64];
-            snprintf(title, sizeof title, "%s: %s", label, name);
+            const char *t = channel_title(name);
+            snprintf(title, sizeof title, "%s: %s%s%s%s", label, name, *t ? " (" : "", t, *t ? ")" : "");
             snprintf(id, sizeof id, "chart-curves-%zu-%d", i, k++);
             if (rm && rs && pm && ps) gf_svg_band(b, id, title, gf_rj_str(c, "units"), T, rm, rs, pm, ps);
             else b->oom = 1;

@@ -10,7 +10,7 @@ static const char *const PALETTE[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"
                                       "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
 #define NPAL (int)(sizeof PALETTE / sizeof *PALETTE)
 
-enum { W = 630, H = 300, ML = 62, MR = 170, MT = 34, MB = 48 };
+enum { W = 660, H = 300, ML = 62, MR = 200, MT = 34, MB = 48 };
 
 static void open_svg(gf_rbuf *b, const char *id, const char *title, int w, int h)
 {
