@@ -177,7 +177,7 @@ void gf_svg_heat(gf_rbuf *b, const char *id, const char *title, const char *cons
 {
     range r = {INFINITY, -INFINITY};
     for (int i = 0; i < nr * nc; i++) widen(&r, v[i]);
-    int lw = 160, cw = nc > 0 && 560 / nc < 110 ? 560 / nc : 110, ch = 34, top = 90;
+    int lw = 170, cw = nc > 0 && 560 / nc < 110 ? 560 / nc : 110, ch = 34, top = 130;
     int w = lw + cw * nc + 20, h = top + ch * nr + 20;
     if (w < 400) w = 400;
     open_svg(b, id, title, w, h);
