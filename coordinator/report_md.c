@@ -32,8 +32,11 @@ gf_err gf_report_md(const json_t *m, char **out, size_t *len)
               (long long)json_integer_value(json_object_get(fed, "rounds_aggregated")));
     if (!json_integer_value(json_object_get(fed, "rounds"))) gf_rb_raw(&b, "**This federation has not run any rounds yet.**\n\n");
     if (json_is_true(json_object_get(a, "intact")))
-        gf_rb_put(&b, "Audit chain: OK (%lld rows, head `%s`)\n\n", (long long)json_integer_value(json_object_get(a, "rows")),
-                  gf_rj_str(a, "head"));
+    {
+        gf_rb_put(&b, "Audit chain: OK (%lld rows, head ", (long long)json_integer_value(json_object_get(a, "rows")));
+        gf_rb_md(&b, *gf_rj_str(a, "head") ? gf_rj_str(a, "head") : "empty");
+        gf_rb_raw(&b, ")\n\n");
+    }
     else {
         gf_rb_raw(&b, "Audit chain: **BROKEN** at row ");
         gf_rb_num(&b, gf_rj_num(a, "first_bad"), 0);

@@ -39,7 +39,7 @@ static char *metrics(int n_subj, double noise, int with_curves, const char *norm
     float *ref = malloc(sizeof(float) * (size_t)(n * T * D)), *pred = malloc(sizeof(float) * (size_t)(n * T * D));
     const char **ids = calloc((size_t)n, sizeof *ids), **spd = calloc((size_t)n, sizeof *spd);
     static const char *const SPEEDS[3] = {"slow", "med", "fast"};
-    static char idbuf[64][8];
+    static char idbuf[64][16];
     cr_assert(ref && pred && ids && spd && n_subj <= 20);
     for (int c = 0; c < n; c++) {
         snprintf(idbuf[c / 3], sizeof idbuf[0], "S%02d", c / 3);
@@ -185,6 +185,14 @@ static char *slurp(const char *dir, const char *name)
     return s;
 }
 
+static json_t *load_summary(const char *dir)
+{
+    char *p = tu_path(dir, "summary.json");
+    json_t *s = json_load_file(p, 0, NULL);
+    free(p);
+    return s;
+}
+
 static int has_id(const char *html, const char *id)
 {
     char pat[128];
@@ -231,7 +239,7 @@ Test(report, full_federation_hostile_names)
     cr_assert_eq(tu_sh("%s %s/tests/py/report_check.py numbers %s %s", tu_python(), tu_root(), db, out), 0,
                  "summary.json disagrees with the database");
     /* verdicts: one per hospital and per cohort x norm, from the cross-site matrix */
-    json_t *s = json_load_file(tu_path(out, "summary.json"), 0, NULL);
+    json_t *s = load_summary(out);
     cr_assert_not_null(s);
     cr_assert_eq(json_array_size(json_object_get(s, "verdict")), NH + 4);
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(s, "verdict"), 0), "source")),
@@ -267,7 +275,7 @@ Test(report, tampered_audit_chain_and_missing_curves)
     cr_assert_not_null(strstr(html, "Not run: the database holds no cross-site evaluations"));
     cr_assert_not_null(strstr(html, "Not run: the database holds no leave-one-site-out results"));
     cr_assert(has_id(html, "chart-cohort-rmse") && has_id(html, "chart-site-spread") && has_id(html, "chart-cadence"));
-    json_t *s = json_load_file(tu_path(out, "summary.json"), 0, NULL);
+    json_t *s = load_summary(out);
     cr_assert_not_null(s);
     json_t *a = json_object_get(s, "audit");
     cr_assert(json_is_false(json_object_get(a, "intact")));
@@ -292,7 +300,7 @@ Test(report, empty_federation)
     char *html = slurp(out, "index.html");
     cr_assert(has_id(html, "no-rounds"), "an empty federation says so");
     cr_assert_not_null(strstr(html, "no data"));
-    json_t *s = json_load_file(tu_path(out, "summary.json"), 0, NULL);
+    json_t *s = load_summary(out);
     cr_assert_not_null(s);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "federation"), "rounds")), 0);
     cr_assert(json_is_true(json_object_get(json_object_get(s, "audit"), "intact")));
