@@ -74,7 +74,7 @@ static void series_label(const json_t *m, const json_t *co, char *out, size_t ca
 
 static void header(gf_rbuf *b, const json_t *m)
 {
-    const json_t *fed = json_object_get(m, "federation"), *s = json_object_get(fed, "settings");
+    const json_t *fed = json_object_get(m, "federation");
     const json_t *a = json_object_get(m, "audit");
     gf_rb_raw(b, "<h1>gaitfed federation report</h1><p>Database: <code>");
     h(b, gf_rj_str(m, "database"));
@@ -98,6 +98,11 @@ static void header(gf_rbuf *b, const json_t *m)
     }
     h(b, *gf_rj_str(a, "head") ? gf_rj_str(a, "head") : "empty");
     gf_rb_raw(b, "</code>)</p>");
+}
+
+static void settings(gf_rbuf *b, const json_t *m)
+{
+    const json_t *fed = json_object_get(m, "federation"), *s = json_object_get(fed, "settings");
     gf_rb_raw(b, "<section id=\"sec-settings\"><h2>Federation settings</h2><table id=\"table-settings\">");
     static const char *const KEYS[][2] = {
         {"secure_aggregation", "secure aggregation"}, {"normalization", "normalization (own = per site, global = pooled)"},
@@ -474,6 +479,7 @@ gf_err gf_report_html(const json_t *m, char **out, size_t *len)
     gf_rb_raw(&b, "</style></head><body>\n");
     header(&b, m);
     verdict(&b, m);
+    settings(&b, m);
     cohort_curves(&b, m);
     site_curves(&b, m);
     cadence(&b, m);

@@ -81,7 +81,9 @@ def numbers(db_path, out):
         close(g["spread_rmse"], sp, f"round {r} spread")
         close(g["weighted_mean_rmse"], wm, f"round {r} weighted mean")
     # cross-site matrix, latest round
-    last = db.execute("select max(round) from cross_site").fetchone()[0]
+    def has(table):
+        return db.execute("select 1 from sqlite_master where type = 'table' and name = ?", (table,)).fetchone()
+    last = db.execute("select max(round) from cross_site").fetchone()[0] if has("cross_site") else None
     if last is None:
         if s["cross_site"] is not None:
             fail("cross_site should be null")
@@ -150,13 +152,12 @@ def numbers(db_path, out):
                     fail(f"{k}: curve {name} differs")
     # leave one site out
     lo = {l["site"]: l for l in s["loso"]}
-    for site, res in db.execute("select site, result from loso"):
+    for site, res in db.execute("select site, result from loso") if has("loso") else []:
         r = json.loads(res)
         close(lo[site]["gap"]["rmse"], r["gap"]["rmse"], f"loso {site} gap")
         close(lo[site]["zero_shot"]["rmse"], r["zero_shot"]["subject_mean"]["rmse"], f"loso {site} zero-shot")
         close(lo[site]["in_federation"]["r2"], r["in_federation"]["subject_mean"]["r2"], f"loso {site} in-federation R2")
-    n = db.execute("select count(*) from loso").fetchone()[0] if db.execute(
-        "select 1 from sqlite_master where name = 'loso'").fetchone() else 0
+    n = db.execute("select count(*) from loso").fetchone()[0] if has("loso") else 0
     if len(lo) != n:
         fail(f"loso rows {len(lo)} != {n}")
     nr = db.execute("select count(*) from rounds").fetchone()[0]

@@ -220,9 +220,13 @@ Test(report, full_federation_hostile_names)
     const char *d = tu_dir();
     char *db = tu_path(d, "coord.db"), *out = tu_path(d, "rep");
     fixture(db, HOSTILE, "healthy&test<i>", 1);
+    cr_assert_eq(tu_sh("sha256sum < %s > %s/before", db, d), 0);
     cr_assert_eq(tu_sh("%s report --db %s --out %s > %s/log 2>&1", tu_bin(), db, out, d), 0, "see %s/log", d);
+    cr_assert_eq(tu_sh("sha256sum < %s | cmp -s - %s/before", db, d), 0, "the report changed the database");
     char *html = slurp(out, "index.html"), *md = slurp(out, "summary.md");
     cr_assert_null(strstr(html, "http://"), "the page references the network");
+    char *verdict = strstr(html, "id=\"sec-verdict\""), *settings = strstr(html, "id=\"sec-settings\"");
+    cr_assert(verdict && settings && verdict < settings && verdict < strstr(html, "<svg"), "the verdict comes first");
     cr_assert_null(strstr(html, "https://"), "the page references the network");
     cr_assert_null(strstr(html, "<script"), "a raw <script> reached the page");
     cr_assert_null(strstr(html, "<i>"), "a raw cohort name reached the page");
@@ -307,6 +311,22 @@ Test(report, empty_federation)
     json_decref(s);
     static const char *const IDS[] = {"no-rounds", "audit-status", "chart-cohort-rmse", "chart-site-rmse", "chart-cadence"};
     cr_assert_eq(render_ok(out, IDS, 5), 0);
+    free(html), free(db), free(out);
+}
+
+/* A schema-v1 database (before the cross-site and leave-one-site-out
+ * tables) is read as it is: those sections say "not run". */
+Test(report, schema_v1_database)
+{
+    const char *d = tu_dir();
+    char *db = tu_path(d, "coord.db"), *out = tu_path(d, "rep");
+    fixture(db, PLAIN, "healthy-test", 0);
+    cr_assert_eq(tu_sh("sqlite3 %s 'DROP TABLE cross_site; DROP TABLE loso; PRAGMA user_version = 1'", db), 0);
+    cr_assert_eq(tu_sh("%s report --db %s --out %s > %s/log 2>&1", tu_bin(), db, out, d), 0, "see %s/log", d);
+    char *html = slurp(out, "index.html");
+    cr_assert_not_null(strstr(html, "Not run: the database holds no cross-site evaluations"));
+    cr_assert_not_null(strstr(html, "Not run: the database holds no leave-one-site-out results"));
+    cr_assert_eq(tu_sh("%s %s/tests/py/report_check.py numbers %s %s", tu_python(), tu_root(), db, out), 0);
     free(html), free(db), free(out);
 }
 
