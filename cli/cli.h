@@ -18,6 +18,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_node(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Prints "gaitfed: <gf_errmsg() or strerror>" and returns 1. */
 int cli_fail(gf_err e);

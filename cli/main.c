@@ -23,7 +23,7 @@ static const command commands[] = {
     {"pki", cmd_pki, "consortium CA and site kits (init, issue, revoke, list)"},
     {"coordinator", cmd_coordinator, "run the federation coordinator (--config F)"},
     {"node", cmd_node, "run a hospital or evaluator node (--config F)"},
-    {"report", NULL, "HTML report with plots"},
+    {"report", cmd_report, "HTML report with plots (--db COORD.db --out DIR)"},
     {"audit", cmd_audit, "verify the coordinator's audit chain (audit verify --db)"},
     {"demo", cmd_demo, "a whole federation on localhost (make demo)"},
     {"bench", cmd_bench, "benchmarks (gaitfed bench train: training throughput)"},
