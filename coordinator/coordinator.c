@@ -289,6 +289,13 @@ static void try_open(gf_coordinator *c, int64_t now)
         json_object_set_new(params, "t", json_integer(c->sp.t));
         json_object_set_new(params, "scale", json_real(c->sp.scale));
     }
+    if (params) { /* what the sites are told, kept with the round for the report */
+        json_object_set_new(params, "local_epochs", json_integer(c->cfg->local_epochs));
+        json_object_set_new(params, "batch", json_integer(c->cfg->batch));
+        json_object_set_new(params, "lr", json_real(c->cfg->lr));
+        json_object_set_new(params, "server_lr", json_real(c->cfg->server_lr));
+        json_object_set_new(params, "cross_site_eval", json_boolean(c->cfg->cross_site_eval));
+    }
     json_t *names = json_array();
     for (uint32_t i = 0; i < k && names; i++) json_array_append_new(names, json_string(on[i]->name));
     if (params && names) json_object_set_new(params, "selected", names);

@@ -283,12 +283,13 @@ gf_err gf_coord_db_set_phase(gf_coord_db *d, int64_t round, const char *phase, i
 
 /* How the round's incoming global model did at each site, from the sites'
  * validation reports: not only the mean but the worst site, the spread
- * (worst − best) and the mean weighted by validation subjects. NULL when no
+ * (worst − best) and the mean weighted by the sites' training samples (the
+ * FedAvg weights). NULL when no
  * site reported. */
 static json_t *generalization(gf_coord_db *d, int64_t round)
 {
     sqlite3_stmt *q;
-    if (prep(d, "SELECT site, json_extract(val, '$.global.subject_mean.rmse'), json_extract(val, '$.n_subjects')"
+    if (prep(d, "SELECT site, json_extract(val, '$.global.subject_mean.rmse'), n_samples"
                 " FROM round_sites WHERE round = ? AND json_type(val, '$.global.subject_mean.rmse') IN ('real', 'integer')"
                 " ORDER BY site", &q))
         return NULL;
@@ -305,9 +306,10 @@ static json_t *generalization(gf_coord_db *d, int64_t round)
     }
     sqlite3_finalize(q);
     if (!n) return NULL;
-    return json_pack("{s:s,s:i,s:s,s:f,s:f,s:f,s:f}", "metric",
+    return json_pack("{s:s,s:i,s:s,s:f,s:f,s:f,s:f,s:s}", "metric",
                      "incoming global model, subject-level RMSE on each site's validation subjects", "sites", n,
-                     "worst_site", worst, "worst", hi, "best", lo, "spread", hi - lo, "weighted_mean", swx / sw);
+                     "worst_site", worst, "worst", hi, "best", lo, "spread", hi - lo, "weighted_mean", swx / sw, "weights",
+                     "training samples");
 }
 
 gf_err gf_coord_db_close_round(gf_coord_db *d, int64_t round, const char *outcome, int n_survivors, double loss,

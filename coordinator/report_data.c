@@ -133,7 +133,9 @@ static gf_err settings(ctx *c, json_t *fed)
     set(c, s, "secure_aggregation", json_is_boolean(sec) ? json_boolean(json_is_true(sec)) : json_null());
     static const char *const META_KEYS[][2] = {{"normalization", "normalization"}, {"strategy", "strategy"},
                                                {"model", "model"}, {"task", "task"}, {"units", "units"},
-                                               {"local_epochs", "local_epochs"}, {"seed", "seed"}};
+                                               {"local_epochs", "local_epochs"}, {"batch", "batch"},
+                                               {"lr", "lr"}, {"server_lr", "server_lr"},
+                                               {"cross_site_eval", "cross_site_eval"}, {"seed", "seed"}};
     for (size_t i = 0; i < sizeof META_KEYS / sizeof *META_KEYS; i++) {
         const json_t *v = json_object_get(params, META_KEYS[i][1]);
         if (!v) v = json_object_get(meta, META_KEYS[i][1]);

@@ -508,7 +508,7 @@ Test(federation, secure_rounds_complete_with_audit_and_evaluations)
                      hosp[i]);
     assert_cross_site(&f, ROUNDS);
     /* Each closed round's audit row carries the worst site, the spread and the
-     * subject-weighted mean of the sites' reports, recomputed here with SQL. */
+     * sample-weighted mean of the sites' reports, recomputed here with SQL. */
     char got[256], want[256];
     query(&f, "SELECT printf('%s %.9f %.9f %.9f', json_extract(detail, '$.generalization.worst_site'),"
               " json_extract(detail, '$.generalization.worst'), json_extract(detail, '$.generalization.spread'),"
@@ -516,7 +516,7 @@ Test(federation, secure_rounds_complete_with_audit_and_evaluations)
               " AND json_extract(detail, '$.round') = 2", got, sizeof got);
     query(&f, "SELECT printf('%s %.9f %.9f %.9f', (SELECT site FROM round_sites WHERE round = 2 ORDER BY"
               " json_extract(val, '$.global.subject_mean.rmse') DESC LIMIT 1), max(x), max(x) - min(x), sum(w * x) / sum(w))"
-              " FROM (SELECT json_extract(val, '$.global.subject_mean.rmse') AS x, json_extract(val, '$.n_subjects') AS w"
+              " FROM (SELECT json_extract(val, '$.global.subject_mean.rmse') AS x, n_samples AS w"
               " FROM round_sites WHERE round = 2)", want, sizeof want);
     cr_assert_str_eq(got, want, "round 2 generalization in the audit row: %s, recomputed: %s", got, want);
 }
