@@ -547,8 +547,8 @@ int audit_loso(int argc, char **argv)
         }
     }
     /* the table */
-    printf("\nleave-one-site-out, %s, normalization %s, %ld rounds (subject-level mean, %s)\n", c.arch, c.norm,
-           c.rounds, gf_task_units(task));
+    printf("\nleave-one-site-out, %s, normalization %s, %ld rounds (subject-level mean, %s; ONFH with %s statistics)\n",
+           c.arch, c.norm, c.rounds, gf_task_units(task), pooled ? "pooled" : "its own");
     printf("%-16s | %8s | %11s | %11s | %8s | %15s | %17s\n", "site", "val subj", "RMSE in-fed", "RMSE 0-shot",
            "gap", "R2 in / 0-shot", "ONFH RMSE in/0-s");
     for (size_t i = 0; i < json_array_size(results); i++) {
@@ -556,8 +556,8 @@ int audit_loso(int argc, char **argv)
         const json_t *in = json_object_get(r, "in_federation"), *zs = json_object_get(r, "zero_shot");
         char r2[32], ox[32];
         snprintf(r2, sizeof r2, "%.3f / %.3f", sm(in, "r2"), sm(zs, "r2"));
-        snprintf(ox, sizeof ox, "%.3f / %.3f", sm(json_object_get(on, "in_federation"), "rmse"),
-                 sm(json_object_get(on, "zero_shot"), "rmse"));
+        snprintf(ox, sizeof ox, "%.3f / %.3f", sm(json_object_get(on, pooled ? "in_federation_pooled" : "in_federation"), "rmse"),
+                 sm(json_object_get(on, pooled ? "zero_shot_pooled" : "zero_shot"), "rmse"));
         printf("%-16s | %8d | %11.4f | %11.4f | %+8.4f | %15s | %17s\n", json_string_value(json_object_get(r, "site")),
                (int)json_integer_value(json_object_get(r, "n_val_subjects")), sm(in, "rmse"), sm(zs, "rmse"),
                sm(zs, "rmse") - sm(in, "rmse"), r2, ox);

@@ -192,6 +192,51 @@ Test(loso, small_real_run_agrees_with_an_independent_evaluation)
                  0, "the zero-shot metrics of optical-lab differ from gaitfed eval's on its validation subjects");
 }
 
+/* Pooled normalization: each model carries the statistics its federation
+ * pooled, so `gaitfed eval --norm model` with the stored model itself must give
+ * the site's in-federation and zero-shot numbers; ONFH is reported both ways. */
+Test(loso, pooled_normalization_uses_the_statistics_each_model_carries)
+{
+    const char *d = tu_dir();
+    char data[1100], out[1100], cfg[1100], log[1100];
+    snprintf(data, sizeof data, "%s/data", d);
+    snprintf(out, sizeof out, "%s/out", d);
+    snprintf(cfg, sizeof cfg, "%s/loso.json", d);
+    snprintf(log, sizeof log, "%s/loso.log", d);
+    cr_assert_eq(tu_sh("%s synth --out %s --sites 3 --seed 5 > %s/synth.log 2>&1", tu_bin(), data, d), 0);
+    write_text(cfg, "{\"data\": \"data\", \"model\": {\"arch\": \"lstm\", \"d_model\": 16, \"layers\": 1, \"dropout\": 0},\n"
+                    " \"rounds\": 1, \"local_epochs\": 1, \"batch\": 32, \"normalization\": \"global\"}\n");
+    cr_assert_eq(tu_sh("%s audit loso --config %s --out %s > %s 2>&1", tu_bin(), cfg, out, log), 0, "loso failed; see %s",
+                 log);
+    char val[1200], train[1200], m_in[1200], m_out[1200], db[1200];
+    snprintf(val, sizeof val, "%s/val.npz", d);
+    snprintf(train, sizeof train, "%s/train.npz", d);
+    snprintf(m_in, sizeof m_in, "%s/in.safetensors", d);
+    snprintf(m_out, sizeof m_out, "%s/zero-shot.safetensors", d);
+    export_split(data, "video-clinic", val, train);
+    snprintf(db, sizeof db, "%s/full/coordinator.db", out);
+    export_model(db, m_in);
+    snprintf(db, sizeof db, "%s/without-video-clinic/coordinator.db", out);
+    export_model(db, m_out);
+    cr_assert_eq(tu_sh("%s eval --model %s --data %s --norm model > %s/in.json 2> /dev/null && "
+                       "%s eval --model %s --data %s --norm model > %s/zs.json 2> /dev/null",
+                       tu_bin(), m_in, val, d, tu_bin(), m_out, val, d),
+                 0, "gaitfed eval failed");
+    cr_assert_eq(tu_sh("%s -c \"\nimport json\n"
+                       "d = json.load(open('%s/loso.json'))\n"
+                       "for r in d['results']:\n"
+                       "    assert r['normalization'] == 'global' and r['zero_shot']['normalization'] == 'pooled', r\n"
+                       "    assert set(r['onfh']) == {'in_federation', 'zero_shot', 'in_federation_pooled', 'zero_shot_pooled'}\n"
+                       "    assert r['onfh']['zero_shot_pooled']['normalization'] == 'pooled'\n"
+                       "r = [r for r in d['results'] if r['site'] == 'video-clinic'][0]\n"
+                       "for key, f in (('in_federation', 'in.json'), ('zero_shot', 'zs.json')):\n"
+                       "    e = json.load(open('%s/' + f))['subject_mean']; z = r[key]['subject_mean']\n"
+                       "    for k in ('rmse', 'mae', 'r2'):\n"
+                       "        assert abs(e[k] - z[k]) <= 1e-9 * max(1.0, abs(e[k])), (key, k, e[k], z[k])\n\"",
+                       tu_python(), out, d),
+                 0, "pooled loso metrics differ from gaitfed eval --norm model");
+}
+
 /* A bad config or input: one line on stderr, a non-zero exit, no output directory. */
 static void refused(const char *d, const char *text, const char *needle)
 {
