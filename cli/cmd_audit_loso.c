@@ -448,6 +448,13 @@ int audit_loso(int argc, char **argv)
         goto done;
     }
     have_onfh = 1;
+    json_t *onfh_in = json_object(); /* the full federation's model on ONFH: the same for every k */
+    e = onfh_in ? eval_onfh(m_in, &onfh, task, onfh_in, "in_federation") : gf_fail(GF_ENOMEM, "out of memory");
+    if (e) {
+        json_decref(onfh_in);
+        fail1("%s", gf_errmsg());
+        goto done;
+    }
     results = json_array();
     double sum_gap = 0, sum_gap_r2 = 0, worst = -INFINITY;
     int n_gap = 0, n_gap_r2 = 0;
@@ -467,7 +474,7 @@ int audit_loso(int argc, char **argv)
         json_t *in = NULL, *zs = NULL, *on = json_object();
         e = eval_site(m_in, &s, task, pooled, &in);
         if (!e) e = eval_site(m_out, &s, task, pooled, &zs);
-        if (!e) e = eval_onfh(m_in, &onfh, task, on, "in_federation");
+        if (!e) e = json_object_update(on, onfh_in) ? gf_fail(GF_ENOMEM, "out of memory") : GF_OK;
         if (!e) e = eval_onfh(m_out, &onfh, task, on, "zero_shot");
         gf_dataset_free(&s.val);
         gf_model_free(m_out);
@@ -492,6 +499,7 @@ int audit_loso(int argc, char **argv)
         }
         if (isfinite(g2)) sum_gap_r2 += g2, n_gap_r2++;
     }
+    json_decref(onfh_in);
     if (e) {
         fail1("%s", gf_errmsg());
         goto done;
