@@ -314,8 +314,11 @@ static int is_dir(const char *p)
 static int pick_sites(const char *cfg_path, const loso_cfg *c, const char *data,
                       char all[][GF_FEDRUN_NAME_MAX], const char **sites, int *K)
 {
-    int na = gf_fedrun_hospitals(data, all, GF_FEDRUN_MAX_SITES);
+    int na = gf_fedrun_hospitals(data, all, GF_FEDRUN_MAX_SITES + 1);
     if (na < 0) return fail1("%s/sites: cannot read the site stores", data);
+    if (na > GF_FEDRUN_MAX_SITES)
+        return fail1("%s/sites: more than %d site stores; name at most %d in 'sites'", data, GF_FEDRUN_MAX_SITES,
+                     GF_FEDRUN_MAX_SITES);
     for (int i = 0; i < c->n_sites; i++) {
         int found = 0;
         for (int j = 0; j < na && !found; j++) found = !strcmp(all[j], c->sites[i]);
@@ -352,7 +355,7 @@ int audit_loso(int argc, char **argv)
     rc = 1;
     char data_buf[4200], path[8400], marker[4200];
     const char *data = c.data;
-    char all[GF_FEDRUN_MAX_SITES][GF_FEDRUN_NAME_MAX];
+    char all[GF_FEDRUN_MAX_SITES + 1][GF_FEDRUN_NAME_MAX];
     const char *sites[GF_FEDRUN_MAX_SITES];
     int K = 0;
     json_t *results = NULL, *doc = NULL;
