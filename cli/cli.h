@@ -15,6 +15,7 @@ int cmd_bench(int argc, char **argv);
 int bench_secagg(int argc, char **argv); /* gaitfed bench secagg (cmd_bench_secagg.c) */
 int cmd_pki(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int audit_loso(int argc, char **argv); /* gaitfed audit loso (cmd_audit_loso.c) */
 int cmd_coordinator(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_node(int argc, char **argv);

@@ -1,6 +1,8 @@
 /* gaitfed audit verify --db COORD.db: checks the coordinator's audit chain
  * (coordinator/audit.h) and names the first broken row. Read-only: the
- * database is opened with SQLITE_OPEN_READONLY. */
+ * database is opened with SQLITE_OPEN_READONLY.
+ * gaitfed audit loso --config F [--out DIR]: leave-one-site-out
+ * (cmd_audit_loso.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,15 +11,16 @@
 #include "cli/cli.h"
 #include "coordinator/audit.h"
 
-static const char *USAGE = "gaitfed audit verify --db COORD.db";
+static const char *USAGE = "gaitfed audit verify --db COORD.db\n"
+                            "       gaitfed audit loso --config F [--out DIR (./loso-out)]";
 
 static int verify(int argc, char **argv)
 {
     const char *db_path = NULL;
     cli_opt opts[] = {{"--db", 1, &db_path}};
-    int rc = cli_parse("audit verify", USAGE, argc, argv, opts, 1, NULL, 0, NULL);
+    int rc = cli_parse("audit verify", "gaitfed audit verify --db COORD.db", argc, argv, opts, 1, NULL, 0, NULL);
     if (rc) return rc;
-    if (!db_path) return cli_usage("audit verify", USAGE, "--db is required");
+    if (!db_path) return cli_usage("audit verify", "gaitfed audit verify --db COORD.db", "--db is required");
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         fprintf(stderr, "gaitfed: %s: cannot open: %s\n", db_path, db ? sqlite3_errmsg(db) : "out of memory");
@@ -42,5 +45,6 @@ int cmd_audit(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "verify")) return verify(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "loso")) return audit_loso(argc - 1, argv + 1);
     return cli_usage("audit", USAGE, "unknown subcommand '%s'", argv[1]);
 }

@@ -24,7 +24,7 @@ static const command commands[] = {
     {"coordinator", cmd_coordinator, "run the federation coordinator (--config F)"},
     {"node", cmd_node, "run a hospital or evaluator node (--config F)"},
     {"report", cmd_report, "HTML report with plots (--db COORD.db --out DIR)"},
-    {"audit", cmd_audit, "verify the coordinator's audit chain (audit verify --db)"},
+    {"audit", cmd_audit, "the audit chain (audit verify --db) and leave-one-site-out (audit loso --config)"},
     {"demo", cmd_demo, "a whole federation on localhost (make demo)"},
     {"bench", cmd_bench, "benchmarks (gaitfed bench train: training throughput)"},
 };

@@ -31,6 +31,9 @@
  * set of ids and the seed only). is_val[ds->n] gets 1 for their cycles;
  * *n_val_subjects (may be NULL) their count. Needs >= 2 subjects. */
 #define GF_LOCAL_VAL_FRAC 0.2
+/* The seed a hospital node splits with: fixed, so the validation subjects never
+ * change between rounds (and `gaitfed audit loso` finds the same ones). */
+#define GF_LOCAL_SPLIT_SEED 20170101u
 gf_err gf_local_split(const gf_dataset *ds, double frac, uint64_t seed, unsigned char *is_val, int *n_val_subjects);
 
 /* Input statistics of the training cycles (is_val[i] == 0; is_val NULL: all).

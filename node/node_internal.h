@@ -18,7 +18,7 @@
 #define WORK_CAP (64u << 10)          /* a work item is a few hundred bytes */
 #define REPLY_CAP (64u << 10)         /* 202/4xx JSON answers */
 #define MODEL_CAP ((size_t)1 << 31)   /* model versions (the work item names the exact size) */
-#define SPLIT_SEED 20170101u          /* fixed: the validation subjects never change between rounds */
+#define SPLIT_SEED GF_LOCAL_SPLIT_SEED /* fixed: the validation subjects never change between rounds */
 #define TLS_FATAL_AFTER 5             /* consecutive TLS failures after a first success */
 #define REFUSED_FATAL_AFTER 3         /* connections closed right after the handshake, before a first success */
 
