@@ -75,7 +75,7 @@ static const char *state_for(const gf_coordinator *c, const gf_site *s)
 static void get_work(gf_coordinator *c, gf_https_req *r, gf_site *s)
 {
     const char *st = state_for(c, s);
-    if (!strcmp(st, "done")) s->told_done = 1;
+    if (!strcmp(st, "done")) s->told_done = 1, c->last_done_ms = gf_now_ms();
     json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:b}", "state", st, "round", (json_int_t)c->round, "attempt",
                           (json_int_t)c->attempt, "retry_after_ms", (json_int_t)GF_POLL_MS, "secure_aggregation",
                           c->cfg->secure);

@@ -23,6 +23,7 @@
 #define GF_JSON_CAP (1u << 20) /* JSON request bodies */
 #define GF_EVAL_CAP (8u << 20) /* an evaluator's results with curves: ~120 KB per cohort and normalization */
 #define GF_STATS_WORDS (4 * 21)  /* frame count, Σx[10], Σx²[10] as 16-bit limbs (crypto/fixpoint.h) */
+#define GF_DONE_FLUSH_MS 1000  /* after the last "done" answer, before exiting (the reply is written by the loop) */
 #define GF_DONE_LINGER_MS 60000 /* after the last round: keep answering "done" until online sites heard it
                                  * (a site slowed down by load can take well over 10 s to poll again) */
 
@@ -102,6 +103,7 @@ struct gf_coordinator {
     int64_t pooled_frames;
     int finished;
     int64_t finished_ms;
+    int64_t last_done_ms;      /* when a site was last answered "done" */
     int xeval_step;            /* cross-site evaluation: 0 keys, 1 share, 2 evaluate */
     int64_t xeval_round;       /* the last round, under which results are stored */
 };

@@ -666,5 +666,6 @@ int gf_coordinator_finished(const gf_coordinator *c)
     if (now - c->finished_ms >= GF_DONE_LINGER_MS) return 1;
     for (size_t i = 0; i < c->n_sites; i++)
         if (!c->sites[i].told_done && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS) return 0;
-    return 1;
+    /* The last "done" is queued, not yet written: give the connection time to flush. */
+    return now - c->last_done_ms >= GF_DONE_FLUSH_MS;
 }

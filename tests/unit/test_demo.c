@@ -28,6 +28,13 @@ Test(demo, federation_from_nothing)
     /* every process it started is gone */
     cr_assert_neq(tu_sh("pgrep -f -- '[-]-config %s/kits' > /dev/null", out), 0, "a demo process outlived the demo");
     cr_assert_eq(tu_sh("%s audit verify --db %s/coordinator.db > /dev/null", tu_bin(), out), 0);
+    /* The demo ends with the report: the audit status and the 5 × 4 cross-site matrix in it. */
+    cr_assert_eq(tu_sh("test -s %s/report/index.html && test -s %s/report/summary.md", out, out), 0, "no report in %s", out);
+    cr_assert_eq(tu_sh("%s -c \"\nimport json\ns = json.load(open('%s/report/summary.json'))\n"
+                       "cs = json.dumps(s.get('cross_site'))\n"
+                       "assert s['audit']['intact'] is True, s['audit']\n"
+                       "assert len(s['cross_site']['rows']) == 5 and all(len(r['cells']) == 4 for r in s['cross_site']['rows']), cs[:300]\n\"", tu_python(), out),
+                 0, "the demo's report lacks the audit status or the cross-site matrix");
     cr_assert_eq(tu_sh("test ! -e %s/coordinator.db-wal || test ! -s %s/coordinator.db-wal", out, out), 0,
                  "the database stands alone");
     cr_assert_eq(tu_sh("%s -c \"\nimport json, sqlite3, sys\n"
