@@ -380,6 +380,7 @@ void gf_coord_handle(gf_https_req *r, void *ctx)
     }
     if (!s) {
         c->refused_sites++;
+        snprintf(c->last_refused_site, sizeof c->last_refused_site, "%s", p->name);
         gf_https_reply_error(r, 403, "forbidden", "%s (%s) is not a registered site", p->name, gf_role_name(p->role));
         return;
     }

@@ -23,6 +23,7 @@
 #define GF_JSON_CAP (1u << 20) /* JSON request bodies */
 #define GF_EVAL_CAP (8u << 20) /* an evaluator's results with curves: ~120 KB per cohort and normalization */
 #define GF_STATS_WORDS (4 * 21)  /* frame count, Σx[10], Σx²[10] as 16-bit limbs (crypto/fixpoint.h) */
+#define GF_REFUSAL_AUDIT_MS 10000 /* at most one "connections_refused" audit row per 10 s */
 #define GF_DONE_FLUSH_MS 1000  /* after the last "done" answer, before exiting (the reply is written by the loop) */
 #define GF_DONE_LINGER_MS 60000 /* after the last round: keep answering "done" until online sites heard it
                                  * (a site slowed down by load can take well over 10 s to poll again) */
@@ -97,6 +98,9 @@ struct gf_coordinator {
     double phase_sum_s[GF_PH_COUNT];
     uint64_t phase_count[GF_PH_COUNT];
     uint64_t rounds_aggregated, attempts_abandoned, refused_sites;
+    uint64_t audited_tls, audited_peer, audited_sites; /* refusals already in the audit log */
+    int64_t refusals_audited_ms;
+    char last_refused_site[GF_NAME_MAX + 1];
     int statistics;            /* this attempt secure-sums the sites' input statistics */
     int64_t base_version;      /* first version training rounds start from (1 with pooled statistics) */
     float pooled_mean[16], pooled_sd[16];

@@ -372,6 +372,32 @@ static void audit_dropouts(gf_coordinator *c, const char *phase, int64_t now, in
     }
 }
 
+/* A phase closed by its deadline, with who answered out of whom. */
+static void audit_deadline(gf_coordinator *c, int64_t now)
+{
+    uint32_t ans = 0, exp = 0;
+    for (uint32_t i = 0; i < c->n_sel; i++) {
+        const gf_site *s = c->sel[i];
+        switch (c->phase) {
+        case GF_PH_TRAIN: exp++, ans += c->cfg->secure ? s->advertised : s->updated; break;
+        case GF_PH_SHARES: exp += s->advertised, ans += s->shared; break;
+        case GF_PH_MASKED: exp += s->shared, ans += s->masked; break;
+        case GF_PH_CONSISTENCY: exp += s->masked && gf_secagg_server_in_u3(c->sa, s->idx), ans += s->signed_; break;
+        case GF_PH_UNMASK: exp += s->signed_, ans += s->unmasked; break;
+        default: break;
+        }
+    }
+    json_t *j = json_pack("{s:I,s:I,s:s,s:i,s:i}", "round", (json_int_t)c->round, "attempt", (json_int_t)c->attempt,
+                          "phase", gf_phase_name(c->phase), "answered", (int)ans, "expected", (int)exp);
+    char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (d && gf_coord_db_begin(&c->db) == GF_OK) {
+        if (gf_coord_db_audit(&c->db, now, "phase_deadline", d) == GF_OK) gf_coord_db_commit(&c->db);
+        else gf_coord_db_rollback(&c->db);
+    }
+    free(d);
+}
+
 static int did_advert(const gf_site *s) { return s->advertised; }
 static int did_share(const gf_site *s) { return s->shared; }
 static int did_mask(const gf_site *s) { return s->masked; }
@@ -474,6 +500,7 @@ void gf_coord_advance(gf_coordinator *c)
             continue;
         case R_OPEN:
             if (!phase_complete(c) && now < c->deadline_ms) return;
+            if (!phase_complete(c)) audit_deadline(c, now);
             close_phase(c, now);
             if (c->state != R_OPEN) continue;
             if (!phase_complete(c)) return; /* the next phase waits for answers */
@@ -504,9 +531,33 @@ void gf_coord_advance(gf_coordinator *c)
     }
 }
 
+/* Refused connections, audited in batches (at most one row per
+ * GF_REFUSAL_AUDIT_MS, so a flood of bad handshakes cannot flood the log). */
+static void audit_refusals(gf_coordinator *c, int64_t now)
+{
+    gf_https_stats hs = gf_https_server_stats(c->http);
+    uint64_t tls = hs.refused_tls - c->audited_tls, peer = hs.refused_peer - c->audited_peer,
+             site = c->refused_sites - c->audited_sites;
+    if ((!tls && !peer && !site) || now - c->refusals_audited_ms < GF_REFUSAL_AUDIT_MS) return;
+    json_t *j = json_pack("{s:I,s:I,s:I,s:s}", "tls_alerts", (json_int_t)tls, "certificates", (json_int_t)peer,
+                          "unregistered_sites", (json_int_t)site, "last_unregistered", c->last_refused_site);
+    char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (d && gf_coord_db_begin(&c->db) == GF_OK) {
+        if (gf_coord_db_audit(&c->db, now, "connections_refused", d) == GF_OK && gf_coord_db_commit(&c->db) == GF_OK) {
+            c->audited_tls = hs.refused_tls, c->audited_peer = hs.refused_peer, c->audited_sites = c->refused_sites;
+            c->refusals_audited_ms = now;
+        } else {
+            gf_coord_db_rollback(&c->db);
+        }
+    }
+    free(d);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
+    audit_refusals(arg, gf_now_ms());
     gf_coord_advance(arg);
 }
 

@@ -566,6 +566,11 @@ Test(federation, node_killed_mid_round_round_finishes_with_survivors)
     query(&f, "SELECT json_extract(detail, '$.phase') || ':' || json_extract(detail, '$.sites') FROM audit "
               "WHERE event = 'dropouts' ORDER BY seq LIMIT 1", first, sizeof first);
     cr_assert_str_eq(first, "shares:[\"video-clinic\"]", "first audited dropout: %s", first);
+    /* The shares phase ran into its deadline with 2 of 3 answers, and says so. */
+    query(&f, "SELECT json_extract(detail, '$.phase') || ':' || json_extract(detail, '$.answered') || '/' || "
+              "json_extract(detail, '$.expected') FROM audit WHERE event = 'phase_deadline' ORDER BY seq LIMIT 1",
+          first, sizeof first);
+    cr_assert_str_eq(first, "shares:2/3", "first audited deadline: %s", first);
     assert_audit_intact(&f);
 }
 
