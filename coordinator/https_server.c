@@ -221,6 +221,14 @@ static void on_request(struct evhttp_request *ev, void *arg)
         req_free(r);
         return;
     }
+    /* evhttp itself would answer other methods with 501 and an HTML page. */
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(ev);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "Allow", "GET, POST");
+        gf_https_reply_error(r, 405, "method_not_allowed", "only GET and POST are served");
+        req_free(r);
+        return;
+    }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
@@ -267,7 +275,10 @@ gf_err gf_https_server_new(struct event_base *base, const gf_https_opts *o, gf_h
         evhttp_set_max_body_size(s->http, (ev_ssize_t)(o->max_body ? o->max_body : 64u << 20));
         evhttp_set_max_headers_size(s->http, (ev_ssize_t)(o->max_headers ? o->max_headers : 16u << 10));
         evhttp_set_timeout(s->http, o->timeout_s > 0 ? o->timeout_s : 30);
-        evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+        /* Every method reaches on_request, which answers all but GET and POST with 405. */
+        evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                                EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                                EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
         const char *host = o->host ? o->host : "127.0.0.1";
         struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)o->port);
         if (!bs) {
