@@ -32,6 +32,10 @@
 
 #include "common/fileio.h"
 #include "model/safetensors.h"
+#include "crypto/hash.h"
+#include "crypto/identity.h"
+#include "crypto/secagg.h"
+#include "crypto/secagg_msg.h"
 #include "node/https_client.h"
 #include "tests/unit/testutil.h"
 
@@ -137,7 +141,7 @@ static int wait_exit(pid_t pid, double timeout_s)
 /* The consortium (coordinator, evaluator, three hospitals, mallory, and eve
  * who is revoked) and another consortium's kit; configs of a plain
  * federation that needs four hospitals (mallory included) per round. */
-static void fed_init(fed *f)
+static void fed_init(fed *f, int secure)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->root, sizeof f->root, "%s", tu_dir());
@@ -162,12 +166,12 @@ static void fed_init(fed *f)
     snprintf(text, sizeof text,
              "{\"name\": \"coord\", \"listen\": \"127.0.0.1:%d\", \"key\": \"%s/ca/kits/coord/key.pem\",\n"
              " \"cert\": \"%s/ca/kits/coord/cert.pem\", \"ca\": \"%s/ca/ca.pem\", \"crl\": \"%s/ca/crl.pem\",\n"
-             " \"db\": \"coordinator.db\", \"secure_aggregation\": false, \"strategy\": \"fedavg\", \"rounds\": %d,\n"
+             " \"db\": \"coordinator.db\", \"secure_aggregation\": %s, \"strategy\": \"fedavg\", \"rounds\": %d,\n"
              " \"min_sites\": 4, \"local_epochs\": 1, \"batch\": 32, \"lr\": 0.001, \"seed\": 7,\n"
              " \"cross_site_eval\": false,\n"
              " \"model\": {\"arch\": \"lstm\", \"d_model\": 16, \"layers\": 1, \"dropout\": 0},\n"
-             " \"timeouts_s\": {\"train\": 300, \"evaluate\": 120}}\n",
-             f->port, root, root, root, root, ROUNDS);
+             " \"timeouts_s\": {\"train\": 300, \"shares\": %d, \"masked\": %d, \"evaluate\": 120}}\n",
+             f->port, root, root, root, root, secure ? "true" : "false", ROUNDS, secure ? 5 : 300, secure ? 5 : 300);
     write_text(path, text);
     for (int i = 0; i < N_HOSP; i++) {
         snprintf(path, sizeof path, "%s/%s.json", root, hosp[i]);
@@ -458,7 +462,7 @@ Test(hostile, attackers_refused_as_documented_while_the_federation_completes)
     double t_start = now_s();
     signal(SIGPIPE, SIG_IGN);
     fed f;
-    fed_init(&f);
+    fed_init(&f, 0);
     start_all(&f);
     gf_https_client *m = client(&f, "ca", "mallory"), *ev = client(&f, "ca", "bench");
 
@@ -545,8 +549,9 @@ Test(hostile, attackers_refused_as_documented_while_the_federation_completes)
     }
     /* -- plaintext updates -- */
     http_case(m, "update: one float short", "POST", "/v1/rounds/1/update", B, att, upd, (L - 1) * 4, 422, "invalid");
-    http_case(m, "update: one float too many", "POST", "/v1/rounds/1/update", B, att, upd, (L + 1) * 4, 422, "invalid");
-    http_case(m, "update: not a whole float", "POST", "/v1/rounds/1/update", B, att, upd, L * 4 + 2, 422, "invalid");
+    http_case(m, "update: one float too many (over the phase cap)", "POST", "/v1/rounds/1/update", B, att, upd,
+              (L + 1) * 4, 413, "too_large");
+    http_case(m, "update: not a whole float", "POST", "/v1/rounds/1/update", B, att, upd, L * 4 - 2, 422, "invalid");
     http_case(m, "update: empty body", "POST", "/v1/rounds/1/update", B, att, "", 0, 422, "invalid");
     upd[L / 2] = NAN;
     http_case(m, "update with a NaN", "POST", "/v1/rounds/1/update", B, att, upd, L * 4, 422, "invalid");
@@ -824,6 +829,230 @@ Test(hostile, attackers_refused_as_documented_while_the_federation_completes)
     for (int i = 0; i < n_cases; i++) ok += case_ok(&cases[i]);
     fprintf(stderr, "hostile: honest rounds done after %.1f s, mallory told done after %.1f s, whole test %.1f s\n",
             t_honest_done ? t_honest_done - t_start : -1.0, t_done - t_start, now_s() - t_start);
+    cr_assert_eq(ok, n_cases, "%d of %d hostile cases were not refused as documented (table above)", n_cases - ok,
+                 n_cases);
+}
+
+/* ---- a secure federation ---- */
+
+/* Polls as c until the work item's state is want in round `round` (or `done`), at most 300 s. */
+static json_t *wait_state(gf_https_client *c, const fed *f, const char *want, long round)
+{
+    for (int i = 0; i < 3000; i++) {
+        gf_https_resp r;
+        json_t *w = NULL;
+        if (gf_https_get(c, "/v1/work", 1 << 20, &r) == GF_OK) { /* the coordinator may not listen yet */
+            if (r.status == 200) w = json_loadb((const char *)r.body, r.len, 0, NULL);
+            gf_https_resp_free(&r);
+        }
+        if (!w || !state_of(w)) {
+            json_decref(w);
+            sleep_ms(100);
+            continue;
+        }
+        if ((!strcmp(state_of(w), want) && json_integer_value(json_object_get(w, "round")) == round) ||
+            !strcmp(state_of(w), "done"))
+            return w;
+        json_decref(w);
+        sleep_ms(100);
+    }
+    dump_logs(f);
+    cr_assert_fail("never saw state %s in round %ld", want, round);
+    return NULL;
+}
+
+static void params_of(const json_t *w, gf_secagg_params *p)
+{
+    const json_t *s = json_object_get(w, "secagg");
+    cr_assert(json_is_object(s));
+    memset(p, 0, sizeof *p);
+    p->round_id = (uint64_t)json_integer_value(json_object_get(s, "round_id"));
+    cr_assert_eq(gf_unhex(json_string_value(json_object_get(s, "nonce")), p->nonce, 32), GF_OK);
+    p->n = (uint32_t)json_integer_value(json_object_get(s, "n"));
+    p->k = (uint32_t)json_integer_value(json_object_get(s, "k"));
+    p->t = (uint32_t)json_integer_value(json_object_get(s, "t"));
+    p->L = (uint32_t)json_integer_value(json_object_get(s, "L"));
+    p->clip = json_number_value(json_object_get(s, "clip"));
+    p->scale = json_number_value(json_object_get(s, "scale"));
+    cr_assert_eq(gf_secagg_params_check(p), GF_OK, "%s", gf_errmsg());
+}
+
+/* The JSON advert body carrying a binary ADVERT message. */
+static char *advert_json(long attempt, const uint8_t *msg, size_t len)
+{
+    char *b64 = NULL;
+    cr_assert_eq(gf_b64_encode(msg, len, &b64), GF_OK);
+    json_t *j = json_pack("{s:I,s:I,s:{},s:s}", "attempt", (json_int_t)attempt, "n_samples", (json_int_t)1, "val",
+                          "advert", b64);
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j), free(b64);
+    return body;
+}
+
+/* A secure-aggregation message: header (type, round id) and a body of
+ * body_len bytes that starts with the sender's party index. */
+static uint8_t *sa_msg(gf_sa_type type, uint64_t rid, uint32_t from, size_t body_len, size_t *len)
+{
+    *len = GF_SA_HDR + body_len;
+    uint8_t *m = calloc(1, *len);
+    cr_assert_not_null(m);
+    memcpy(m, GF_SA_MAGIC, 4);
+    m[4] = GF_SA_VERSION, m[5] = (uint8_t)type;
+    for (int i = 0; i < 8; i++) m[8 + i] = (uint8_t)(rid >> (8 * i));
+    for (int i = 0; i < 4; i++) m[16 + i] = (uint8_t)(body_len >> (8 * i)), m[GF_SA_HDR + i] = (uint8_t)(from >> (8 * i));
+    return m;
+}
+
+/* Mallory in a secure federation: it advertises (so the rounds need it no
+ * longer than a phase deadline), sends malformed, replayed, misaddressed and
+ * oversized secure-aggregation messages, takes part up to its shares and then
+ * drops out, as a site may: the rounds finish with the three honest survivors. */
+Test(hostile, secure_federation_refuses_replays_and_oversized_messages)
+{
+    double t_start = now_s();
+    signal(SIGPIPE, SIG_IGN);
+    n_cases = 0;
+    fed f;
+    fed_init(&f, 1);
+    start_all(&f);
+    gf_https_client *m = client(&f, "ca", "mallory");
+    gf_identity *id = NULL;
+    gf_trust *trust = NULL;
+    char path[1300];
+    snprintf(path, sizeof path, "%s/ca/kits/mallory", f.root);
+    cr_assert_eq(gf_identity_load_kit(path, &id), GF_OK, "%s", gf_errmsg());
+    snprintf(path, sizeof path, "%s/ca/ca.pem", f.root);
+    cr_assert_eq(gf_trust_load(path, NULL, &trust), GF_OK, "%s", gf_errmsg());
+    const char *J = "application/json", *B = "application/octet-stream";
+    uint8_t *adv1 = NULL;
+    size_t adv1_len = 0;
+    long attempt1 = 0;
+    for (long round = 1; round <= ROUNDS; round++) {
+        json_t *w = wait_state(m, &f, "train", round);
+        cr_assert_str_eq(state_of(w), "train");
+        gf_secagg_params p;
+        params_of(w, &p);
+        uint32_t idx = (uint32_t)json_integer_value(json_object_get(w, "index"));
+        long attempt = (long)json_integer_value(json_object_get(w, "attempt"));
+        json_decref(w);
+        char rp[64];
+        gf_secagg_client *sc = NULL;
+        cr_assert_eq(gf_secagg_client_new(&p, idx, id, trust, &sc), GF_OK, "%s", gf_errmsg());
+        uint8_t *adv = NULL;
+        size_t al = 0;
+        cr_assert_eq(gf_secagg_client_advertise(sc, &adv, &al), GF_OK, "%s", gf_errmsg());
+        snprintf(rp, sizeof rp, "/v1/rounds/%ld/advert", round);
+        if (round == 2) {
+            char *old = advert_json(attempt, adv1, adv1_len);
+            http_case(m, "round 1 advert message replayed in round 2", "POST", rp, J, NULL, old, strlen(old), 410,
+                      "stale_round");
+            free(old);
+        }
+        char *body = advert_json(attempt, adv, al);
+        if (round == 1) {
+            const char *noadv = "{\"attempt\": 1, \"n_samples\": 1}";
+            http_case(m, "advert without its key advertisement", "POST", rp, J, NULL, noadv, strlen(noadv), 400,
+                      "bad_request");
+            char *bad = strdup(body);
+            char *q = strstr(bad, "\"advert\":\"") + 10;
+            q[0] = q[0] == 'A' ? 'B' : 'A'; /* the message header, corrupted */
+            http_case(m, "advert whose message header is corrupted", "POST", rp, J, NULL, bad, strlen(bad), 400,
+                      "bad_request");
+            free(bad);
+        }
+        http_case(m, round == 1 ? "honest advert (secure)" : "honest advert, round 2 (secure)", "POST", rp, J, NULL,
+                  body, strlen(body), 202, NULL);
+        if (round == 1) {
+            http_case(m, "the same advert again (secure)", "POST", rp, J, NULL, body, strlen(body), 409, "duplicate");
+            http_case(m, "plaintext update in a secure federation", "POST", "/v1/rounds/1/update", B,
+                      "X-Gaitfed-Attempt: 1", "abcd", 4, 409, "wrong_phase");
+            size_t ml;
+            uint8_t *mm = sa_msg(GF_SA_MASKED, p.round_id, idx, 8 + 4 * (size_t)p.L, &ml);
+            http_case(m, "masked input before its phase", "POST", "/v1/rounds/1/masked", B, NULL, mm, ml, 409,
+                      "wrong_phase");
+            free(mm);
+            adv1 = adv, adv1_len = al, attempt1 = attempt;
+            adv = NULL;
+        }
+        free(body), free(adv);
+        (void)attempt1;
+        /* The shares phase. */
+        w = wait_state(m, &f, "shares", round);
+        cr_assert_str_eq(state_of(w), "shares");
+        json_decref(w);
+        snprintf(rp, sizeof rp, "/v1/rounds/%ld/shares", round);
+        if (round == 1) {
+            size_t ml;
+            uint8_t *mm;
+            http_case(m, "shares: garbage", "POST", rp, B, NULL, "not a secagg message at all", 27, 400, "bad_request");
+            mm = sa_msg(GF_SA_SHARES, p.round_id - 65536, idx, 8, &ml);
+            http_case(m, "shares with an earlier round's round id", "POST", rp, B, NULL, mm, ml, 410, "stale_round");
+            free(mm);
+            mm = sa_msg(GF_SA_SHARES, p.round_id + 1, idx, 8, &ml);
+            http_case(m, "shares of another attempt (round id)", "POST", rp, B, NULL, mm, ml, 410, "stale_round");
+            free(mm);
+            mm = sa_msg(GF_SA_MASKED, p.round_id, idx, 8, &ml);
+            http_case(m, "a masked message posted as shares", "POST", rp, B, NULL, mm, ml, 400, "bad_request");
+            free(mm);
+            mm = sa_msg(GF_SA_SHARES, p.round_id, idx % p.n + 1, 8, &ml);
+            http_case(m, "shares speaking for another party index", "POST", rp, B, NULL, mm, ml, 403, "forbidden");
+            free(mm);
+            http_case(m, "shares as application/json", "POST", rp, J, NULL, "{}", 2, 415, "unsupported_media_type");
+        }
+        /* Honest shares, from the advert list. */
+        gf_https_resp r;
+        snprintf(path, sizeof path, "/v1/rounds/%ld/adverts", round);
+        cr_assert_eq(gf_https_get(m, path, 1 << 24, &r), GF_OK, "%s", gf_errmsg());
+        cr_assert_eq(r.status, 200, "advert list: %ld %s", r.status, r.error_msg);
+        uint8_t *sh = NULL;
+        size_t shl = 0;
+        cr_assert_eq(gf_secagg_client_share(sc, r.body, r.len, &sh, &shl), GF_OK, "%s", gf_errmsg());
+        gf_https_resp_free(&r);
+        http_case(m, round == 1 ? "honest shares" : "honest shares, round 2", "POST", rp, B, NULL, sh, shl, 202, NULL);
+        if (round == 1) http_case(m, "the same shares again", "POST", rp, B, NULL, sh, shl, 409, "duplicate");
+        free(sh);
+        /* The masked phase: oversized and short masked inputs, then mallory drops out. */
+        w = wait_state(m, &f, "masked", round);
+        cr_assert_str_eq(state_of(w), "masked");
+        json_decref(w);
+        if (round == 1) {
+            size_t ml;
+            uint8_t *mm = sa_msg(GF_SA_MASKED, p.round_id, idx, 8 + 4 * (size_t)p.L + 4, &ml);
+            http_case(m, "masked input over its phase cap (20+8+4L)", "POST", "/v1/rounds/1/masked", B, NULL, mm, ml,
+                      413, "too_large");
+            free(mm);
+            mm = sa_msg(GF_SA_MASKED, p.round_id, idx, 8 + 4 * (size_t)p.L - 4, &ml);
+            http_case(m, "masked input one word short", "POST", "/v1/rounds/1/masked", B, NULL, mm, ml, 422, "invalid");
+            free(mm);
+        }
+        gf_secagg_client_free(sc);
+    }
+    json_t *w = wait_state(m, &f, "done", ROUNDS + 1);
+    json_decref(w);
+    const char *who[] = {hosp[0], hosp[1], hosp[2], "bench", "coordinator"};
+    pid_t pids[] = {f.node[0], f.node[1], f.node[2], f.eval, f.coord};
+    int bad = -1, rc = 0;
+    for (int i = 0; i < 5; i++) {
+        int e = wait_exit(pids[i], 240);
+        if (e && bad < 0) bad = i, rc = e;
+    }
+    gf_https_client_free(m);
+    gf_identity_free(id), gf_trust_free(trust);
+    free(adv1);
+    print_table();
+    if (bad >= 0) dump_logs(&f);
+    cr_assert_lt(bad, 0, "%s exited with %d (-1: still running)", bad >= 0 ? who[bad] : "", rc);
+    cr_assert_eq(tu_sh("test \"$(sqlite3 %s/coordinator.db 'SELECT group_concat(version) FROM "
+                       "(SELECT version FROM models ORDER BY version)')\" = 0,1,2",
+                       f.root), 0, "model versions 0..2 are not all stored");
+    cr_assert_eq(tu_sh("test \"$(sqlite3 %s/coordinator.db \"SELECT count(*) FROM rounds WHERE outcome = 'aggregated' "
+                       "AND n_survivors = 3\")\" = %d", f.root, ROUNDS), 0,
+                 "not every round was aggregated from the three honest survivors");
+    cr_assert_eq(tu_sh("%s audit verify --db %s/coordinator.db > %s/audit.out 2>&1", tu_bin(), f.root, f.root), 0,
+                 "audit verify failed: see %s/audit.out", f.root);
+    int ok = 0;
+    for (int i = 0; i < n_cases; i++) ok += case_ok(&cases[i]);
+    fprintf(stderr, "hostile (secure): whole test %.1f s\n", now_s() - t_start);
     cr_assert_eq(ok, n_cases, "%d of %d hostile cases were not refused as documented (table above)", n_cases - ok,
                  n_cases);
 }
