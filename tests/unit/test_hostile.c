@@ -712,6 +712,15 @@ Test(hostile, attackers_refused_as_documented_while_the_federation_completes)
         }
         record("the cap is logged and lifted once the flood closes", 1, NULL, hit && again, "",
                hit ? (again ? "" : "not lifted") : "no log line");
+        /* Nothing leaks: back to the descriptors before the flood (which
+         * counted the slow senders and silent connections, still open). */
+        int fd_after = count_fds(f.coord);
+        for (int i = 0; i < 200 && fd_after > fd_before + 8; i++)
+            sleep_ms(100), fd_after = count_fds(f.coord);
+        char note[160];
+        snprintf(note, sizeof note, "coordinator descriptors %d before, %d after the flood", fd_before, fd_after);
+        record("the flood's descriptors are all released", 1, NULL,
+               fd_after > 0 && fd_after <= fd_before + 8, "", note);
     }
     cr_assert_eq(kill(f.coord, 0), 0, "the coordinator died during the flood");
 
