@@ -1,6 +1,7 @@
 /* Hostile clients against a running coordinator while an honest federation
- * (three hospital `gaitfed node`s and an evaluator, tiny LSTM, plain mode so
- * that plaintext updates can be attacked) completes its rounds. The attacker
+ * (three hospital `gaitfed node`s and an evaluator, tiny LSTM) completes its
+ * rounds: a plain federation, so that plaintext updates can be attacked, and
+ * a secure one for the secure-aggregation messages (the second test). The attacker
  * is this test process: "mallory", a hospital with a valid certificate of the
  * consortium (an insider: it is sampled into every round, min_sites = 4, and
  * in the end posts a harmless update so the rounds can close), plus a revoked
@@ -935,7 +936,6 @@ Test(hostile, secure_federation_refuses_replays_and_oversized_messages)
     const char *J = "application/json", *B = "application/octet-stream";
     uint8_t *adv1 = NULL;
     size_t adv1_len = 0;
-    long attempt1 = 0;
     for (long round = 1; round <= ROUNDS; round++) {
         json_t *w = wait_state(m, &f, "train", round);
         cr_assert_str_eq(state_of(w), "train");
@@ -980,11 +980,10 @@ Test(hostile, secure_federation_refuses_replays_and_oversized_messages)
             http_case(m, "masked input before its phase", "POST", "/v1/rounds/1/masked", B, NULL, mm, ml, 409,
                       "wrong_phase");
             free(mm);
-            adv1 = adv, adv1_len = al, attempt1 = attempt;
+            adv1 = adv, adv1_len = al;
             adv = NULL;
         }
         free(body), free(adv);
-        (void)attempt1;
         /* The shares phase. */
         w = wait_state(m, &f, "shares", round);
         cr_assert_str_eq(state_of(w), "shares");
