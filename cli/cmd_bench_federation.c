@@ -79,6 +79,7 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
 /* `gaitfed <args…>` (this binary), stdout+stderr appended to log. */
 static pid_t spawn(const char *log, char *const *args)
 {
+    const char *self = gf_fedrun_self(); /* not /proc/self/exe: valgrind (make test-valgrind) */
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -89,7 +90,7 @@ static pid_t spawn(const char *log, char *const *args)
         dup2(fd, 2);
         close(fd);
     }
-    execv("/proc/self/exe", args);
+    execv(self, args);
     _exit(127);
 }
 

@@ -7,7 +7,9 @@
  * asserted. Checked again here with the sqlite3 tool as an independent reader.
  *
  * Rounds: 2, or GF_LOAD_ROUNDS; a sanitizer build (ASan/UBSan, ~3x slower)
- * runs 1 round, still with 50 nodes. GF_SLOW=F scales the bench's deadlines. */
+ * runs 1 round, still with 50 nodes. GF_LOAD_NODES overrides the 50 (only
+ * `make test-valgrind` does, where this is the small demo-like run with every
+ * process under memcheck); GF_SLOW=F scales the bench's deadlines. */
 #include <criterion/criterion.h>
 
 #include <jansson.h>
@@ -17,7 +19,7 @@
 
 #include "tests/unit/testutil.h"
 
-#define N_NODES 50
+#define N_NODES_DEFAULT 50
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DEFAULT_ROUNDS 1
@@ -29,6 +31,20 @@
 #ifndef DEFAULT_ROUNDS
 #define DEFAULT_ROUNDS 2
 #endif
+
+/* The synthetic cohort the federation tests use (seed 5), made once under
+ * their lock: the same directory and command as test_federation.c's fed_data. */
+static const char *fed_data(void)
+{
+    static char dir[1024];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/gaitfed-federation-data", tmp && *tmp ? tmp : "/tmp");
+    cr_assert_eq(tu_sh("flock %s.lock sh -c 'test -e %s/.done || { rm -rf %s && %s synth --out %s --seed 5 "
+                       "> %s.log 2>&1 && touch %s/.done; }'",
+                       dir, dir, dir, tu_bin(), dir, dir, dir),
+                 0, "gaitfed synth failed, see %s.log", dir);
+    return dir;
+}
 
 static long query_long(const char *db, const char *sql)
 {
@@ -47,6 +63,10 @@ static long query_long(const char *db, const char *sql)
 
 Test(load, fifty_nodes_complete_secure_rounds)
 {
+    long N_NODES = N_NODES_DEFAULT;
+    const char *nn = getenv("GF_LOAD_NODES");
+    if (nn && *nn) N_NODES = strtol(nn, NULL, 10);
+    cr_assert(N_NODES >= 2 && N_NODES <= 500, "GF_LOAD_NODES=%s", nn);
     long rounds = DEFAULT_ROUNDS;
     const char *r = getenv("GF_LOAD_ROUNDS");
     if (r && *r) rounds = strtol(r, NULL, 10);
@@ -55,7 +75,9 @@ Test(load, fifty_nodes_complete_secure_rounds)
     char out[1200], txt[1300];
     snprintf(out, sizeof out, "%s/fed", root);
     snprintf(txt, sizeof txt, "%s/bench.txt", root);
-    int rc = tu_sh("%s bench federation --nodes %d --rounds %ld --out %s > %s 2>&1", tu_bin(), N_NODES, rounds, out, txt);
+    const char *data = fed_data();
+    int rc = tu_sh("%s bench federation --nodes %ld --rounds %ld --out %s --data %s > %s 2>&1", tu_bin(), N_NODES, rounds,
+                   out, data, txt);
     tu_sh("cat %s >&2", txt); /* the figures */
     if (rc) tu_sh("for l in %s/logs/coordinator.log %s/logs/hospital-001.log; do echo \"== $l\"; tail -n 30 $l; done >&2", out, out);
     cr_assert_eq(rc, 0, "gaitfed bench federation exited with %d (output above; run in %s)", rc, out);
@@ -83,7 +105,7 @@ Test(load, fifty_nodes_complete_secure_rounds)
 
     char db[1300], sql[512];
     snprintf(db, sizeof db, "%s/coordinator.db", out);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM rounds WHERE outcome = 'aggregated' AND n_survivors = %d AND attempt = 1",
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM rounds WHERE outcome = 'aggregated' AND n_survivors = %ld AND attempt = 1",
              N_NODES);
     cr_assert_eq(query_long(db, sql), rounds);
     cr_assert_eq(query_long(db, "SELECT count(*) FROM rounds"), rounds);
