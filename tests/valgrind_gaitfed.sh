@@ -1,8 +1,10 @@
 #!/bin/sh
 # GF_BIN for `make test-valgrind`: runs the real gaitfed (GF_VALGRIND_BIN,
 # default bin/gaitfed) under valgrind memcheck, and every gaitfed process it
-# starts too (the demo and `bench federation` re-execute /proc/self/exe for the
-# coordinator and the nodes: --trace-children). A memory error or a definite
+# starts too (the demo and `bench federation` start the coordinator and the
+# nodes by executing their own binary: --trace-children; they exec the path
+# /proc/self/exe points to, since exec of /proc/self/exe itself would start
+# valgrind's tool binary). A memory error or a definite
 # leak makes that process exit 97, so the test driving it fails. One log per
 # process: GF_VALGRIND_LOGS (default build/valgrind)/<pid>.log.
 here=$(cd "$(dirname "$0")/.." && pwd)
