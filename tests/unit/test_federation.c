@@ -458,9 +458,14 @@ static void assert_cross_site(const fed *f, int rounds)
     uint32_t vl;
     memcpy(&vl, b + 4 + 4 + 32, 4); /* "GFUP" | version | 4 × i64 | val length | val | Δ | SHA-256 */
     cr_assert_eq(len, 4 + 4 + 32 + 4 + (size_t)vl + 4 * L + 32, "%s: unexpected layout", path);
-    float *theta = malloc(L * sizeof *theta), *d = (float *)(b + 4 + 4 + 32 + 4 + vl);
+    float *theta = malloc(L * sizeof *theta);
+    const uint8_t *d = b + 4 + 4 + 32 + 4 + vl; /* Δ: not 4-byte aligned in general (vl is any length) */
     gf_arena_pack(&m->params, theta);
-    for (size_t k = 0; k < L; k++) theta[k] += d[k];
+    for (size_t k = 0; k < L; k++) {
+        float dk;
+        memcpy(&dk, d + 4 * k, sizeof dk);
+        theta[k] += dk;
+    }
     gf_arena_unpack(&m->params, theta);
     /* hosp[1]'s validation subjects and own statistics, as its node computes them. */
     gf_store *sto;
