@@ -506,10 +506,16 @@ void gf_coord_advance(gf_coordinator *c)
             if (!phase_complete(c)) return; /* the next phase waits for answers */
             continue;
         case R_EVALUATE: {
+            /* Waits for every evaluator that is online or has been handed
+             * this version (seen since the phase opened: it is evaluating,
+             * and polls no more until it posts, however long that takes),
+             * until they posted or the deadline. */
             int pending = 0;
             for (size_t i = 0; i < c->n_sites; i++) {
                 gf_site *s = &c->sites[i];
-                if (s->role == GF_ROLE_EVALUATOR && !s->evaluated && now - s->last_seen_ms <= GF_ONLINE_MS) pending++;
+                if (s->role == GF_ROLE_EVALUATOR && !s->evaluated &&
+                    (now - s->last_seen_ms <= GF_ONLINE_MS || s->last_seen_ms >= c->phase_started_ms))
+                    pending++;
             }
             if (pending && now < c->deadline_ms) return;
             gf_coord_phase_done(c, now);
