@@ -96,14 +96,19 @@ static void write_text(const char *path, const char *text)
     cr_assert_eq(fclose(f), 0);
 }
 
-/* Deadlines: phases close as soon as everyone answered; these only matter
- * where a site is gone (the dropout tests wait out one). */
-#define TIMEOUTS "{\"train\": 30, \"advert\": 8, \"shares\": 8, \"masked\": 8, \"consistency\": 8, \"unmask\": 8, " \
-                 "\"evaluate\": 20}"
+/* Deadlines: phases close as soon as everyone answered; they only matter
+ * where a site is gone. The dropout tests wait out one (short, as in
+ * test_federation.c); where every site stays, long ones keep a loaded machine
+ * (ASan, parallel tests) from turning a slow site into a dropout. */
+#define TIMEOUTS_SHORT "{\"train\": 30, \"advert\": 8, \"shares\": 8, \"masked\": 8, \"consistency\": 8, " \
+                       "\"unmask\": 8, \"evaluate\": 20}"
+#define TIMEOUTS_LONG "{\"train\": 120, \"advert\": 60, \"shares\": 60, \"masked\": 60, \"consistency\": 60, " \
+                      "\"unmask\": 60, \"evaluate\": 60, \"cross_eval\": 120}"
 
 /* A secure federation in root/name: ROUNDS rounds, seed 7, threshold (0: the
- * default, 2 of 3), the database at db (NULL: name/coordinator.db). */
-static void fed_init(fed *f, const char *root, const char *name, int threshold, const char *db)
+ * default, 2 of 3), the database at db (NULL: name/coordinator.db), short
+ * deadlines when a dropout is waited out. */
+static void fed_init(fed *f, const char *root, const char *name, int threshold, const char *db, int short_deadlines)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->root, sizeof f->root, "%s", root);
@@ -122,8 +127,8 @@ static void fed_init(fed *f, const char *root, const char *name, int threshold, 
              " \"db\": \"%s\", \"secure_aggregation\": true, \"strategy\": \"fedavg\", \"rounds\": %d,\n"
              " \"min_sites\": 3,%s \"local_epochs\": 1, \"batch\": 32, \"lr\": 0.001, \"seed\": 7,\n"
              " \"model\": {\"arch\": \"lstm\", \"d_model\": 16, \"layers\": 1, \"dropout\": 0},\n"
-             " \"timeouts_s\": " TIMEOUTS "}\n",
-             f->port, root, root, root, root, f->db, ROUNDS, th);
+             " \"timeouts_s\": %s}\n",
+             f->port, root, root, root, root, f->db, ROUNDS, th, short_deadlines ? TIMEOUTS_SHORT : TIMEOUTS_LONG);
     write_text(path, text);
     for (int i = 0; i < N_HOSP; i++) {
         snprintf(path, sizeof path, "%s/%s.json", f->dir, hosp[i]);
@@ -441,7 +446,7 @@ static void reference(fed *ref)
         tu_sh("rm -rf %s", dir);
         cr_assert_eq(mkdir(dir, 0755), 0);
         make_pki(dir);
-        fed_init(ref, dir, "ref", 0, NULL);
+        fed_init(ref, dir, "ref", 0, NULL, 0);
         run_all(ref, NULL, NULL);
         wait_all(ref, LIVENESS_S(90));
         assert_counted_once(ref);
@@ -487,7 +492,7 @@ static void kill_start(fed *f, const char *root, size_t i)
 {
     char name[64];
     snprintf(name, sizeof name, "kill%02zu", i);
-    fed_init(f, root, name, 0, NULL);
+    fed_init(f, root, name, 0, NULL, 0);
     run_all(f, coord_points[i].fault, NULL);
 }
 
@@ -584,7 +589,7 @@ static void node_start(fed *f, const char *root, size_t i)
 {
     char name[64];
     snprintf(name, sizeof name, "node%02zu", i);
-    fed_init(f, root, name, node_points[i].threshold, NULL);
+    fed_init(f, root, name, node_points[i].threshold, NULL, 1);
     run_all(f, NULL, node_points[i].fault);
 }
 
@@ -668,7 +673,7 @@ Test(faults, disk_full_while_committing_stops_cleanly_and_resumes, .fini = disk_
     char db[1300];
     snprintf(db, sizeof db, "%s/coordinator.db", disk_dir);
     fed f;
-    fed_init(&f, root, "diskfull", 0, db);
+    fed_init(&f, root, "diskfull", 0, db, 0);
     run_all(&f, "stop-before:aggregate@1", NULL);
     int stopped = wait_stopped(f.coord, LIVENESS_S(60));
     if (!stopped) dump_logs(&f);
@@ -719,7 +724,7 @@ Test(faults, late_node_is_a_dropout_and_rejoins)
     const char *root = tu_dir();
     make_pki(root);
     fed f;
-    fed_init(&f, root, "late", 0, NULL);
+    fed_init(&f, root, "late", 0, NULL, 1);
     run_all(&f, NULL, "stop-before:shares@1");
     pid_t late = f.node[N_HOSP - 1];
     int stopped = wait_stopped(late, LIVENESS_S(60));
