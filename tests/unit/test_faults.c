@@ -749,3 +749,61 @@ Test(faults, late_node_is_a_dropout_and_rejoins)
     cr_assert_str_eq(b, "shares:[\"video-clinic\"]", "audited dropouts: %s", b);
     assert_cross_site_complete(&f);
 }
+
+/* ---- 5. a coordinator that vanishes in a node's first TLS handshake ---- */
+
+/* Accepts connections on port and resets each (SO_LINGER 0) once the client
+ * spoke: what a node sees of a coordinator killed mid-handshake. Child process. */
+static pid_t resetting_listener(int port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    cr_assert_geq(s, 0);
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0, "bind: %s", strerror(errno));
+    cr_assert_eq(listen(s, 16), 0);
+    pid_t parent = getpid(), pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        for (;;) {
+            int c = accept(s, NULL, NULL);
+            if (c < 0) continue;
+            char b[256];
+            if (recv(c, b, sizeof b, 0)) {}
+            struct linger l = {1, 0};
+            setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+            close(c);
+        }
+    }
+    close(s);
+    return pid;
+}
+
+/* Before the fix the node took the reset in its very first handshake for a
+ * certificate refusal (fatal at first contact) and exited 1, so a hospital
+ * started while the coordinator was being killed left the federation. Now it
+ * is the network: retried with backoff. */
+Test(faults, node_retries_a_coordinator_reset_mid_handshake)
+{
+    const char *root = tu_dir();
+    make_pki(root);
+    fed f;
+    fed_init(&f, root, "reset", 0, NULL, 0);
+    pid_t l = resetting_listener(f.port);
+    pid_t n = start_node(&f, hosp[0], NULL);
+    char log[1300];
+    snprintf(log, sizeof log, "%s/%s.log", f.dir, hosp[0]);
+    int retried = wait_log(log, "retry 3 in", LIVENESS_S(15));
+    int st, gone = waitpid(n, &st, WNOHANG) == n;
+    kill(n, SIGKILL);
+    if (!gone) waitpid(n, &st, 0);
+    kill(l, SIGKILL);
+    waitpid(l, &st, 0);
+    if (!retried || gone) dump_logs(&f);
+    cr_assert(!gone, "the node gave up on a connection reset in its first handshake");
+    cr_assert(retried, "the node did not retry the reset connection");
+    cr_assert(log_has(log, "Connection reset by peer"), "expected the reset in the node's log");
+}
