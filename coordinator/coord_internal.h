@@ -110,6 +110,9 @@ struct gf_coordinator {
     int64_t last_done_ms;      /* when a site was last answered "done" */
     int xeval_step;            /* cross-site evaluation: 0 keys, 1 share, 2 evaluate */
     int64_t xeval_round;       /* the last round, under which results are stored */
+    int64_t started_ms;        /* when this process opened the database */
+    gf_err fatal;              /* a state transition could not be committed: the loop stops */
+    char fatal_msg[512];
 };
 
 int64_t gf_now_ms(void);
@@ -119,6 +122,25 @@ gf_site *gf_coord_site(gf_coordinator *c, const gf_peer *p, int64_t now);
 /* Round machinery (coordinator.c). */
 void gf_coord_advance(gf_coordinator *c);   /* closes phases whose members answered or whose deadline passed */
 void gf_coord_abandon(gf_coordinator *c, const char *why);
+/* A transition the state machine relies on could not be committed (the
+ * database reports an error, e.g. the disk is full): logs one line, stops the
+ * event loop and leaves the database at its last committed state (restart
+ * resumes from there). e is returned. */
+gf_err gf_coord_fatal(gf_coordinator *c, gf_err e);
+
+/* Test hook, like SQLite's test hooks: with GAITFED_FAULT set in the
+ * environment at start, "<kill|stop>[-before]:<point>[@<round>]", the process
+ * sends itself SIGKILL (or SIGSTOP) the first time it reaches <point> (in
+ * round <round> when given): right after the transition's transaction
+ * committed, or with "-before" right before it commits. Points: train,
+ * shares, masked, consistency, unmask (the phase recorded), aggregate (model
+ * version stored and the round closed), evaluate (the evaluate phase closes,
+ * evaluations stored), xeval_keys (cross-site stage opened), xeval_share,
+ * xeval_evaluate (its steps), xeval_result (a hospital's results stored),
+ * xeval_close (before the stage's closing audit row).
+ * Used by tests/unit/test_faults.c; unset, it costs one comparison. */
+void gf_coord_fault(const gf_coordinator *c, const char *point, int before);
+
 /* Prometheus text exposition of the counters above (metrics.c); *out malloc'd. */
 gf_err gf_coord_metrics(const gf_coordinator *c, int64_t now, char **out, size_t *len);
 /* Closes the running phase's clock (duration into the /metrics summary). */
@@ -132,7 +154,9 @@ void gf_coord_finish_aggregate(gf_coordinator *c);
 gf_err gf_coord_commit_version(gf_coordinator *c, double loss);
 
 /* Cross-site evaluation after the last round (xeval.c). begin: 1 when the
- * stage starts (config on, not done before); advance: 1 when it is over. */
+ * stage starts (config on, not closed before), 0 when there is none, -1 while
+ * a restarted coordinator waits for the last round's hospitals; advance: 1
+ * when it is over. */
 int gf_coord_xeval_begin(gf_coordinator *c, int64_t now);
 int gf_coord_xeval_advance(gf_coordinator *c, int64_t now);
 const char *gf_coord_xeval_state(const gf_coordinator *c, const gf_site *s);

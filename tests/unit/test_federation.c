@@ -458,14 +458,12 @@ static void assert_cross_site(const fed *f, int rounds)
     uint32_t vl;
     memcpy(&vl, b + 4 + 4 + 32, 4); /* "GFUP" | version | 4 × i64 | val length | val | Δ | SHA-256 */
     cr_assert_eq(len, 4 + 4 + 32 + 4 + (size_t)vl + 4 * L + 32, "%s: unexpected layout", path);
-    float *theta = malloc(L * sizeof *theta);
-    const uint8_t *d = b + 4 + 4 + 32 + 4 + vl; /* Δ: not 4-byte aligned in general (vl is any length) */
+    /* Δ follows the validation JSON: no alignment to rely on (UBSan). */
+    float *theta = malloc(L * sizeof *theta), *d = malloc(L * sizeof *d);
+    cr_assert(theta && d);
+    memcpy(d, b + 4 + 4 + 32 + 4 + vl, L * sizeof *d);
     gf_arena_pack(&m->params, theta);
-    for (size_t k = 0; k < L; k++) {
-        float dk;
-        memcpy(&dk, d + 4 * k, sizeof dk);
-        theta[k] += dk;
-    }
+    for (size_t k = 0; k < L; k++) theta[k] += d[k];
     gf_arena_unpack(&m->params, theta);
     /* hosp[1]'s validation subjects and own statistics, as its node computes them. */
     gf_store *sto;
@@ -491,7 +489,7 @@ static void assert_cross_site(const fed *f, int rounds)
     /* The cell is not the global model's: the local model did travel. */
     cr_assert_neq(cross_value(f, "global", hosp[1], "$.subject_mean.rmse"), cross_value(f, hosp[0], hosp[1], "$.subject_mean.rmse"));
     json_decref(j);
-    free(is_val), free(theta), free(b);
+    free(is_val), free(theta), free(d), free(b);
     gf_dataset_free(&ds);
     gf_model_free(m);
 }
