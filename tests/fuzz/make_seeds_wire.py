@@ -112,3 +112,24 @@ write('b64', {
     'hex': b'\x02' + hx(32).encode(),
     'hex_upper': b'\x02' + hx(64).upper().encode(),
 })
+
+# Site store damage scripts for fuzz_store: (table, column, row, kind, len,
+# payload) records, or 'F' and (u16 LE offset, byte) file patches; empty: the
+# valid store as made.
+import struct
+def rec(table, col, row, kind, ln, payload=b''):
+    return bytes([table, col, row, kind, ln]) + payload
+write('store', {
+    'valid': b'',
+    'x_short': rec(4, 4, 0, 4, 0xf3),
+    'x_nan': rec(4, 4, 1, 4, 0xf0, b'\x00\x00\xc0\x7f'),
+    'ym_int': rec(4, 6, 2, 1, 8, struct.pack('<q', 12345)),
+    'speed': rec(3, 2, 0, 3, 4, b'warp'),
+    'weight_zero': rec(2, 3, 0, 2, 8, struct.pack('<d', 0.0)),
+    'height_nan': rec(2, 2, 1, 2, 8, struct.pack('<d', float('nan'))),
+    'trial_zero': rec(3, 3, 1, 1, 8, struct.pack('<q', 0)),
+    'subject_gone': rec(2, 0, 0, 5, 0),
+    'channel_renamed': rec(1, 3, 0, 3, 5, b'knee_'),
+    'xstats_neg': rec(5, 4, 0, 2, 8, struct.pack('<d', -1.0)),
+    'file_header': b'F' + bytes([16, 0, 0x00, 17, 0, 0x03, 100, 0, 0xff]),
+})
