@@ -133,3 +133,18 @@ write('store', {
     'xstats_neg': rec(5, 4, 0, 2, 8, struct.pack('<d', -1.0)),
     'file_header': b'F' + bytes([16, 0, 0x00, 17, 0, 0x03, 100, 0, 0xff]),
 })
+
+# Audit chain edits for fuzz_audit: (table 0 audit | 1 audit_head, column,
+# row, kind 0 set | 1 delete | 2 copy under a new seq, len, payload).
+write('audit', {
+    'intact': b'',
+    'edit_detail': rec(0, 3, 3, 0, 2, b'{}'),
+    'edit_time': rec(0, 1, 2, 0, 1, b'\x07'),
+    'upper_hash': rec(0, 5, 1, 0, 4, b'ABCD'),
+    'delete_last': rec(0, 0, 4, 1, 0),
+    'delete_middle': rec(0, 0, 2, 1, 0),
+    'delete_all': rec(0, 0, 1, 1, 0) + rec(0, 0, 2, 1, 0) + rec(0, 0, 3, 1, 0) + rec(0, 0, 4, 1, 0) + rec(1, 0, 1, 1, 0),
+    'append_copy': rec(0, 0, 4, 2, 1, b'\x05'),
+    'head_seq': rec(1, 1, 1, 0, 1, b'\x03'),
+    'head_gone': rec(1, 0, 1, 1, 0),
+})
