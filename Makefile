@@ -25,7 +25,7 @@ ifeq ($(SAN),1)
 BIN      := $(BUILD)/gaitfed
 endif
 
-.PHONY: all deps test test-san demo fuzz clean check-pkgs
+.PHONY: all deps test test-san test-valgrind demo fuzz clean check-pkgs
 all: $(BIN)
 
 # pkg-config flags are resolved lazily so that `make deps` works before the
@@ -63,6 +63,26 @@ test: deps
 
 test-san: deps
 	@$(MAKE) --no-print-directory SAN=1 test
+
+# Integration tests with every gaitfed process (coordinator, nodes, evaluator,
+# the bench driving them) under valgrind memcheck (tests/valgrind_gaitfed.sh):
+# a memory error or a definite leak makes that process exit 97 and its test
+# fail. The secure federation test (3 hospitals, an evaluator, 2 rounds and
+# the cross-site stage) and a small `bench federation` run (4 hospitals, 1
+# round); GF_SLOW scales their deadlines. Logs: build/valgrind/<pid>.log.
+VALGRIND_SLOW ?= 20
+VG_ENV = TMPDIR=$(CURDIR)/build/tmp-vg GF_ROOT=$(CURDIR) GF_PYTHON=$(PYTHON) GF_SLOW=$(VALGRIND_SLOW) \
+  GF_BIN=$(CURDIR)/tests/valgrind_gaitfed.sh GF_VALGRIND_BIN=$(CURDIR)/bin/gaitfed GF_VALGRIND_LOGS=$(CURDIR)/build/valgrind
+test-valgrind: deps
+	@$(MAKE) --no-print-directory SAN=0 bin/gaitfed build/unit_tests
+	@rm -rf build/tmp-vg build/valgrind && mkdir -p build/tmp-vg build/valgrind
+	$(VG_ENV) build/unit_tests --filter 'federation/secure_rounds_complete_with_audit_and_evaluations'
+	$(VG_ENV) GF_LOAD_NODES=4 GF_LOAD_ROUNDS=1 build/unit_tests --filter 'load/*'
+	@n=$$(ls build/valgrind/*.log | wc -l); bad=$$(grep -L 'ERROR SUMMARY: 0 errors' build/valgrind/*.log | \
+	  xargs -r grep -l 'ERROR SUMMARY'); if [ -n "$$bad" ]; then for f in $$bad; do echo "== $$f"; cat $$f; done; \
+	  echo "test-valgrind: memcheck errors in: $$bad"; exit 1; fi; \
+	  echo "test-valgrind: $$n processes under memcheck, $$(grep -l 'ERROR SUMMARY: 0 errors' build/valgrind/*.log | wc -l) with 0 errors and no definite leaks"
+	@rm -rf build/tmp-vg
 
 # A whole federation on localhost (4 hospitals, 1 evaluator, secure aggregation);
 # writes ./demo-out (OUT=DIR to change).

@@ -13,6 +13,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int bench_secagg(int argc, char **argv); /* gaitfed bench secagg (cmd_bench_secagg.c) */
+int bench_federation(int argc, char **argv); /* gaitfed bench federation (cmd_bench_federation.c) */
 int cmd_pki(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int audit_loso(int argc, char **argv); /* gaitfed audit loso (cmd_audit_loso.c) */

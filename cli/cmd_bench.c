@@ -227,13 +227,14 @@ static int bench_train(int argc, char **argv)
 
 int cmd_bench(int argc, char **argv)
 {
-    static const char *TOP = "gaitfed bench train|secagg ...   (gaitfed bench train --help)";
-    if (argc < 2) return cli_usage("bench", TOP, "expected a benchmark: train, secagg");
+    static const char *TOP = "gaitfed bench train|secagg|federation ...   (gaitfed bench train --help)";
+    if (argc < 2) return cli_usage("bench", TOP, "expected a benchmark: train, secagg, federation");
     if (!strcmp(argv[1], "train")) return bench_train(argc - 1, argv + 1);
     if (!strcmp(argv[1], "secagg")) return bench_secagg(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "federation")) return bench_federation(argc - 1, argv + 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         printf("usage: %s\n", TOP);
         return 0;
     }
-    return cli_usage("bench", TOP, "unknown benchmark '%s' (available: train, secagg)", argv[1]);
+    return cli_usage("bench", TOP, "unknown benchmark '%s' (available: train, secagg, federation)", argv[1]);
 }

@@ -1,6 +1,8 @@
 /* gaitfed coordinator --config F [--port-file P]: runs the federation of F
  * until every configured round is done (exit 0) or SIGINT/SIGTERM (exit 0,
- * state committed). The first stdout line says where it listens; with
+ * state committed), or until a transition cannot be committed (the disk is
+ * full, ...: exit 1 with one line; the database holds the last committed
+ * state and a restart resumes). The first stdout line says where it listens; with
  * --port-file the port is also written there (temp-then-rename), for
  * scripts that start it on an ephemeral port ("listen": "127.0.0.1:0"). */
 #include <signal.h>
@@ -26,7 +28,7 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     void **a = arg;
-    if (gf_coordinator_finished(a[0])) event_base_loopbreak(a[1]);
+    if (gf_coordinator_finished(a[0]) || gf_coordinator_failed(a[0], NULL)) event_base_loopbreak(a[1]);
 }
 
 int cmd_coordinator(int argc, char **argv)
@@ -72,12 +74,17 @@ int cmd_coordinator(int argc, char **argv)
     if (chk) event_add(chk, &tv);
     event_base_dispatch(base);
     int finished = gf_coordinator_finished(c);
+    const char *why = NULL;
+    char reason[600] = "";
+    gf_err failed = gf_coordinator_failed(c, &why);
+    if (failed) snprintf(reason, sizeof reason, "%s", why);
     if (si) event_free(si);
     if (st) event_free(st);
     if (chk) event_free(chk);
     gf_coordinator_free(c);
     event_base_free(base);
     gf_coord_config_free(&cfg);
+    if (failed) return cli_fail(gf_fail(failed, "%s", reason)); /* one line; the database is at its last committed state */
     if (finished) printf("coordinator: federation finished\n");
     return 0;
 }

@@ -35,9 +35,21 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+const char *gf_fedrun_self(void)
+{
+    static char self[4096];
+    if (!self[0]) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0 || n >= (ssize_t)sizeof self - 1) snprintf(self, sizeof self, "/proc/self/exe");
+        else self[n] = 0;
+    }
+    return self;
+}
+
 /* Runs `gaitfed <args…>` (this binary) with stdout+stderr to log; returns its pid. */
 static pid_t spawn(const char *log, char *const *args)
 {
+    const char *self = gf_fedrun_self();
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -48,7 +60,7 @@ static pid_t spawn(const char *log, char *const *args)
         dup2(fd, 2);
         close(fd);
     }
-    execv("/proc/self/exe", args);
+    execv(self, args);
     _exit(127);
 }
 

@@ -48,6 +48,12 @@ int gf_fedrun(const gf_fedrun_opts *o, gf_fedrun_result *r);
  * their count (at most cap), or -1 when DATA/sites cannot be read. */
 int gf_fedrun_hospitals(const char *data, char names[][GF_FEDRUN_NAME_MAX], int cap);
 
+/* The path of this binary, for starting more gaitfed processes: the target of
+ * /proc/self/exe, read once (under valgrind that is the program valgrind runs,
+ * while exec("/proc/self/exe") would start valgrind's own tool binary);
+ * "/proc/self/exe" if it cannot be read. */
+const char *gf_fedrun_self(void);
+
 /* `gaitfed synth --out DATA --seed seed` (this binary), output to log.
  * 0 on success. */
 int gf_fedrun_synth(const char *data, long seed, const char *log);

@@ -129,9 +129,11 @@ void gf_coord_finish_aggregate(gf_coordinator *c)
         memcpy(c->model->x_mean, c->pooled_mean, (size_t)d * sizeof(float));
         memcpy(c->model->x_std, c->pooled_sd, (size_t)d * sizeof(float));
         c->model->has_norm = 1;
-        if (gf_coord_commit_version(c, NAN)) {
+        gf_err ce = gf_coord_commit_version(c, NAN);
+        if (ce) {
             c->model->has_norm = 0;
-            gf_coord_abandon(c, gf_errmsg());
+            if (ce == GF_EDB) gf_coord_fatal(c, ce); /* the store failed: stop, nothing half-committed */
+            else gf_coord_abandon(c, gf_errmsg());
             return;
         }
         fprintf(stderr, "coordinator: round %lld: pooled input statistics of %u sites (%lld frames) -> model version %lld\n",
@@ -149,8 +151,10 @@ void gf_coord_finish_aggregate(gf_coordinator *c)
             w += (double)c->sel[i]->n_samples;
         }
     loss = w > 0 ? loss / w : NAN;
-    if (gf_coord_commit_version(c, loss)) {
-        gf_coord_abandon(c, gf_errmsg());
+    gf_err ce = gf_coord_commit_version(c, loss);
+    if (ce) {
+        if (ce == GF_EDB) gf_coord_fatal(c, ce); /* the store failed: stop, nothing half-committed */
+        else gf_coord_abandon(c, gf_errmsg());
         return;
     }
     gf_strategy tmp = c->strat;

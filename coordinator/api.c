@@ -233,6 +233,13 @@ static void post_phase(gf_coordinator *c, gf_https_req *r, gf_site *s, gf_phase 
     if (!want_type(r, "application/octet-stream")) return;
     size_t n;
     const uint8_t *b = gf_https_body(r, &n);
+    if (type == GF_SA_MASKED && n != GF_SA_HDR + 8 + (size_t)c->sp.L * 4) { /* its size is known: 20 + 8 + 4·L */
+        int over = n > GF_SA_HDR + 8 + (size_t)c->sp.L * 4;
+        gf_https_reply_error(r, over ? 413 : 422, over ? "too_large" : "invalid",
+                             "masked input of %zu bytes, expected %zu (L = %u)", n, GF_SA_HDR + 8 + (size_t)c->sp.L * 4,
+                             c->sp.L);
+        return;
+    }
     if (!check_msg(c, r, b, n, type, s->idx)) return;
     gf_err e = add(c->sa, b, n);
     if (e) {
@@ -262,8 +269,9 @@ static void post_update(gf_coordinator *c, gf_https_req *r, gf_site *s)
     }
     size_t n;
     const uint8_t *b = gf_https_body(r, &n);
-    if (n != c->L * 4) {
-        gf_https_reply_error(r, 422, "invalid", "update of %zu bytes, expected %zu (L = %zu float32)", n, c->L * 4, c->L);
+    if (n != c->L * 4) { /* over its phase's cap (4·L): 413; shorter or not whole floats: 422 */
+        gf_https_reply_error(r, n > c->L * 4 ? 413 : 422, n > c->L * 4 ? "too_large" : "invalid",
+                             "update of %zu bytes, expected %zu (L = %zu float32)", n, c->L * 4, c->L);
         return;
     }
     float *u = malloc(n);
@@ -370,6 +378,7 @@ void gf_coord_handle(gf_https_req *r, void *ctx)
     }
     if (!s) {
         c->refused_sites++;
+        snprintf(c->last_refused_site, sizeof c->last_refused_site, "%s", p->name);
         gf_https_reply_error(r, 403, "forbidden", "%s (%s) is not a registered site", p->name, gf_role_name(p->role));
         return;
     }

@@ -23,6 +23,7 @@
 #define GF_JSON_CAP (1u << 20) /* JSON request bodies */
 #define GF_EVAL_CAP (8u << 20) /* an evaluator's results with curves: ~120 KB per cohort and normalization */
 #define GF_STATS_WORDS (4 * 21)  /* frame count, Σx[10], Σx²[10] as 16-bit limbs (crypto/fixpoint.h) */
+#define GF_REFUSAL_AUDIT_MS 10000 /* at most one "connections_refused" audit row per 10 s */
 #define GF_DONE_FLUSH_MS 1000  /* after the last "done" answer, before exiting (the reply is written by the loop) */
 #define GF_DONE_LINGER_MS 60000 /* after the last round: keep answering "done" until online sites heard it
                                  * (a site slowed down by load can take well over 10 s to poll again) */
@@ -97,6 +98,9 @@ struct gf_coordinator {
     double phase_sum_s[GF_PH_COUNT];
     uint64_t phase_count[GF_PH_COUNT];
     uint64_t rounds_aggregated, attempts_abandoned, refused_sites;
+    uint64_t audited_tls, audited_peer, audited_sites; /* refusals already in the audit log */
+    int64_t refusals_audited_ms;
+    char last_refused_site[GF_NAME_MAX + 1];
     int statistics;            /* this attempt secure-sums the sites' input statistics */
     int64_t base_version;      /* first version training rounds start from (1 with pooled statistics) */
     float pooled_mean[16], pooled_sd[16];
@@ -106,6 +110,9 @@ struct gf_coordinator {
     int64_t last_done_ms;      /* when a site was last answered "done" */
     int xeval_step;            /* cross-site evaluation: 0 keys, 1 share, 2 evaluate */
     int64_t xeval_round;       /* the last round, under which results are stored */
+    int64_t started_ms;        /* when this process opened the database */
+    gf_err fatal;              /* a state transition could not be committed: the loop stops */
+    char fatal_msg[512];
 };
 
 int64_t gf_now_ms(void);
@@ -115,6 +122,25 @@ gf_site *gf_coord_site(gf_coordinator *c, const gf_peer *p, int64_t now);
 /* Round machinery (coordinator.c). */
 void gf_coord_advance(gf_coordinator *c);   /* closes phases whose members answered or whose deadline passed */
 void gf_coord_abandon(gf_coordinator *c, const char *why);
+/* A transition the state machine relies on could not be committed (the
+ * database reports an error, e.g. the disk is full): logs one line, stops the
+ * event loop and leaves the database at its last committed state (restart
+ * resumes from there). e is returned. */
+gf_err gf_coord_fatal(gf_coordinator *c, gf_err e);
+
+/* Test hook, like SQLite's test hooks: with GAITFED_FAULT set in the
+ * environment at start, "<kill|stop>[-before]:<point>[@<round>]", the process
+ * sends itself SIGKILL (or SIGSTOP) the first time it reaches <point> (in
+ * round <round> when given): right after the transition's transaction
+ * committed, or with "-before" right before it commits. Points: train,
+ * shares, masked, consistency, unmask (the phase recorded), aggregate (model
+ * version stored and the round closed), evaluate (the evaluate phase closes,
+ * evaluations stored), xeval_keys (cross-site stage opened), xeval_share,
+ * xeval_evaluate (its steps), xeval_result (a hospital's results stored),
+ * xeval_close (before the stage's closing audit row).
+ * Used by tests/unit/test_faults.c; unset, it costs one comparison. */
+void gf_coord_fault(const gf_coordinator *c, const char *point, int before);
+
 /* Prometheus text exposition of the counters above (metrics.c); *out malloc'd. */
 gf_err gf_coord_metrics(const gf_coordinator *c, int64_t now, char **out, size_t *len);
 /* Closes the running phase's clock (duration into the /metrics summary). */
@@ -128,7 +154,9 @@ void gf_coord_finish_aggregate(gf_coordinator *c);
 gf_err gf_coord_commit_version(gf_coordinator *c, double loss);
 
 /* Cross-site evaluation after the last round (xeval.c). begin: 1 when the
- * stage starts (config on, not done before); advance: 1 when it is over. */
+ * stage starts (config on, not closed before), 0 when there is none, -1 while
+ * a restarted coordinator waits for the last round's hospitals; advance: 1
+ * when it is over. */
 int gf_coord_xeval_begin(gf_coordinator *c, int64_t now);
 int gf_coord_xeval_advance(gf_coordinator *c, int64_t now);
 const char *gf_coord_xeval_state(const gf_coordinator *c, const gf_site *s);

@@ -3,6 +3,7 @@
 #include "coordinator/coord_internal.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,64 @@ static void note(const gf_coordinator *c, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     fprintf(stderr, "coordinator: %s\n", buf);
+}
+
+/* ---- test hook and fatal errors (coord_internal.h) ---- */
+
+static struct {
+    int armed, sig, before;
+    long round;
+    char point[32];
+} fault;
+
+static void fault_init(void)
+{
+    const char *f = getenv("GAITFED_FAULT");
+    if (!f || !*f) return;
+    char act[16] = "", pt[32] = "";
+    long round = 0;
+    if (sscanf(f, "%15[a-z-]:%31[a-z_]@%ld", act, pt, &round) < 2) {
+        fprintf(stderr, "coordinator: GAITFED_FAULT '%s' ignored (expected <kill|stop>[-before]:<point>[@<round>])\n", f);
+        return;
+    }
+    int before = strlen(act) > 7 && !strcmp(act + strlen(act) - 7, "-before");
+    if (before) act[strlen(act) - 7] = 0;
+    if (strcmp(act, "kill") && strcmp(act, "stop")) {
+        fprintf(stderr, "coordinator: GAITFED_FAULT '%s' ignored (action kill or stop)\n", f);
+        return;
+    }
+    fault.sig = strcmp(act, "kill") ? SIGSTOP : SIGKILL;
+    fault.before = before;
+    fault.round = round;
+    snprintf(fault.point, sizeof fault.point, "%s", pt);
+    fault.armed = 1;
+}
+
+void gf_coord_fault(const gf_coordinator *c, const char *point, int before)
+{
+    if (!fault.armed || before != fault.before || strcmp(point, fault.point) || (fault.round && fault.round != c->round))
+        return;
+    fault.armed = 0;
+    fprintf(stderr, "coordinator: GAITFED_FAULT: %s %s %s (round %lld)\n", fault.sig == SIGKILL ? "SIGKILL" : "SIGSTOP",
+            before ? "before" : "after", point, (long long)c->round);
+    fflush(stderr);
+    raise(fault.sig);
+}
+
+gf_err gf_coord_fatal(gf_coordinator *c, gf_err e)
+{
+    if (c->fatal) return e;
+    c->fatal = e;
+    snprintf(c->fatal_msg, sizeof c->fatal_msg, "%s; stopping (the database keeps the last committed state: restart to resume)",
+             gf_errmsg());
+    if (c->base) event_base_loopbreak(c->base);
+    return e;
+}
+
+gf_err gf_coordinator_failed(const gf_coordinator *c, const char **msg)
+{
+    if (msg) *msg = c->fatal ? c->fatal_msg : "";
+    return c->fatal;
 }
 
 /* ---- sites ---- */
@@ -234,8 +293,11 @@ static void set_phase(gf_coordinator *c, gf_phase p, int64_t now)
     c->phase_started_ms = now;
     c->phase = p;
     c->deadline_ms = now + (int64_t)(c->cfg->timeout_s[p] * 1000);
-    if (gf_coord_db_set_phase(&c->db, c->round, gf_phase_name(p), c->deadline_ms) != GF_OK)
-        note(c, "round %lld: %s", (long long)c->round, gf_errmsg());
+    gf_coord_fault(c, gf_phase_name(p), 1);
+    gf_err e = gf_coord_db_set_phase(&c->db, c->round, gf_phase_name(p), c->deadline_ms);
+    if (e == GF_EDB) gf_coord_fatal(c, e);
+    else if (e) note(c, "round %lld: %s", (long long)c->round, gf_errmsg());
+    else gf_coord_fault(c, gf_phase_name(p), 0);
 }
 
 /* Opens (or re-opens, as a new attempt) round c->round when enough hospitals are online. */
@@ -311,8 +373,9 @@ static void try_open(gf_coordinator *c, int64_t now)
     }
     free(pj);
     if (e) {
-        note(c, "round %lld: cannot open: %s", (long long)c->round, gf_errmsg());
         reset_participation(c);
+        if (e == GF_EDB) gf_coord_fatal(c, e);
+        else note(c, "round %lld: cannot open: %s", (long long)c->round, gf_errmsg());
         return;
     }
     c->state = R_OPEN;
@@ -331,12 +394,17 @@ void gf_coord_abandon(gf_coordinator *c, const char *why)
     json_decref(j);
     snprintf(detail, sizeof detail, "%s", s ? s : "{}");
     free(s);
-    if (gf_coord_db_begin(&c->db) == GF_OK) {
-        if (gf_coord_db_audit(&c->db, now, "attempt_abandoned", detail) == GF_OK &&
-            gf_coord_db_restart_round(&c->db, c->round, why, now) == GF_OK)
-            gf_coord_db_commit(&c->db);
-        else
-            gf_coord_db_rollback(&c->db);
+    /* The attempt number lives in the database: one that could not record
+     * the restart stops here rather than diverge from it. */
+    gf_err e = gf_coord_db_begin(&c->db);
+    if (!e) e = gf_coord_db_audit(&c->db, now, "attempt_abandoned", detail);
+    if (!e) e = gf_coord_db_restart_round(&c->db, c->round, why, now);
+    if (!e) e = gf_coord_db_commit(&c->db);
+    else gf_coord_db_rollback(&c->db);
+    if (e) {
+        reset_participation(c);
+        gf_coord_fatal(c, e);
+        return;
     }
     note(c, "round %lld attempt %lld abandoned in %s: %s", (long long)c->round, (long long)c->attempt,
          gf_phase_name(c->phase), why);
@@ -361,15 +429,42 @@ static void audit_dropouts(gf_coordinator *c, const char *phase, int64_t now, in
         json_t *j = json_pack("{s:I,s:I,s:s,s:o}", "round", (json_int_t)c->round, "attempt", (json_int_t)c->attempt,
                               "phase", phase, "sites", a);
         char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        if (s && gf_coord_db_begin(&c->db) == GF_OK) {
-            if (gf_coord_db_audit(&c->db, now, "dropouts", s) == GF_OK) gf_coord_db_commit(&c->db);
-            else gf_coord_db_rollback(&c->db);
-        }
+        gf_err e = s ? gf_coord_db_begin(&c->db) : GF_ENOMEM;
+        if (!e) e = gf_coord_db_audit(&c->db, now, "dropouts", s);
+        if (!e) e = gf_coord_db_commit(&c->db);
+        else if (s) gf_coord_db_rollback(&c->db);
+        if (e == GF_EDB) gf_coord_fatal(c, e);
         free(s);
         json_decref(j);
     } else {
         json_decref(a);
     }
+}
+
+/* A phase closed by its deadline, with who answered out of whom. */
+static void audit_deadline(gf_coordinator *c, int64_t now)
+{
+    uint32_t ans = 0, exp = 0;
+    for (uint32_t i = 0; i < c->n_sel; i++) {
+        const gf_site *s = c->sel[i];
+        switch (c->phase) {
+        case GF_PH_TRAIN: exp++, ans += c->cfg->secure ? s->advertised : s->updated; break;
+        case GF_PH_SHARES: exp += s->advertised, ans += s->shared; break;
+        case GF_PH_MASKED: exp += s->shared, ans += s->masked; break;
+        case GF_PH_CONSISTENCY: exp += s->masked && gf_secagg_server_in_u3(c->sa, s->idx), ans += s->signed_; break;
+        case GF_PH_UNMASK: exp += s->signed_, ans += s->unmasked; break;
+        default: break;
+        }
+    }
+    json_t *j = json_pack("{s:I,s:I,s:s,s:i,s:i}", "round", (json_int_t)c->round, "attempt", (json_int_t)c->attempt,
+                          "phase", gf_phase_name(c->phase), "answered", (int)ans, "expected", (int)exp);
+    char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (d && gf_coord_db_begin(&c->db) == GF_OK) {
+        if (gf_coord_db_audit(&c->db, now, "phase_deadline", d) == GF_OK) gf_coord_db_commit(&c->db);
+        else gf_coord_db_rollback(&c->db);
+    }
+    free(d);
 }
 
 static int did_advert(const gf_site *s) { return s->advertised; }
@@ -410,6 +505,7 @@ static void close_phase(gf_coordinator *c, int64_t now)
     switch (c->phase) {
     case GF_PH_TRAIN:
         audit_dropouts(c, "train", now, c->cfg->secure ? did_advert : did_update, NULL);
+        if (c->fatal) return;
         if (!c->cfg->secure) {
             gf_coord_phase_done(c, now);
             if (count(c, did_update) < (uint32_t)c->cfg->min_sites) {
@@ -427,21 +523,25 @@ static void close_phase(gf_coordinator *c, int64_t now)
         break;
     case GF_PH_SHARES:
         audit_dropouts(c, "shares", now, did_share, did_advert);
+        if (c->fatal) return;
         e = gf_secagg_server_close_shares(c->sa);
         if (!e) set_phase(c, GF_PH_MASKED, now);
         break;
     case GF_PH_MASKED:
         audit_dropouts(c, "masked", now, did_mask, did_share);
+        if (c->fatal) return;
         e = gf_secagg_server_close_masked(c->sa, &c->survivors, &c->survivors_len);
         if (!e) set_phase(c, GF_PH_CONSISTENCY, now);
         break;
     case GF_PH_CONSISTENCY:
         audit_dropouts(c, "consistency", now, did_sign, did_mask);
+        if (c->fatal) return;
         e = gf_secagg_server_close_consistency(c->sa, &c->unmask_req, &c->unmask_req_len);
         if (!e) set_phase(c, GF_PH_UNMASK, now);
         break;
     case GF_PH_UNMASK:
         audit_dropouts(c, "unmask", now, did_unmask, did_sign);
+        if (c->fatal) return;
         gf_coord_phase_done(c, now);
         e = gf_coord_start_aggregate(c);
         if (!e) return;
@@ -453,13 +553,16 @@ static void close_phase(gf_coordinator *c, int64_t now)
 
 void gf_coord_advance(gf_coordinator *c)
 {
+    if (c->fatal) return;
     int64_t now = gf_now_ms();
-    for (int guard = 0; guard < 8; guard++) {
+    for (int guard = 0; guard < 8 && !c->fatal; guard++) {
         switch (c->state) {
         case R_IDLE:
             c->base_version = c->cfg->normalization == GF_NORM_GLOBAL ? 1 : 0;
             if (c->version - c->base_version >= c->cfg->rounds && (c->cfg->normalization != GF_NORM_GLOBAL || c->model->has_norm)) {
-                if (gf_coord_xeval_begin(c, now)) {
+                int x = gf_coord_xeval_begin(c, now);
+                if (x < 0) return; /* waiting for the last round's hospitals to come back */
+                if (x) {
                     c->state = R_XEVAL;
                     continue;
                 }
@@ -474,17 +577,25 @@ void gf_coord_advance(gf_coordinator *c)
             continue;
         case R_OPEN:
             if (!phase_complete(c) && now < c->deadline_ms) return;
+            if (!phase_complete(c)) audit_deadline(c, now);
             close_phase(c, now);
             if (c->state != R_OPEN) continue;
             if (!phase_complete(c)) return; /* the next phase waits for answers */
             continue;
         case R_EVALUATE: {
+            /* Waits for every evaluator that is online or has been handed
+             * this version (seen since the phase opened: it is evaluating,
+             * and polls no more until it posts, however long that takes),
+             * until they posted or the deadline. */
             int pending = 0;
             for (size_t i = 0; i < c->n_sites; i++) {
                 gf_site *s = &c->sites[i];
-                if (s->role == GF_ROLE_EVALUATOR && !s->evaluated && now - s->last_seen_ms <= GF_ONLINE_MS) pending++;
+                if (s->role == GF_ROLE_EVALUATOR && !s->evaluated &&
+                    (now - s->last_seen_ms <= GF_ONLINE_MS || s->last_seen_ms >= c->phase_started_ms))
+                    pending++;
             }
             if (pending && now < c->deadline_ms) return;
+            gf_coord_fault(c, "evaluate", 0);
             gf_coord_phase_done(c, now);
             c->state = R_IDLE;
             c->round++;
@@ -504,9 +615,33 @@ void gf_coord_advance(gf_coordinator *c)
     }
 }
 
+/* Refused connections, audited in batches (at most one row per
+ * GF_REFUSAL_AUDIT_MS, so a flood of bad handshakes cannot flood the log). */
+static void audit_refusals(gf_coordinator *c, int64_t now)
+{
+    gf_https_stats hs = gf_https_server_stats(c->http);
+    uint64_t tls = hs.refused_tls - c->audited_tls, peer = hs.refused_peer - c->audited_peer,
+             site = c->refused_sites - c->audited_sites;
+    if ((!tls && !peer && !site) || now - c->refusals_audited_ms < GF_REFUSAL_AUDIT_MS) return;
+    json_t *j = json_pack("{s:I,s:I,s:I,s:s}", "tls_alerts", (json_int_t)tls, "certificates", (json_int_t)peer,
+                          "unregistered_sites", (json_int_t)site, "last_unregistered", c->last_refused_site);
+    char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (d && gf_coord_db_begin(&c->db) == GF_OK) {
+        if (gf_coord_db_audit(&c->db, now, "connections_refused", d) == GF_OK && gf_coord_db_commit(&c->db) == GF_OK) {
+            c->audited_tls = hs.refused_tls, c->audited_peer = hs.refused_peer, c->audited_sites = c->refused_sites;
+            c->refusals_audited_ms = now;
+        } else {
+            gf_coord_db_rollback(&c->db);
+        }
+    }
+    free(d);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
+    audit_refusals(arg, gf_now_ms());
     gf_coord_advance(arg);
 }
 
@@ -558,8 +693,10 @@ gf_err gf_coord_commit_version(gf_coordinator *c, double loss)
             if (c->sel[i]->advertised || c->sel[i]->updated)
                 e = gf_coord_db_round_site(&c->db, c->round, c->sel[i]->name, (int)c->sel[i]->idx, c->sel[i]->n_samples,
                                            NULL);
+        if (!e) gf_coord_fault(c, "aggregate", 1);
         if (!e) e = gf_coord_db_commit(&c->db);
         else gf_coord_db_rollback(&c->db);
+        if (!e) gf_coord_fault(c, "aggregate", 0);
     }
     if (e) {
         c->version--;
@@ -585,6 +722,8 @@ gf_err gf_coordinator_new(const gf_coord_config *cfg, struct event_base *base, g
     c->wake_fd[0] = c->wake_fd[1] = -1;
     c->round = 1;
     c->attempt = 1;
+    c->started_ms = gf_now_ms();
+    fault_init();
     c->sites = calloc(GF_SECAGG_MAX_PARTIES, sizeof *c->sites);
     if (!c->sites) {
         free(c);

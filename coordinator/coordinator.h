@@ -20,5 +20,10 @@ int gf_coordinator_port(const gf_coordinator *c);
 /* 1 once every configured round is done and the sites still polling have
  * been answered "done" (or GF_DONE_LINGER_MS passed): the loop may then stop. */
 int gf_coordinator_finished(const gf_coordinator *c);
+/* GF_OK, or the error that stopped the coordinator: a transition it could not
+ * commit (e.g. the disk is full). The event loop has then been broken out of;
+ * *msg (owned by c) is the one-line reason. The database holds the last
+ * committed state and a restart resumes from it. */
+gf_err gf_coordinator_failed(const gf_coordinator *c, const char **msg);
 
 #endif

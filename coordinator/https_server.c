@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -13,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -29,6 +31,15 @@ struct gf_https_server {
     void *ctx;
     int port;
     gf_https_stats stats;
+    struct conn_count *cc;
+};
+
+/* Open connections: one reference each and one for the server, because a
+ * connection's SSL may be freed after the server (bufferevents are finalized
+ * late, when the event base runs or is freed). */
+struct conn_count {
+    int refs, conns, max_conns;
+    struct evconnlistener *listener; /* NULL once the server is being freed */
 };
 
 struct gf_https_req {
@@ -44,6 +55,25 @@ struct gf_https_req {
 
 /* Index of the server pointer in SSL_CTX ex-data, for the info callback. */
 static int ctx_index = -1;
+
+/* The connection cap. Every accepted connection owns one SSL (freed with its
+ * bufferevent), counted here; at the cap the listener stops accepting (new
+ * connections wait in the kernel's backlog, holding no descriptor of ours)
+ * until one closes. Without it a flood of connections would run the process
+ * out of descriptors, and SQLite and the listener with it. */
+static int ssl_index = -1;
+
+static void conn_closed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    struct conn_count *cc = ptr;
+    if (!cc) return;
+    if (cc->conns-- == cc->max_conns && cc->listener) {
+        evconnlistener_enable(cc->listener);
+        fprintf(stderr, "coordinator: https: below the cap of %d connections, accepting again\n", cc->max_conns);
+    }
+    if (--cc->refs == 0) free(cc);
+}
 
 /* Every fatal alert the server sends ends a handshake it refused: unknown
  * CA, revoked or missing certificate, TLS below 1.3, garbage. */
@@ -93,6 +123,7 @@ static gf_err make_ssl_ctx(gf_https_server *s, const gf_https_opts *o)
     SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(c, 0);
     if (ctx_index < 0) ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    if (ssl_index < 0) ssl_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_closed);
     SSL_CTX_set_ex_data(c, ctx_index, s);
     return GF_OK;
 }
@@ -102,6 +133,15 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
     gf_https_server *s = arg;
     SSL *ssl = SSL_new(s->ssl);
     if (!ssl) return NULL;
+    struct conn_count *cc = s->cc;
+    SSL_set_ex_data(ssl, ssl_index, cc);
+    cc->refs++;
+    if (++cc->conns == cc->max_conns && cc->listener) {
+        evconnlistener_disable(cc->listener);
+        s->stats.conn_cap_hits++;
+        fprintf(stderr, "coordinator: https: %d connections open, the cap: new connections wait until one closes\n",
+                cc->conns);
+    }
     return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 }
 
@@ -221,6 +261,14 @@ static void on_request(struct evhttp_request *ev, void *arg)
         req_free(r);
         return;
     }
+    /* evhttp itself would answer other methods with 501 and an HTML page. */
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(ev);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "Allow", "GET, POST");
+        gf_https_reply_error(r, 405, "method_not_allowed", "only GET and POST are served");
+        req_free(r);
+        return;
+    }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
@@ -258,7 +306,9 @@ gf_err gf_https_server_new(struct event_base *base, const gf_https_opts *o, gf_h
     s->base = base;
     s->handler = handler;
     s->ctx = ctx;
-    gf_err e = gf_trust_load(o->ca_path, o->crl_path, &s->trust);
+    gf_err e = (s->cc = calloc(1, sizeof *s->cc)) ? GF_OK : gf_fail(GF_ENOMEM, "https server: out of memory");
+    if (s->cc) s->cc->refs = 1, s->cc->max_conns = GF_HTTPS_MAX_CONNS;
+    if (e == GF_OK) e = gf_trust_load(o->ca_path, o->crl_path, &s->trust);
     if (e == GF_OK) e = make_ssl_ctx(s, o);
     if (e == GF_OK && !(s->http = evhttp_new(base))) e = gf_fail(GF_ENOMEM, "https server: evhttp_new failed");
     if (e == GF_OK) {
@@ -267,12 +317,22 @@ gf_err gf_https_server_new(struct event_base *base, const gf_https_opts *o, gf_h
         evhttp_set_max_body_size(s->http, (ev_ssize_t)(o->max_body ? o->max_body : 64u << 20));
         evhttp_set_max_headers_size(s->http, (ev_ssize_t)(o->max_headers ? o->max_headers : 16u << 10));
         evhttp_set_timeout(s->http, o->timeout_s > 0 ? o->timeout_s : 30);
-        evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+        /* Every method reaches on_request, which answers all but GET and POST with 405. */
+        evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                                EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                                EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
         const char *host = o->host ? o->host : "127.0.0.1";
         struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)o->port);
         if (!bs) {
             e = gf_fail(GF_ENET, "https server: cannot listen on %s:%d", host, o->port);
         } else {
+            /* The cap: as configured (default 1024), and never closer than 64 to the descriptor limit. */
+            struct rlimit rl;
+            int cap = o->max_conns > 0 ? o->max_conns : GF_HTTPS_MAX_CONNS;
+            if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)cap + 64)
+                cap = rl.rlim_cur > 80 ? (int)rl.rlim_cur - 64 : 16;
+            s->cc->max_conns = cap;
+            s->cc->listener = evhttp_bound_socket_get_listener(bs);
             struct sockaddr_storage ss;
             socklen_t sl = sizeof ss;
             evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
@@ -292,7 +352,9 @@ gf_err gf_https_server_new(struct event_base *base, const gf_https_opts *o, gf_h
 void gf_https_server_free(gf_https_server *s)
 {
     if (!s) return;
+    if (s->cc) s->cc->listener = NULL; /* evhttp_free frees it before the connections */
     if (s->http) evhttp_free(s->http);
+    if (s->cc && --s->cc->refs == 0) free(s->cc);
     SSL_CTX_free(s->ssl);
     gf_trust_free(s->trust);
     free(s);

@@ -30,7 +30,11 @@ typedef struct {
     size_t max_body;                  /* request body cap; 0: 64 MiB. Larger: 413 */
     size_t max_headers;               /* 0: 16 KiB */
     int timeout_s;                    /* per-connection read/write timeout; 0: 30 s */
+    int max_conns;                    /* open connections; 0: GF_HTTPS_MAX_CONNS. At the cap the
+                                         listener pauses until one closes (never within 64 of
+                                         RLIMIT_NOFILE) */
 } gf_https_opts;
+#define GF_HTTPS_MAX_CONNS 1024
 
 typedef struct gf_https_server gf_https_server;
 typedef struct gf_https_req gf_https_req;
@@ -48,6 +52,7 @@ typedef struct {
     uint64_t refused_tls;       /* fatal TLS alerts sent: no, unknown, revoked or expired
                                    certificate, TLS < 1.3 (plain HTTP is dropped silently) */
     uint64_t refused_peer;      /* verified by TLS but refused by gf_trust (role, name) */
+    uint64_t conn_cap_hits;     /* times the connection cap was reached (accepting paused) */
 } gf_https_stats;
 gf_https_stats gf_https_server_stats(const gf_https_server *s);
 

@@ -41,10 +41,11 @@ static void audit(gf_coordinator *c, int64_t now, const char *event, json_t *j /
 {
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    if (s && gf_coord_db_begin(&c->db) == GF_OK) {
-        if (gf_coord_db_audit(&c->db, now, event, s) == GF_OK) gf_coord_db_commit(&c->db);
-        else gf_coord_db_rollback(&c->db);
-    }
+    gf_err e = s ? gf_coord_db_begin(&c->db) : GF_ENOMEM;
+    if (!e) e = gf_coord_db_audit(&c->db, now, event, s);
+    if (!e) e = gf_coord_db_commit(&c->db);
+    else if (s) gf_coord_db_rollback(&c->db);
+    if (e == GF_EDB) gf_coord_fatal(c, e);
     free(s);
 }
 
@@ -68,19 +69,49 @@ static void start_step(gf_coordinator *c, int step, int64_t now)
     static const gf_phase clock[3] = {GF_PH_ADVERT, GF_PH_MASKED, GF_PH_CROSS};
     c->xeval_step = step;
     c->deadline_ms = now + (int64_t)(c->cfg->timeout_s[clock[step]] * 1000);
+    if (step) gf_coord_fault(c, step == 1 ? "xeval_share" : "xeval_evaluate", 0);
+}
+
+/* One count from the database (-1 on error). */
+static int64_t count_of(gf_coordinator *c, const char *sql, int64_t round)
+{
+    sqlite3_stmt *q;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(c->db.db, sql, -1, &q, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(q, 1, round);
+    if (sqlite3_step(q) == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
 }
 
 int gf_coord_xeval_begin(gf_coordinator *c, int64_t now)
 {
     if (!c->cfg->cross_site_eval || c->version <= c->base_version) return 0;
-    int64_t round = c->round - 1, have = 0;
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(c->db.db, "SELECT count(*) FROM cross_site WHERE round = ?", -1, &q, NULL) != SQLITE_OK)
+    int64_t round = c->round - 1;
+    /* Done before a restart only when the stage closed: a coordinator killed
+     * after some hospitals' results were stored runs it again (fresh keys;
+     * the stored rows are replaced by the same metrics). */
+    if (count_of(c, "SELECT count(*) FROM audit WHERE event = 'cross_site_closed' AND json_extract(detail, '$.round') = ?",
+                 round) != 0)
         return 0;
-    sqlite3_bind_int64(q, 1, round);
-    if (sqlite3_step(q) == SQLITE_ROW) have = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    if (have) return 0; /* done before a restart */
+    /* A coordinator restarted at the end of the run first waits (at most the
+     * key deadline) for the hospitals of the last round to poll again: the
+     * stage asks those online when it opens. */
+    if (now - c->started_ms < (int64_t)(c->cfg->timeout_s[GF_PH_ADVERT] * 1000)) {
+        sqlite3_stmt *q;
+        int missing = 0;
+        if (sqlite3_prepare_v2(c->db.db, "SELECT site FROM round_sites WHERE round = ?", -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, round);
+            while (!missing && sqlite3_step(q) == SQLITE_ROW) {
+                const char *name = (const char *)sqlite3_column_text(q, 0);
+                missing = 1;
+                for (size_t i = 0; name && i < c->n_sites; i++)
+                    if (!strcmp(c->sites[i].name, name) && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS) missing = 0;
+            }
+            sqlite3_finalize(q);
+        }
+        if (missing) return -1;
+    }
     x_reset(c);
     size_t n = 0;
     for (size_t i = 0; i < c->n_sites && n < GF_XEVAL_MAX_PEERS; i++) {
@@ -95,6 +126,8 @@ int gf_coord_xeval_begin(gf_coordinator *c, int64_t now)
     audit(c, now, "cross_site_opened",
           json_pack("{s:I,s:I,s:s,s:o}", "round", (json_int_t)round, "model_version", (json_int_t)c->version,
                     "model_sha256", c->sha, "sites", names(c, is_in)));
+    if (c->fatal) return -1;
+    gf_coord_fault(c, "xeval_keys", 0);
     fprintf(stderr, "coordinator: cross-site evaluation of model version %lld with %zu hospitals\n",
             (long long)c->version, n);
     return 1;
@@ -116,6 +149,7 @@ int gf_coord_xeval_advance(gf_coordinator *c, int64_t now)
         return 0;
     }
     gf_coord_phase_done(c, now);
+    gf_coord_fault(c, "xeval_close", 1);
     audit(c, now, "cross_site_closed",
           json_pack("{s:I,s:I,s:o,s:o,s:o}", "round", (json_int_t)c->xeval_round, "model_version",
                     (json_int_t)c->version, "keyed", names(c, is_keyed), "shared", names(c, is_shared), "evaluated",
@@ -333,6 +367,7 @@ static void post_results(gf_coordinator *c, gf_https_req *r, gf_site *s)
     }
     if (!e) e = gf_coord_db_commit(&c->db);
     else gf_coord_db_rollback(&c->db);
+    if (!e) gf_coord_fault(c, "xeval_result", 0);
     json_decref(j);
     if (e) {
         gf_https_reply_error(r, status == 422 ? 422 : e == GF_EFORMAT ? 400 : 503,

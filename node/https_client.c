@@ -1,5 +1,6 @@
 #include "node/https_client.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,9 +160,14 @@ static gf_err perform(gf_https_client *c, const char *path, size_t cap, gf_https
         e = gf_fail(GF_ERANGE, "%s: response body over the cap of %zu bytes", url, cap);
     } else if (rc != CURLE_OK) {
         const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
-        int tls = rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
+        /* A peer that vanished mid-handshake (a coordinator killed or
+         * restarting) is the network, not a certificate problem: retried. */
+        long oserr = 0;
+        curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+        int gone = oserr == ECONNRESET || oserr == EPIPE || oserr == ECONNREFUSED || oserr == ECONNABORTED;
+        int tls = !gone && (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
                   rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CIPHER ||
-                  rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_CRL_BADFILE;
+                  rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_CRL_BADFILE);
         e = gf_fail(tls ? GF_ECRYPTO : GF_ENET, "%s: %s", url, why);
     }
     if (e == GF_OK) {

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,44 @@ static void nap(const node *n, long ms)
     }
 }
 
+/* ---- test hook ----
+ * Like SQLite's test hooks: with GAITFED_FAULT="<kill|stop>[-before]:<msg>[@<round>]"
+ * in the environment at start, the node sends itself SIGKILL (or SIGSTOP) the
+ * first time it has posted <msg> (advert, shares, masked, consistency,
+ * unmask) and the coordinator accepted it, or with "-before" right before it
+ * posts it. Used by tests/unit/test_faults.c; unset, it does nothing. */
+static struct {
+    int armed, sig, before;
+    long round;
+    char what[32];
+} fault;
+
+static void fault_init(void)
+{
+    const char *f = getenv("GAITFED_FAULT");
+    char act[16] = "", what[32] = "";
+    long round = 0;
+    if (!f || !*f || sscanf(f, "%15[a-z-]:%31[a-z_]@%ld", act, what, &round) < 2) return;
+    int before = strlen(act) > 7 && !strcmp(act + strlen(act) - 7, "-before");
+    if (before) act[strlen(act) - 7] = 0;
+    if (strcmp(act, "kill") && strcmp(act, "stop")) return;
+    fault.sig = strcmp(act, "kill") ? SIGSTOP : SIGKILL;
+    fault.before = before;
+    fault.round = round;
+    snprintf(fault.what, sizeof fault.what, "%s", what);
+    fault.armed = 1;
+}
+
+static void fault_point(node *n, const char *what, int before)
+{
+    if (!fault.armed || before != fault.before || strcmp(what, fault.what) || (fault.round && fault.round != n->round))
+        return;
+    fault.armed = 0;
+    nd_say(n, "GAITFED_FAULT: %s %s %s (round %" PRId64 " attempt %" PRId64 ")", fault.sig == SIGKILL ? "SIGKILL" : "SIGSTOP",
+           before ? "before posting" : "after posting", what, n->round, n->attempt);
+    raise(fault.sig);
+}
+
 /* ---- transport ---- */
 
 gf_err nd_get(node *n, const char *path, size_t cap, gf_https_resp *r)
@@ -96,7 +135,10 @@ answer nd_classify(node *n, const char *what, gf_https_resp *r, gf_err *e)
     if (r->status >= 200 && r->status < 300) return ANS_OK;
     if (r->status == 409 && !strcmp(r->error_code, "duplicate")) return ANS_OK;
     if (r->status == 409) return ANS_RETRY;
-    if (r->status == 410) return ANS_STALE;
+    if (r->status == 410) {
+        nd_say(n, "%s refused as late: HTTP 410 %s: %s", what, r->error_code, r->error_msg);
+        return ANS_STALE;
+    }
     if (r->status >= 500) {
         n->tx = 1;
         *e = gf_fail(GF_ENET, "%s: HTTP %ld %s: %s", what, r->status, r->error_code, r->error_msg);
@@ -450,6 +492,7 @@ static gf_err post_advert(node *n, const char *b64)
     char path[64];
     snprintf(path, sizeof path, "/v1/rounds/%lld/advert", (long long)n->round);
     gf_https_resp r;
+    fault_point(n, "advert", 1);
     gf_err e = nd_post(n, path, "application/json", NULL, body, strlen(body), &r);
     free(body);
     if (e) return e;
@@ -458,6 +501,7 @@ static gf_err post_advert(node *n, const char *b64)
     if (a == ANS_OK) {
         n->reached = OUT_ADVERT;
         if (n->o->verbose) nd_say(n, "round %" PRId64 " attempt %" PRId64 ": advert posted", n->round, n->attempt);
+        fault_point(n, "advert", 0);
     } else if (a == ANS_REFUSED) {
         n->failed = 1;
     }
@@ -598,6 +642,7 @@ static gf_err secagg_phase(node *n, const json_t *work, out_kind kind)
     }
     snprintf(path, sizeof path, "/v1/rounds/%lld/%s", (long long)n->round, out_ep[kind]);
     gf_https_resp r;
+    fault_point(n, out_ep[kind], 1);
     GF_TRY(nd_post(n, path, "application/octet-stream", NULL, n->out_msg, n->out_len, &r));
     answer a = nd_classify(n, out_ep[kind], &r, &e);
     gf_https_resp_free(&r);
@@ -616,6 +661,7 @@ static gf_err secagg_phase(node *n, const json_t *work, out_kind kind)
     } else if (n->o->verbose) {
         nd_say(n, "round %" PRId64 " attempt %" PRId64 ": %s posted", n->round, n->attempt, out_ep[kind]);
     }
+    fault_point(n, out_ep[kind], 0);
     return GF_OK;
 }
 
@@ -780,6 +826,7 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
     n->model_v = n->evaluated_v = -1;
     n->up_round = n->up_version = -1;
     n->xeval_done_v = -1;
+    fault_init();
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     gf_rng_derive(&n->rng, (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec, (uint64_t)getpid());

@@ -27,6 +27,7 @@ struct nd_xeval {
     uint8_t sha[32];
     uint8_t sk[32], pk[32];
     int key_posted, shared;
+    int key_accepted;    /* the coordinator took the key (202) */
     int sharing;         /* this site announced share: true */
 };
 
@@ -93,6 +94,7 @@ static gf_err post_key(node *n)
     answer a;
     gf_err e = post_json(n, "/v1/xeval/key", "cross-site key", j, &a);
     if (!e && (a == ANS_OK || a == ANS_REFUSED || a == ANS_STALE)) x->key_posted = 1;
+    if (!e && a == ANS_OK) x->key_accepted = 1;
     if (!e && a == ANS_OK)
         nd_say(n, "cross-site evaluation of model version %" PRId64 ": key posted (%s its local model)", x->version,
                x->sharing ? "sharing" : "not sharing");
@@ -266,6 +268,15 @@ static gf_err evaluate(node *n, const json_t *work)
 gf_err nd_xeval_step(node *n, const char *state, const json_t *work)
 {
     GF_TRY(session(n, work));
+    if (!strcmp(state, "xeval_key") && n->x->key_accepted) {
+        /* Asked again for a key the coordinator had accepted: it restarted and
+         * runs the stage anew. A fresh key, and everything again. */
+        nd_say(n, "cross-site evaluation of model version %" PRId64 ": the coordinator asks for a key again "
+                  "(restarted); starting over with a fresh one", n->x->version);
+        nd_xeval_free(n);
+        n->xeval_done_v = -1;
+        GF_TRY(session(n, work));
+    }
     if (!strcmp(state, "xeval_key")) return n->x->key_posted ? GF_OK : post_key(n);
     if (!strcmp(state, "xeval_share")) return share(n);
     if (!strcmp(state, "xeval_evaluate")) return evaluate(n, work);

@@ -3,7 +3,7 @@
 # the exact apt-get line. Quiet when everything is present.
 PKGS="build-essential pkg-config libcurl4-openssl-dev libssl-dev libjansson-dev libopenblas-dev
 libsqlite3-dev libevent-dev libzip-dev libcriterion-dev python3-numpy python3-torch clang
-sqlite3 openssl chromium"
+sqlite3 openssl chromium valgrind"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -278,6 +278,11 @@ Test(coord_api, one_site_cannot_submit_for_another_and_rules_hold)
     gf_identity_free(id1), gf_identity_free(id2), gf_trust_free(trust);
     gf_https_client_free(c1), gf_https_client_free(c2), gf_https_client_free(ev);
     stop(&f);
+    /* Refused handshakes are in the audit log (batched: the first batch at once). */
+    cr_assert_eq(tu_sh("test \"$(sqlite3 %s/coordinator.db \"select json_extract(detail, '$.tls_alerts') >= 1 from audit "
+                       "where event = 'connections_refused' order by seq limit 1\")\" = 1",
+                       f.dir),
+                 0, "no connections_refused audit row with the TLS refusals");
     /* The refused attempts left no participant behind: only h1's honest advert was recorded. */
     cr_assert_eq(tu_sh("test \"$(sqlite3 %s/coordinator.db 'select group_concat(site) from round_sites')\" = h1",
                        f.dir),

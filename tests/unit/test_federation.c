@@ -87,8 +87,17 @@ static void write_text(const char *path, const char *text)
  * so generous deadlines cost time only where a site is gone (test c waits out
  * one) and keep a loaded machine from turning a slow site into a dropout. The
  * train deadline is the window test (d) kills the coordinator in. */
-#define TIMEOUTS "{\"train\": 30, \"advert\": 8, \"shares\": 8, \"masked\": 8, \"consistency\": 8, \"unmask\": 8, " \
-                 "\"evaluate\": 20}"
+/* GF_SLOW=F (make test-valgrind: every process under memcheck) multiplies
+ * these deadlines and the liveness limits below; 1 when unset. */
+static double slow(void)
+{
+    const char *s = getenv("GF_SLOW");
+    double f = s && *s ? strtod(s, NULL) : 1;
+    return f >= 1 ? f : 1;
+}
+#define TIMEOUTS "{\"train\": %g, \"advert\": %g, \"shares\": %g, \"masked\": %g, \"consistency\": %g, \"unmask\": %g, " \
+                 "\"evaluate\": %g}"
+#define TIMEOUT_ARGS 30 * slow(), 8 * slow(), 8 * slow(), 8 * slow(), 8 * slow(), 8 * slow(), 20 * slow()
 
 /* Configs of one federation in root/name: coordinator (secure or plain,
  * `rounds` rounds, seed 7) and every node (hospital poll pace: poll_ms). */
@@ -109,7 +118,7 @@ static void fed_init(fed *f, const char *root, const char *name, int secure, int
              " \"min_sites\": 3, \"local_epochs\": 1, \"batch\": 32, \"lr\": 0.001, \"seed\": 7,\n"
              " \"model\": {\"arch\": \"lstm\", \"d_model\": 16, \"layers\": 1, \"dropout\": 0},\n"
              " \"timeouts_s\": " TIMEOUTS "}\n",
-             f->port, root, root, root, root, secure ? "true" : "false", rounds);
+             f->port, root, root, root, root, secure ? "true" : "false", rounds, TIMEOUT_ARGS);
     write_text(path, text);
     for (int i = 0; i < N_HOSP; i++) {
         snprintf(path, sizeof path, "%s/%s.json", f->dir, hosp[i]);
@@ -234,7 +243,7 @@ static void dump_logs(const fed *f)
 /* Deadlines here only bound how long a hung federation is waited for; under
  * ASan with other tests running in parallel a healthy run of 2 rounds has
  * taken over 90 s, so they are generous. */
-#define LIVENESS_S(s) (4.0 * (s))
+#define LIVENESS_S(s) (4.0 * (s) * slow())
 static void wait_all(fed *f, double timeout_s)
 {
     const char *who[N_HOSP + 2];
@@ -449,7 +458,10 @@ static void assert_cross_site(const fed *f, int rounds)
     uint32_t vl;
     memcpy(&vl, b + 4 + 4 + 32, 4); /* "GFUP" | version | 4 × i64 | val length | val | Δ | SHA-256 */
     cr_assert_eq(len, 4 + 4 + 32 + 4 + (size_t)vl + 4 * L + 32, "%s: unexpected layout", path);
-    float *theta = malloc(L * sizeof *theta), *d = (float *)(b + 4 + 4 + 32 + 4 + vl);
+    /* Δ follows the validation JSON: no alignment to rely on (UBSan). */
+    float *theta = malloc(L * sizeof *theta), *d = malloc(L * sizeof *d);
+    cr_assert(theta && d);
+    memcpy(d, b + 4 + 4 + 32 + 4 + vl, L * sizeof *d);
     gf_arena_pack(&m->params, theta);
     for (size_t k = 0; k < L; k++) theta[k] += d[k];
     gf_arena_unpack(&m->params, theta);
@@ -477,7 +489,7 @@ static void assert_cross_site(const fed *f, int rounds)
     /* The cell is not the global model's: the local model did travel. */
     cr_assert_neq(cross_value(f, "global", hosp[1], "$.subject_mean.rmse"), cross_value(f, hosp[0], hosp[1], "$.subject_mean.rmse"));
     json_decref(j);
-    free(is_val), free(theta), free(b);
+    free(is_val), free(theta), free(d), free(b);
     gf_dataset_free(&ds);
     gf_model_free(m);
 }
@@ -566,6 +578,11 @@ Test(federation, node_killed_mid_round_round_finishes_with_survivors)
     query(&f, "SELECT json_extract(detail, '$.phase') || ':' || json_extract(detail, '$.sites') FROM audit "
               "WHERE event = 'dropouts' ORDER BY seq LIMIT 1", first, sizeof first);
     cr_assert_str_eq(first, "shares:[\"video-clinic\"]", "first audited dropout: %s", first);
+    /* The shares phase ran into its deadline with 2 of 3 answers, and says so. */
+    query(&f, "SELECT json_extract(detail, '$.phase') || ':' || json_extract(detail, '$.answered') || '/' || "
+              "json_extract(detail, '$.expected') FROM audit WHERE event = 'phase_deadline' ORDER BY seq LIMIT 1",
+          first, sizeof first);
+    cr_assert_str_eq(first, "shares:2/3", "first audited deadline: %s", first);
     assert_audit_intact(&f);
 }
 
