@@ -163,6 +163,15 @@ static gf_err channels_insert(const gf_store *s)
     return e;
 }
 
+/* s with control bytes as '?', cut to cap - 1 bytes, into buf. */
+static const char *printable(const char *s, char *buf, size_t cap)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++) buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = 0;
+    return buf;
+}
+
 /* Blobs are only meaningful in the channel order they were written in. */
 static gf_err channels_check(const gf_store *s)
 {
@@ -182,10 +191,12 @@ static gf_err channels_check(const gf_store *s)
             if (rc != SQLITE_ROW && rc != SQLITE_DONE) { e = st_db_fail(s, "reading channels"); break; }
             const char *name = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
             const char *unit = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 1) : NULL;
-            if (!name || !unit || strcmp(name, CHANNELS[g].names[i]) || strcmp(unit, CHANNELS[g].unit))
+            if (!name || !unit || strcmp(name, CHANNELS[g].names[i]) || strcmp(unit, CHANNELS[g].unit)) {
+                char nb[48], ub[48]; /* the file's text, printable and short: errors are one line */
                 e = gf_fail(GF_EFORMAT, "%s: %s channel %d is '%s' (%s), this build expects '%s' (%s)", s->path,
-                            CHANNELS[g].kind, i, name ? name : "missing", unit ? unit : "-", CHANNELS[g].names[i],
-                            CHANNELS[g].unit);
+                            CHANNELS[g].kind, i, name ? printable(name, nb, sizeof nb) : "missing",
+                            unit ? printable(unit, ub, sizeof ub) : "-", CHANNELS[g].names[i], CHANNELS[g].unit);
+            }
         }
     sqlite3_finalize(q);
     return e;

@@ -646,3 +646,22 @@ Test(store, forbidden_meta_refused_on_load_regression)
         free(path);
     }
 }
+
+/* Found by tests/fuzz/fuzz_store.c: a channel's unit holding a newline went
+ * verbatim into the open error, which must be one line. */
+Test(store, changed_channel_error_is_one_line_regression)
+{
+    char *path = tmp_path("chan.db");
+    gf_dataset ds;
+    make_ds(&ds, 1, 1, 1, "H", 1, 9);
+    gf_store *s = open_new(path);
+    add_ok(s, &ds);
+    gf_store_close(s);
+    corrupt(path, "UPDATE channels SET unit = char(9, 10) || 'deg' WHERE kind = 'input' AND position = 2");
+    cr_assert_eq(gf_store_open(path, 0, &s), GF_EFORMAT);
+    cr_assert_null(s);
+    assert_msg_has("input channel 2 is 'hip_rotation_r' (??deg)");
+    cr_assert_null(strchr(gf_errmsg(), '\n'));
+    gf_dataset_free(&ds);
+    free(path);
+}
