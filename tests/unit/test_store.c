@@ -665,3 +665,29 @@ Test(store, changed_channel_error_is_one_line_regression)
     gf_dataset_free(&ds);
     free(path);
 }
+
+/* Found by tests/fuzz/fuzz_store.c: SQLite's message for a damaged schema
+ * quotes the file's text (here a table name with a newline) and went
+ * verbatim into the error, which must be one line. */
+Test(store, damaged_schema_error_is_one_line_regression)
+{
+    char *path = tmp_path("schema.db");
+    gf_dataset ds;
+    make_ds(&ds, 1, 1, 1, "H", 1, 11);
+    gf_store *s = open_new(path);
+    add_ok(s, &ds);
+    gf_store_close(s);
+    corrupt(path, "PRAGMA writable_schema = ON; UPDATE sqlite_master SET name = 't' || char(10) || 'rials', "
+                  "sql = 'CREATE TABLE' || char(10) || '(' WHERE name = 'trials'");
+    gf_err e = gf_store_open(path, 0, &s);
+    if (e == GF_OK) { /* SQLite may defer the schema check to the first statement */
+        gf_dataset got;
+        e = gf_store_load(s, 0, &got);
+        gf_store_close(s);
+    }
+    cr_assert_neq(e, GF_OK);
+    cr_assert(strstr(gf_errmsg(), "malformed database schema"), "%s", gf_errmsg());
+    cr_assert_null(strchr(gf_errmsg(), '\n'), "%s", gf_errmsg());
+    gf_dataset_free(&ds);
+    free(path);
+}
