@@ -91,14 +91,29 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	$(BIN) demo --out $(OUT)
 
-# libFuzzer targets, one per parser: build/fuzz/<name>; FUZZ_SECONDS each.
+# libFuzzer targets, one per parser: build/fuzz/<name>; FUZZ_SECONDS each
+# (FUZZ=name1 name2 ... runs only those, e.g. FUZZ=fuzz_wire_node). The
+# library is compiled once with coverage and sanitizers; any sanitizer report
+# (UBSan included) is a failure.
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_ALL     := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ         ?= $(FUZZ_ALL)
 FUZZ_SECONDS ?= 30
-FUZZ_CFLAGS  := -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -fsanitize=fuzzer,address,undefined
+FUZZ_SAN     := address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I.
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+build/fuzz/libgaitfed.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libgaitfed.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $(PKG_CFLAGS) -MMD -MP -o $@ $< build/fuzz/libgaitfed.a \
+	  $(PKG_LIBS) $(LDLIBS)
 fuzz: deps
-	@mkdir -p build/fuzz
-	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o build/fuzz/$$n $$f $(LIB_SRC) $(PKG_LIBS) $(LDLIBS); \
+	@$(MAKE) --no-print-directory $(FUZZ:%=build/fuzz/%)
+	@set -e; for n in $(FUZZ); do \
 	  mkdir -p build/fuzz/corpus-$$n; \
 	  if ! build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 -rss_limit_mb=2048 \
 	    build/fuzz/corpus-$$n tests/fuzz/seeds/$${n#fuzz_} > build/fuzz/$$n.log 2>&1; then \
@@ -108,4 +123,4 @@ fuzz: deps
 clean:
 	rm -rf build build-san bin
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_ALL:%=build/fuzz/%.d)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coordinator/wire.h"
 #include "crypto/hash.h"
 #include "crypto/secagg_msg.h"
 
@@ -160,24 +161,20 @@ static void post_advert(gf_coordinator *c, gf_https_req *r, gf_site *s)
         gf_https_reply_error(r, 413, "too_large", "JSON body over %u bytes", GF_JSON_CAP);
         return;
     }
-    json_error_t je;
-    json_t *j = json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, &je);
-    json_t *att = json_object_get(j, "attempt"), *ns = json_object_get(j, "n_samples"), *val = json_object_get(j, "val");
-    const char *adv = json_string_value(json_object_get(j, "advert"));
-    if (!j || !json_is_object(j) || !json_is_integer(att) || !json_is_integer(ns) || (val && !json_is_object(val)) ||
-        (c->cfg->secure && !adv)) {
-        gf_https_reply_error(r, 400, "bad_request", "advert: expected {attempt, n_samples, val, advert}%s%s",
-                             j ? "" : ": ", j ? "" : je.text);
+    gf_wire_advert wa;
+    if (gf_wire_parse_advert(b, n, c->cfg->secure, &wa)) {
+        gf_https_reply_error(r, 400, "bad_request", "%s", gf_errmsg());
+        return;
+    }
+    json_t *j = wa.root, *val = (json_t *)wa.val;
+    const char *adv = wa.advert;
+    if (wa.attempt != c->attempt) {
+        gf_https_reply_error(r, 410, "stale_round", "advert of attempt %" PRId64 ", this is %" PRId64, wa.attempt,
+                             c->attempt);
         json_decref(j);
         return;
     }
-    if (json_integer_value(att) != c->attempt) {
-        gf_https_reply_error(r, 410, "stale_round", "advert of attempt %" PRId64 ", this is %" PRId64,
-                             (int64_t)json_integer_value(att), c->attempt);
-        json_decref(j);
-        return;
-    }
-    if (json_integer_value(ns) < 1 || json_integer_value(ns) > 100000000) {
+    if (wa.n_samples < 1 || wa.n_samples > 100000000) {
         gf_https_reply_error(r, 422, "invalid", "advert: n_samples must be in 1..1e8");
         json_decref(j);
         return;
@@ -204,7 +201,7 @@ static void post_advert(gf_coordinator *c, gf_https_req *r, gf_site *s)
             return;
         }
     }
-    s->n_samples = json_integer_value(ns);
+    s->n_samples = wa.n_samples;
     json_t *tl = val ? json_object_get(val, "train_loss") : NULL;
     s->train_loss = json_is_number(tl) ? json_number_value(tl) : NAN;
     s->advertised = 1;
@@ -307,32 +304,25 @@ static void post_evaluations(gf_coordinator *c, gf_https_req *r, gf_site *s)
         gf_https_reply_error(r, 413, "too_large", "evaluations: JSON body over %u bytes", GF_EVAL_CAP);
         return;
     }
-    json_t *j = json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, NULL);
-    json_t *mv = json_object_get(j, "model_version"), *res = json_object_get(j, "results");
-    if (!json_is_integer(mv) || !json_is_array(res) || json_array_size(res) > 64) {
-        gf_https_reply_error(r, 400, "bad_request", "evaluations: expected {model_version, results[<=64]}");
-        json_decref(j);
+    gf_wire_evaluations ev;
+    if (gf_wire_parse_evaluations(b, n, &ev)) {
+        gf_https_reply_error(r, 400, "bad_request", "%s", gf_errmsg());
         return;
     }
-    if (json_integer_value(mv) != c->eval_version) {
+    json_t *j = ev.root;
+    if (ev.model_version != c->eval_version) {
         gf_https_reply_error(r, 410, "stale_round", "evaluations of version %" PRId64 ", expected %" PRId64,
-                             (int64_t)json_integer_value(mv), c->eval_version);
+                             ev.model_version, c->eval_version);
         json_decref(j);
         return;
     }
     int64_t now = gf_now_ms();
     gf_err e = gf_coord_db_begin(&c->db);
-    for (size_t i = 0; i < json_array_size(res) && !e; i++) {
-        json_t *it = json_array_get(res, i), *m = json_object_get(it, "metrics");
-        const char *cohort = json_string_value(json_object_get(it, "cohort"));
-        const char *norm = json_string_value(json_object_get(it, "norm"));
-        if (!cohort || !gf_name_valid(cohort) || !norm || (strcmp(norm, "own") && strcmp(norm, "pooled")) ||
-            !json_is_object(m)) {
-            e = gf_fail(GF_EFORMAT, "evaluations: results[%zu] needs a cohort name, norm own|pooled and metrics", i);
-            break;
-        }
-        char *ms = json_dumps(m, JSON_COMPACT);
-        e = ms ? gf_coord_db_put_eval(&c->db, c->eval_version, s->name, cohort, norm, ms, now)
+    for (size_t i = 0; i < ev.n && !e; i++) {
+        gf_wire_evaluation it;
+        if ((e = gf_wire_evaluation_item(&ev, i, &it))) break;
+        char *ms = json_dumps(it.metrics, JSON_COMPACT);
+        e = ms ? gf_coord_db_put_eval(&c->db, c->eval_version, s->name, it.cohort, it.norm, ms, now)
                : gf_fail(GF_ENOMEM, "out of memory");
         free(ms);
     }

@@ -123,6 +123,7 @@ gf_err gf_audit_append(sqlite3 *db, int64_t time_ms, const char *event, const ch
 
 static gf_err broken(gf_audit_report *r, int64_t seq, const char *fmt, const char *arg)
 {
+    if (seq < 1) seq = 1; /* an edited head can name row 0 or below; 0 would read as "intact" */
     r->first_bad = seq;
     snprintf(r->why, sizeof r->why, fmt, arg);
     return gf_fail(GF_EFORMAT, "audit log: row %lld: %s", (long long)seq, r->why);
@@ -134,7 +135,10 @@ gf_err gf_audit_verify(sqlite3 *db, gf_audit_report *r)
     int64_t head_seq;
     int present;
     uint8_t head_hash[32], prev[32] = {0};
-    GF_TRY(head(db, &head_seq, head_hash, &present));
+    gf_err he = head(db, &head_seq, head_hash, &present);
+    if (he == GF_EFORMAT) /* fill the report like any other break */
+        return broken(r, head_seq, "%s", "the head record's hash is malformed");
+    if (he) return he;
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db, "SELECT seq, time_ms, event, detail, prev_sha256, sha256 FROM audit ORDER BY seq", -1,
                            &q, NULL) != SQLITE_OK)
@@ -180,6 +184,8 @@ gf_err gf_audit_verify(sqlite3 *db, gf_audit_report *r)
     /* The head catches changes at the end of the chain: a deleted last row,
      * an appended row. */
     if (!present && r->rows) return broken(r, 1, "%s", "rows exist but the head record is missing");
+    if (present && head_seq < 0) /* else the report would name row 0 or below */
+        return broken(r, 1, "%s", "the head record names a negative seq (edited)");
     if (present && head_seq != r->rows)
         return broken(r, head_seq > r->rows ? r->rows + 1 : head_seq + 1, "%s",
                       head_seq > r->rows ? "missing at the end of the chain (deleted)"

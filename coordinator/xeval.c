@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coordinator/wire.h"
 #include "crypto/hash.h"
 #include "crypto/xeval.h"
 
@@ -181,11 +182,9 @@ static json_t *load_json(gf_https_req *r, size_t cap)
         gf_https_reply_error(r, 413, "too_large", "JSON body over %zu bytes", cap);
         return NULL;
     }
-    json_error_t je;
-    json_t *j = json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(j)) {
-        gf_https_reply_error(r, 400, "bad_request", "expected a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
-        json_decref(j);
+    json_t *j;
+    if (gf_wire_parse_object(b, n, &j)) {
+        gf_https_reply_error(r, 400, "bad_request", "%s", gf_errmsg());
         return NULL;
     }
     return j;
@@ -216,27 +215,24 @@ static void post_key(gf_coordinator *c, gf_https_req *r, gf_site *s)
     if (!want(r, "application/json")) return;
     json_t *j = load_json(r, KEY_CAP);
     if (!j) return;
-    const char *pk = json_string_value(json_object_get(j, "pk")), *cb = json_string_value(json_object_get(j, "cert"));
-    const char *sg = json_string_value(json_object_get(j, "sig"));
-    json_t *sh = json_object_get(j, "share");
-    uint8_t pkb[32], sig[GF_SIG_MAX], sha[32], msg[GF_XEVAL_KEYMSG_MAX], *cert = NULL;
-    size_t cl = 0, ml = 0;
+    uint8_t sha[32], msg[GF_XEVAL_KEYMSG_MAX];
+    size_t ml = 0;
     if (!same_version(c, r, json_object_get(j, "version"))) {
         json_decref(j);
         return;
     }
-    if (!pk || strlen(pk) != 64 || gf_unhex(pk, pkb, 32) || !sg || strlen(sg) != 2 * GF_SIG_MAX ||
-        gf_unhex(sg, sig, GF_SIG_MAX) || !cb || !json_is_boolean(sh) ||
-        gf_b64_decode(cb, 2 * GF_CERT_DER_MAX, &cert, &cl)) {
-        gf_https_reply_error(r, 400, "bad_request", "cross-site key: expected {version, pk (64 hex), cert (base64 DER), "
-                                                    "sig (128 hex), share (boolean)}");
+    gf_wire_xeval_key k;
+    if (gf_wire_xeval_key_fields(j, &k)) {
+        gf_https_reply_error(r, 400, "bad_request", "%s", gf_errmsg());
         json_decref(j);
         return;
     }
+    uint8_t *cert = k.cert;
+    size_t cl = k.cert_len;
     gf_peer who;
     gf_err e = gf_unhex(c->sha, sha, 32);
-    if (!e) e = gf_xeval_key_message(s->name, (uint64_t)c->version, sha, pkb, msg, &ml);
-    if (!e) e = gf_trust_verify(c->trust, cert, cl, msg, ml, sig, GF_SIG_MAX, &who);
+    if (!e) e = gf_xeval_key_message(s->name, (uint64_t)c->version, sha, k.pk, msg, &ml);
+    if (!e) e = gf_trust_verify(c->trust, cert, cl, msg, ml, k.sig, GF_SIG_MAX, &who);
     if (!e && strcmp(who.name, s->name)) e = gf_fail(GF_ECRYPTO, "cross-site key: certificate of %s, sent by %s", who.name, s->name);
     if (e) {
         free(cert);
@@ -244,11 +240,11 @@ static void post_key(gf_coordinator *c, gf_https_req *r, gf_site *s)
         gf_https_reply_error(r, 422, "invalid", "%s", gf_errmsg());
         return;
     }
-    memcpy(s->x_pk, pkb, 32);
-    memcpy(s->x_sig, sig, GF_SIG_MAX);
+    memcpy(s->x_pk, k.pk, 32);
+    memcpy(s->x_sig, k.sig, GF_SIG_MAX);
     s->x_cert = cert;
     s->x_cert_len = cl;
-    s->x_share = json_is_true(sh);
+    s->x_share = k.share;
     s->x_keyed = 1;
     json_decref(j);
     gf_https_reply_json(r, 202, json_pack("{s:s}", "status", "accepted"));
@@ -338,29 +334,29 @@ static void post_results(gf_coordinator *c, gf_https_req *r, gf_site *s)
     if (!want(r, "application/json")) return;
     json_t *j = load_json(r, GF_JSON_CAP);
     if (!j) return;
-    json_t *res = json_object_get(j, "results");
+    const json_t *res;
+    size_t nres;
     if (!same_version(c, r, json_object_get(j, "version"))) {
         json_decref(j);
         return;
     }
-    if (!json_is_array(res) || json_array_size(res) > GF_XEVAL_MAX_PEERS + 1) {
-        gf_https_reply_error(r, 400, "bad_request", "cross-site results: expected {version, results[<=%d]}",
-                             GF_XEVAL_MAX_PEERS + 1);
+    if (gf_wire_xeval_results(j, &res, &nres)) {
+        gf_https_reply_error(r, 400, "bad_request", "%s", gf_errmsg());
         json_decref(j);
         return;
     }
     int64_t now = gf_now_ms();
     gf_err e = gf_coord_db_begin(&c->db);
     int status = 400;
-    for (size_t i = 0; i < json_array_size(res) && !e; i++) {
-        json_t *it = json_array_get(res, i), *m = json_object_get(it, "metrics");
-        const char *model = json_string_value(json_object_get(it, "model"));
-        int known = model && (!strcmp(model, "global") || !strcmp(model, s->name));
-        for (size_t k = 0; model && !known && k < c->n_sites; k++)
+    for (size_t i = 0; i < nres && !e; i++) {
+        const json_t *m;
+        const char *model;
+        e = gf_wire_xeval_result_item(res, i, &model, &m);
+        int known = !e && (!strcmp(model, "global") || !strcmp(model, s->name));
+        for (size_t k = 0; !e && !known && k < c->n_sites; k++)
             known = !strcmp(c->sites[k].name, model) && is_shared(&c->sites[k]);
-        if (!known || !json_is_object(m) || !json_is_object(json_object_get(m, "subject_mean"))) {
-            e = gf_fail(GF_EFORMAT, "cross-site results[%zu]: model must be \"global\", the sender or a site that "
-                                    "shared its model, with metrics {subject_mean, ...}", i);
+        if (e || !known) {
+            e = gf_wire_xeval_result_unknown(i);
             status = 422;
             break;
         }

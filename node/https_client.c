@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "crypto/hash.h"
+#include "node/wire.h"
 
 struct gf_https_client {
     CURL *curl;
@@ -130,13 +131,7 @@ void gf_https_resp_free(gf_https_resp *r)
 
 static void parse_error_body(gf_https_resp *r)
 {
-    json_t *j = json_loadb((const char *)r->body, r->len, 0, NULL);
-    json_t *e = j ? json_object_get(j, "error") : NULL;
-    const char *code = json_string_value(json_object_get(e, "code"));
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    snprintf(r->error_code, sizeof r->error_code, "%s", code ? code : "");
-    snprintf(r->error_msg, sizeof r->error_msg, "%s", msg ? msg : "");
-    json_decref(j);
+    gf_wire_parse_error(r->body, r->len, r->error_code, sizeof r->error_code, r->error_msg, sizeof r->error_msg);
 }
 
 static gf_err perform(gf_https_client *c, const char *path, size_t cap, gf_https_resp *resp, struct curl_slist *hdr)

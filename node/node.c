@@ -29,6 +29,7 @@
 #include "node/https_client.h"
 #include "node/local.h"
 #include "node/node_internal.h"
+#include "node/wire.h"
 #include "sites/store.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -253,18 +254,16 @@ gf_err nd_hospital_data(node *n, gf_task task)
 
 gf_err nd_ensure_model(node *n, const json_t *work)
 {
-    const json_t *m = json_object_get(work, "model");
-    json_int_t v = json_integer_value(json_object_get(m, "version"));
-    json_int_t bytes = json_integer_value(json_object_get(m, "bytes"));
-    const char *sha = json_string_value(json_object_get(m, "sha256"));
-    if (!json_is_integer(json_object_get(m, "version")) || v < 0 || !sha || strlen(sha) != 64 || bytes < 1 ||
-        (size_t)bytes > MODEL_CAP)
-        return gf_fail(GF_EFORMAT, "work item: 'model' needs version >= 0, sha256 and bytes in 1..%zu", MODEL_CAP);
+    gf_wire_model wm;
+    GF_TRY(gf_wire_work_model(work, MODEL_CAP, &wm));
+    int64_t v = wm.version;
+    size_t bytes = wm.bytes;
+    const char *sha = wm.sha256;
     if (n->model && n->model_v == v && !strcmp(n->model_sha, sha)) return GF_OK;
     char path[64];
     snprintf(path, sizeof path, "/v1/models/%lld", (long long)v);
     gf_https_resp r;
-    GF_TRY(nd_get(n, path, (size_t)bytes, &r));
+    GF_TRY(nd_get(n, path, bytes, &r));
     gf_err e = GF_OK;
     if (r.status != 200) {
         n->tx = 1; /* not there yet, or the coordinator is busy: retry */
@@ -376,23 +375,14 @@ static void remove_update(const node *n, int64_t round, int64_t version)
 
 static gf_err parse_train(const node *n, const json_t *t, gf_local_config *lc, gf_task *task)
 {
-    const char *ts = json_string_value(json_object_get(t, "task"));
-    const char *norm = json_string_value(json_object_get(t, "normalization"));
-    json_int_t ep = json_integer_value(json_object_get(t, "epochs")), bs = json_integer_value(json_object_get(t, "batch"));
-    json_int_t seed = json_integer_value(json_object_get(t, "seed"));
-    double lr = json_number_value(json_object_get(t, "lr")), wd = json_number_value(json_object_get(t, "weight_decay"));
-    double gc = json_number_value(json_object_get(t, "grad_clip")), mu = json_number_value(json_object_get(t, "mu"));
-    if (!json_is_object(t) || !ts || gf_task_parse(ts, task) || ep < 1 || ep > 10000 || bs < 1 || bs > 65536 ||
-        !(lr > 0 && lr <= 10) || !(wd >= 0 && wd <= 10) || !(gc >= 0) || !(mu >= 0) || !isfinite(gc) || !isfinite(mu))
-        return gf_fail(GF_EFORMAT, "work item: 'train' needs task, epochs, batch, lr, weight_decay, grad_clip, mu, seed");
+    const char *norm;
+    GF_TRY(gf_wire_work_train(t, lc, task, &norm));
     /* Pooled statistics leave a site only masked, and only if its config allows it. */
     if (norm && !strcmp(norm, "global") && !n->cfg->norm_global)
         return gf_fail(GF_EINVAL, "the federation pools input statistics (\"normalization\": \"global\") but %s keeps "
                                   "its own at home (\"normalization\": \"own\" in its config)",
                        n->cfg->name);
-    *lc = (gf_local_config){.epochs = (int)ep, .batch = (int)bs, .lr = (float)lr, .weight_decay = (float)wd,
-                            .grad_clip = (float)gc, .mu = (float)mu, .seed = (uint64_t)seed,
-                            .threads = (int)n->cfg->threads};
+    lc->threads = (int)n->cfg->threads;
     return GF_OK;
 }
 
@@ -475,21 +465,9 @@ static gf_err ensure_update_(node *n, const json_t *work)
 
 static gf_err parse_secagg(node *n, const json_t *work)
 {
-    const json_t *s = json_object_get(work, "secagg");
-    const char *nonce = json_string_value(json_object_get(s, "nonce"));
-    json_int_t idx = json_integer_value(json_object_get(work, "index"));
-    gf_secagg_params p = {
-        .round_id = (uint64_t)json_integer_value(json_object_get(s, "round_id")),
-        .n = (uint32_t)json_integer_value(json_object_get(s, "n")),
-        .k = (uint32_t)json_integer_value(json_object_get(s, "k")),
-        .t = (uint32_t)json_integer_value(json_object_get(s, "t")),
-        .L = (uint32_t)json_integer_value(json_object_get(s, "L")),
-        .clip = json_number_value(json_object_get(s, "clip")),
-        .scale = json_number_value(json_object_get(s, "scale")),
-    };
-    if (!json_is_object(s) || !nonce || gf_unhex(nonce, p.nonce, 32) || idx < 1 || (uint64_t)idx > p.n)
-        return gf_fail(GF_EFORMAT, "work item: 'secagg' needs round_id, nonce (64 hex), n, k, t, L, clip, scale and "
-                                   "'index' in 1..n");
+    gf_secagg_params p;
+    uint32_t idx;
+    GF_TRY(gf_wire_work_secagg(work, &p, &idx));
     if (p.round_id != (uint64_t)n->round * 65536 + (uint64_t)n->attempt)
         return gf_fail(GF_EFORMAT, "work item: secagg round_id %" PRIu64 " is not round %" PRId64 " attempt %" PRId64,
                        p.round_id, n->round, n->attempt);
@@ -499,7 +477,7 @@ static gf_err parse_secagg(node *n, const json_t *work)
                        n->statistics ? "the statistics vector" : "the update", want);
     GF_TRY(gf_secagg_params_check(&p));
     n->sp = p;
-    n->index = (uint32_t)idx;
+    n->index = idx;
     return GF_OK;
 }
 
@@ -772,17 +750,16 @@ static gf_err step(node *n, long *wait_ms)
         gf_https_resp_free(&r);
         return e;
     }
-    json_t *w = json_loadb((const char *)r.body, r.len, JSON_REJECT_DUPLICATES, NULL);
+    gf_wire_work wk;
+    gf_err pe = gf_wire_parse_work(r.body, r.len, &wk);
     gf_https_resp_free(&r);
-    const char *st = json_string_value(json_object_get(w, "state"));
-    json_int_t round = json_integer_value(json_object_get(w, "round"));
-    json_int_t attempt = json_integer_value(json_object_get(w, "attempt"));
-    json_int_t retry = json_integer_value(json_object_get(w, "retry_after_ms"));
-    if (!st || round < 0 || attempt < 0) {
-        json_decref(w);
+    if (pe) {
         n->tx = 1;
-        return gf_fail(GF_EFORMAT, "GET /v1/work: not a work item");
+        return pe;
     }
+    json_t *w = wk.root;
+    const char *st = wk.state;
+    int64_t round = wk.round, attempt = wk.attempt, retry = wk.retry_after_ms;
     *wait_ms = retry > 0 && retry < n->cfg->poll_ms ? (long)retry : n->cfg->poll_ms;
     if (round != n->round || attempt != n->attempt) new_attempt(n, round, attempt);
     gf_err e = GF_OK;

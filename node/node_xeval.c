@@ -18,6 +18,7 @@
 #include "crypto/xeval.h"
 #include "node/local_internal.h"
 #include "node/node_internal.h"
+#include "node/wire.h"
 
 #define KEYS_CAP (2u << 20) /* the key list: ~1 KB per hospital */
 
@@ -127,41 +128,29 @@ static gf_err fetch_keys(node *n, keyring *k)
         gf_https_resp_free(&r);
         return e;
     }
-    json_t *j = json_loadb((const char *)r.body, r.len, JSON_REJECT_DUPLICATES, NULL);
+    gf_wire_keys wk;
+    gf_err e = gf_wire_parse_keys(r.body, r.len, n->x->version, &wk);
     gf_https_resp_free(&r);
-    json_t *ks = json_object_get(j, "keys");
-    size_t cnt = json_array_size(ks);
-    gf_err e = json_is_array(ks) && cnt <= GF_XEVAL_MAX_PEERS ? GF_OK
-                                                               : gf_fail(GF_EFORMAT, "GET /v1/xeval/keys: expected {keys[<=%d]}", GF_XEVAL_MAX_PEERS);
-    if (!e && json_integer_value(json_object_get(j, "version")) != n->x->version)
-        e = gf_fail(GF_EFORMAT, "GET /v1/xeval/keys: keys for another model version");
+    size_t cnt = wk.n;
     k->names = calloc(cnt ? cnt : 1, sizeof *k->names);
     k->pks = calloc(cnt ? cnt : 1, sizeof *k->pks);
     if (!e && (!k->names || !k->pks)) e = gf_fail(GF_ENOMEM, "out of memory");
     for (size_t i = 0; i < cnt && !e; i++) {
-        json_t *it = json_array_get(ks, i);
-        const char *nm = json_string_value(json_object_get(it, "site")), *pk = json_string_value(json_object_get(it, "pk"));
-        const char *cb = json_string_value(json_object_get(it, "cert")), *sg = json_string_value(json_object_get(it, "sig"));
-        uint8_t pkb[32], sig[GF_SIG_MAX], msg[GF_XEVAL_KEYMSG_MAX], *cert = NULL;
-        size_t ml = 0, cl = 0;
+        const gf_wire_key *it = &wk.keys[i];
+        const char *nm = it->site;
+        uint8_t msg[GF_XEVAL_KEYMSG_MAX];
+        size_t ml = 0;
         gf_peer who;
-        if (!nm || !gf_name_valid(nm) || !pk || strlen(pk) != 64 || gf_unhex(pk, pkb, 32) || !sg ||
-            strlen(sg) != 2 * GF_SIG_MAX || gf_unhex(sg, sig, GF_SIG_MAX) || !cb) {
-            e = gf_fail(GF_EFORMAT, "GET /v1/xeval/keys: entry %zu needs site, pk (64 hex), cert and sig (128 hex)", i);
-            break;
-        }
-        e = gf_b64_decode(cb, 2 * GF_CERT_DER_MAX, &cert, &cl);
-        if (!e) e = gf_xeval_key_message(nm, (uint64_t)n->x->version, n->x->sha, pkb, msg, &ml);
-        if (!e) e = gf_trust_verify(n->trust, cert, cl, msg, ml, sig, GF_SIG_MAX, &who);
-        free(cert);
+        e = gf_xeval_key_message(nm, (uint64_t)n->x->version, n->x->sha, it->pk, msg, &ml);
+        if (!e) e = gf_trust_verify(n->trust, it->cert, it->cert_len, msg, ml, it->sig, GF_SIG_MAX, &who);
         if (!e && (strcmp(who.name, nm) || who.role != GF_ROLE_HOSPITAL))
             e = gf_fail(GF_ECRYPTO, "cross-site key of '%s' comes with the certificate of %s (%s)", nm, who.name,
                         gf_role_name(who.role));
         if (e) break;
         snprintf(k->names[k->n], 64, "%s", nm);
-        memcpy(k->pks[k->n++], pkb, 32);
+        memcpy(k->pks[k->n++], it->pk, 32);
     }
-    json_decref(j);
+    gf_wire_keys_free(&wk);
     if (e) keyring_free(k);
     return e;
 }
@@ -218,10 +207,9 @@ static gf_err evaluate(node *n, const json_t *work)
 {
     struct nd_xeval *x = n->x;
     if (n->xeval_done_v == x->version) return GF_OK;
-    const json_t *xj = json_object_get(work, "xeval"), *senders = json_object_get(xj, "senders");
-    const char *norm = json_string_value(json_object_get(xj, "normalization"));
-    if (!json_is_array(senders) || json_array_size(senders) > GF_XEVAL_MAX_PEERS || !norm)
-        return gf_fail(GF_EFORMAT, "work item: 'xeval' needs senders[] and normalization");
+    const json_t *senders;
+    const char *norm;
+    GF_TRY(gf_wire_work_xeval(work, &senders, &norm));
     GF_TRY(nd_hospital_data(n, n->model_task));
     int pooled = !strcmp(norm, "global");
     if (pooled && !n->model->has_norm)
@@ -237,8 +225,7 @@ static gf_err evaluate(node *n, const json_t *work)
     if (!e && own && !(e = eval_theta(n, n->local_theta, mean, sd, &m))) e = add_result(res, n->cfg->name, m);
     int received = 0;
     for (size_t i = 0; i < json_array_size(senders) && !e; i++) {
-        const char *who = json_string_value(json_array_get(senders, i));
-        if (!who || !gf_name_valid(who)) { e = gf_fail(GF_EFORMAT, "work item: xeval.senders[%zu] is not a name", i); break; }
+        const char *who = json_string_value(json_array_get(senders, i)); /* a valid name (gf_wire_work_xeval) */
         if (!strcmp(who, n->cfg->name)) continue;
         size_t ki = 0;
         while (ki < k.n && strcmp(k.names[ki], who)) ki++;

@@ -62,13 +62,24 @@ _Static_assert(GF_T * GF_DIN * 4 == 7200 && GF_T * GF_NF * 4 == 10080 && GF_T * 
 
 /* ---------- small helpers ---------- */
 
+/* s with control bytes as '?', cut to cap - 1 bytes, into buf. */
+static const char *printable(const char *s, char *buf, size_t cap)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++) buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = 0;
+    return buf;
+}
+
 /* A foreign or damaged file is malformed input, not a database failure. */
 gf_err st_db_fail(const gf_store *s, const char *what)
 {
     int rc = sqlite3_errcode(s->db) & 0xff;
+    char m[256]; /* SQLite quotes a damaged schema's text: keep the error one line */
+    printable(sqlite3_errmsg(s->db), m, sizeof m);
     if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
-        return gf_fail(GF_EFORMAT, "%s: damaged or not a site store: %s (%s)", s->path, sqlite3_errmsg(s->db), what);
-    return gf_fail(GF_EDB, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+        return gf_fail(GF_EFORMAT, "%s: damaged or not a site store: %s (%s)", s->path, m, what);
+    return gf_fail(GF_EDB, "%s: %s: %s", s->path, what, m);
 }
 
 gf_err st_prep(const gf_store *s, const char *sql, sqlite3_stmt **st)
@@ -182,10 +193,12 @@ static gf_err channels_check(const gf_store *s)
             if (rc != SQLITE_ROW && rc != SQLITE_DONE) { e = st_db_fail(s, "reading channels"); break; }
             const char *name = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
             const char *unit = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 1) : NULL;
-            if (!name || !unit || strcmp(name, CHANNELS[g].names[i]) || strcmp(unit, CHANNELS[g].unit))
+            if (!name || !unit || strcmp(name, CHANNELS[g].names[i]) || strcmp(unit, CHANNELS[g].unit)) {
+                char nb[48], ub[48]; /* the file's text, printable and short: errors are one line */
                 e = gf_fail(GF_EFORMAT, "%s: %s channel %d is '%s' (%s), this build expects '%s' (%s)", s->path,
-                            CHANNELS[g].kind, i, name ? name : "missing", unit ? unit : "-", CHANNELS[g].names[i],
-                            CHANNELS[g].unit);
+                            CHANNELS[g].kind, i, name ? printable(name, nb, sizeof nb) : "missing",
+                            unit ? printable(unit, ub, sizeof ub) : "-", CHANNELS[g].names[i], CHANNELS[g].unit);
+            }
         }
     sqlite3_finalize(q);
     return e;

@@ -48,12 +48,16 @@ static gf_err read_meta(const gf_store *s, sqlite3_stmt *q, sqlite3_int64 cid, g
 {
     GF_TRY(copy_text(s, q, 4, m->subject_id, sizeof m->subject_id, "subject_id", cid));
     GF_TRY(copy_text(s, q, 5, m->speed, sizeof m->speed, "speed", cid));
+    /* What gf_store_add and the schema allow; a damaged or hand-edited file may hold anything. */
+    if (!m->subject_id[0] || !st_speed_ok(m->speed))
+        return gf_fail(GF_EFORMAT, "%s: cycle %lld: empty subject_id or speed not slow|med|fast|self", s->path,
+                       (long long)cid);
     m->height_m = (float)sqlite3_column_double(q, 6);
     m->weight_kg = (float)sqlite3_column_double(q, 7);
     m->cadence_spm = (float)sqlite3_column_double(q, 8);
     sqlite3_int64 trial = sqlite3_column_int64(q, 9);
-    if (trial < 1 || trial > INT32_MAX || !(m->weight_kg > 0) || !isfinite(m->weight_kg) || !isfinite(m->height_m) ||
-        !isfinite(m->cadence_spm))
+    if (trial < 1 || trial > INT32_MAX || !(m->weight_kg > 0) || !isfinite(m->weight_kg) || !(m->height_m >= 0) ||
+        !isfinite(m->height_m) || !(m->cadence_spm >= 0) || !isfinite(m->cadence_spm))
         return gf_fail(GF_EFORMAT, "%s: cycle %lld: trial number, weight, height or cadence out of range", s->path,
                        (long long)cid);
     m->trial = (int32_t)trial;

@@ -124,3 +124,28 @@ Test(audit, append_refuses_bad_rows)
     cr_assert_eq(r.rows, 0, "refused rows leave nothing behind");
     sqlite3_close(db);
 }
+
+/* Found by tests/fuzz/fuzz_audit.c: an edited head made the verifier report
+ * a broken chain with first_bad 0 (which reads as "intact") — a head seq of
+ * -1 or 0 — or with an empty report (a malformed head hash). */
+Test(audit, edited_head_names_a_row_regression)
+{
+    static const char *const edits[][2] = {
+        {"UPDATE audit_head SET seq = -1", "row 1: the head record names a negative seq"},
+        {"DELETE FROM audit; UPDATE audit_head SET seq = 0", "row 1: does not match the recorded head"},
+        {"UPDATE audit_head SET sha256 = ''", "row 4: the head record's hash is malformed"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+        sqlite3 *db;
+        cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+        cr_assert_eq(gf_audit_init(db), GF_OK);
+        for (int k = 0; k < 4; k++) cr_assert_eq(gf_audit_append(db, 1000 + k, "round_opened", "{}"), GF_OK);
+        cr_assert_eq(sqlite3_exec(db, edits[i][0], NULL, NULL, NULL), SQLITE_OK);
+        gf_audit_report r;
+        cr_assert_eq(gf_audit_verify(db, &r), GF_EFORMAT, "%s", edits[i][0]);
+        cr_assert_geq(r.first_bad, 1, "%s", edits[i][0]);
+        cr_assert_neq(r.why[0], 0);
+        cr_assert(strstr(gf_errmsg(), edits[i][1]), "%s: '%s'", edits[i][0], gf_errmsg());
+        sqlite3_close(db);
+    }
+}

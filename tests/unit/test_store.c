@@ -1,6 +1,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
+#include <sqlite3.h>
 
 #include "common/err.h"
 #include "common/fileio.h"
@@ -603,5 +604,90 @@ Test(store, fixed_import_time_is_stored_and_validated)
                        "imported_at > '2020'\")\" -gt 0", path), 0);
     gf_dataset_free(&a);
     gf_dataset_free(&b);
+    free(path);
+}
+
+/* Found by tests/fuzz/fuzz_store.c: rows the schema forbids (written with its
+ * CHECKs off) loaded as if valid: an unknown speed, an empty subject id, a
+ * negative height or cadence. */
+static void corrupt(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA ignore_check_constraints = ON", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+Test(store, forbidden_meta_refused_on_load_regression)
+{
+    static const char *const bad[][2] = {
+        {"UPDATE trials SET speed = x'db' WHERE id = 1", "speed not slow|med|fast|self"},
+        {"UPDATE subjects SET subject_id = '' WHERE id = 1", "empty subject_id"},
+        {"UPDATE subjects SET height_m = -1 WHERE id = 1", "trial number, weight, height or cadence out of range"},
+        {"UPDATE cycles SET cadence_spm = -5 WHERE id = 1", "trial number, weight, height or cadence out of range"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "meta%zu.db", i);
+        char *path = tmp_path(name);
+        gf_dataset ds, got;
+        make_ds(&ds, 2, 1, 1, "H", 1, 5);
+        gf_store *s = open_new(path);
+        add_ok(s, &ds);
+        gf_store_close(s);
+        corrupt(path, bad[i][0]);
+        cr_assert_eq(gf_store_open(path, 0, &s), GF_OK, "%s", gf_errmsg());
+        cr_assert_eq(gf_store_load(s, 0, &got), GF_EFORMAT, "%s", bad[i][0]);
+        assert_msg_has(bad[i][1]);
+        cr_assert_eq(got.n, 0);
+        gf_store_close(s);
+        gf_dataset_free(&ds);
+        free(path);
+    }
+}
+
+/* Found by tests/fuzz/fuzz_store.c: a channel's unit holding a newline went
+ * verbatim into the open error, which must be one line. */
+Test(store, changed_channel_error_is_one_line_regression)
+{
+    char *path = tmp_path("chan.db");
+    gf_dataset ds;
+    make_ds(&ds, 1, 1, 1, "H", 1, 9);
+    gf_store *s = open_new(path);
+    add_ok(s, &ds);
+    gf_store_close(s);
+    corrupt(path, "UPDATE channels SET unit = char(9, 10) || 'deg' WHERE kind = 'input' AND position = 2");
+    cr_assert_eq(gf_store_open(path, 0, &s), GF_EFORMAT);
+    cr_assert_null(s);
+    assert_msg_has("input channel 2 is 'hip_rotation_r' (??deg)");
+    cr_assert_null(strchr(gf_errmsg(), '\n'));
+    gf_dataset_free(&ds);
+    free(path);
+}
+
+/* Found by tests/fuzz/fuzz_store.c: SQLite's message for a damaged schema
+ * quotes the file's text (here a table name with a newline) and went
+ * verbatim into the error, which must be one line. */
+Test(store, damaged_schema_error_is_one_line_regression)
+{
+    char *path = tmp_path("schema.db");
+    gf_dataset ds;
+    make_ds(&ds, 1, 1, 1, "H", 1, 11);
+    gf_store *s = open_new(path);
+    add_ok(s, &ds);
+    gf_store_close(s);
+    corrupt(path, "PRAGMA writable_schema = ON; UPDATE sqlite_master SET name = 't' || char(10) || 'rials', "
+                  "sql = 'CREATE TABLE' || char(10) || '(' WHERE name = 'trials'");
+    gf_err e = gf_store_open(path, 0, &s);
+    if (e == GF_OK) { /* SQLite may defer the schema check to the first statement */
+        gf_dataset got;
+        e = gf_store_load(s, 0, &got);
+        gf_store_close(s);
+    }
+    cr_assert_neq(e, GF_OK);
+    cr_assert(strstr(gf_errmsg(), "malformed database schema"), "%s", gf_errmsg());
+    cr_assert_null(strchr(gf_errmsg(), '\n'), "%s", gf_errmsg());
+    gf_dataset_free(&ds);
     free(path);
 }
