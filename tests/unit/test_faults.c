@@ -35,6 +35,7 @@
 #include "common/fileio.h"
 #include "model/safetensors.h"
 #include "tests/unit/testutil.h"
+#include "tests/unit/proc_testutil.h"
 
 #define N_HOSP 3
 static const char *const hosp[N_HOSP] = {"imu-clinic", "optical-lab", "video-clinic"};
@@ -47,17 +48,6 @@ static const char *const hosp[N_HOSP] = {"imu-clinic", "optical-lab", "video-cli
 
 /* ---- fixtures (from test_federation.c) ---- */
 
-static const char *fed_data(void)
-{
-    static char dir[1024];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/gaitfed-federation-data", tmp && *tmp ? tmp : "/tmp");
-    cr_assert_eq(tu_sh("flock %s.lock sh -c 'test -e %s/.done || { rm -rf %s && %s synth --out %s --seed 5 "
-                       "> %s.log 2>&1 && touch %s/.done; }'",
-                       dir, dir, dir, tu_bin(), dir, dir, dir),
-                 0, "gaitfed synth failed, see %s.log", dir);
-    return dir;
-}
 
 static void make_pki(const char *root)
 {
@@ -68,17 +58,6 @@ static void make_pki(const char *root)
         cr_assert_eq(tu_sh("%s pki issue --dir %s/ca --name %s --role hospital > /dev/null", tu_bin(), root, hosp[i]), 0);
 }
 
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(s, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 typedef struct {
     char root[1024];  /* the test's directory: ca/ */
@@ -88,13 +67,6 @@ typedef struct {
     pid_t coord, node[N_HOSP], eval;
 } fed;
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    fputs(text, f);
-    cr_assert_eq(fclose(f), 0);
-}
 
 /* Deadlines: phases close as soon as everyone answered; they only matter
  * where a site is gone. The dropout tests wait out one (short, as in
@@ -205,35 +177,8 @@ static void run_all(fed *f, const char *coord_fault, const char *node_fault)
     f->eval = start_node(f, "bench", NULL);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
-/* Exit status of pid (128 + signal when killed), or -1 (then killed) after timeout_s. */
-static int wait_exit(pid_t pid, double timeout_s)
-{
-    double t0 = now_s();
-    for (;;) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-        if (now_s() - t0 > timeout_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            return -1;
-        }
-        sleep_ms(20);
-    }
-}
 
 /* 1 once pid has stopped itself (SIGSTOP), 0 if it exited or timeout_s passed. */
 static int wait_stopped(pid_t pid, double timeout_s)

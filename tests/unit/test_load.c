@@ -18,24 +18,12 @@
 #include <string.h>
 
 #include "tests/unit/testutil.h"
+#include "tests/unit/proc_testutil.h"
 
 #define N_NODES_DEFAULT 50
 
 #define DEFAULT_ROUNDS 2
 
-/* The synthetic cohort the federation tests use (seed 5), made once under
- * their lock: the same directory and command as test_federation.c's fed_data. */
-static const char *fed_data(void)
-{
-    static char dir[1024];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/gaitfed-federation-data", tmp && *tmp ? tmp : "/tmp");
-    cr_assert_eq(tu_sh("flock %s.lock sh -c 'test -e %s/.done || { rm -rf %s && %s synth --out %s --seed 5 "
-                       "> %s.log 2>&1 && touch %s/.done; }'",
-                       dir, dir, dir, tu_bin(), dir, dir, dir),
-                 0, "gaitfed synth failed, see %s.log", dir);
-    return dir;
-}
 
 static long query_long(const char *db, const char *sql)
 {

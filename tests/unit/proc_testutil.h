@@ -1,0 +1,82 @@
+/* Helpers of the tests that run real gaitfed processes on 127.0.0.1
+ * (federation, faults, hostile clients, load): the shared synthetic cohort,
+ * free ports, config files, clocks and waiting for children. */
+#ifndef GF_PROC_TESTUTIL_H
+#define GF_PROC_TESTUTIL_H
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/unit/testutil.h"
+
+/* One synthetic cohort (seed 5) shared by every process test, made once
+ * under a lock (the tests run in parallel processes). */
+static inline const char *fed_data(void)
+{
+    static char dir[1024];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/gaitfed-federation-data", tmp && *tmp ? tmp : "/tmp");
+    cr_assert_eq(tu_sh("flock %s.lock sh -c 'test -e %s/.done || { rm -rf %s && %s synth --out %s --seed 5 "
+                       "> %s.log 2>&1 && touch %s/.done; }'",
+                       dir, dir, dir, tu_bin(), dir, dir, dir),
+                 0, "gaitfed synth failed, see %s.log", dir);
+    return dir;
+}
+
+static inline int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(s, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static inline void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static inline void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Exit status of pid, or -1 (then killed) when it runs past timeout_s. */
+static inline int wait_exit(pid_t pid, double timeout_s)
+{
+    double t0 = now_s();
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        if (now_s() - t0 > timeout_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        sleep_ms(20);
+    }
+}
+
+#endif
