@@ -77,23 +77,6 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
 }
 
 /* `gaitfed <args…>` (this binary), stdout+stderr appended to log. */
-static pid_t spawn(const char *log, char *const *args)
-{
-    const char *self = gf_fedrun_self(); /* not /proc/self/exe: valgrind (make test-valgrind) */
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid != 0) return pid;
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-    }
-    execv(self, args);
-    _exit(127);
-}
-
 static int copy_file(const char *from, const char *to)
 {
     int in = open(from, O_RDONLY), out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -379,7 +362,7 @@ int bench_federation(int argc, char **argv)
     }
     snprintf(log, sizeof log, "%s/logs/coordinator.log", out);
     char *coord[] = {"gaitfed", "coordinator", "--config", cfg, "--port-file", portf, NULL};
-    kids[0] = (child){spawn(log, coord), -1, 0};
+    kids[0] = (child){gf_fedrun_spawn(log, coord), -1, 0};
     int nk = 1, port = 0;
     const char *err = NULL;
     for (int i = 0; i < (int)(200 * slow) && !port && !err; i++) { /* 20 s (× GF_SLOW) to bind */
@@ -418,7 +401,7 @@ int bench_federation(int argc, char **argv)
         }
         snprintf(log, sizeof log, "%s/logs/%s.log", out, names[i]);
         char *node[] = {"gaitfed", "node", "--config", ncfg, NULL};
-        kids[nk++] = (child){spawn(log, node), -1, 0};
+        kids[nk++] = (child){gf_fedrun_spawn(log, node), -1, 0};
     }
     double t_spawned = now_s();
     long long spawned_ms = wall_ms();

@@ -47,7 +47,7 @@ const char *gf_fedrun_self(void)
 }
 
 /* Runs `gaitfed <args…>` (this binary) with stdout+stderr to log; returns its pid. */
-static pid_t spawn(const char *log, char *const *args)
+pid_t gf_fedrun_spawn(const char *log, char *const *args)
 {
     const char *self = gf_fedrun_self();
     fflush(stdout);
@@ -67,7 +67,7 @@ static pid_t spawn(const char *log, char *const *args)
 /* Runs `gaitfed <args…>` to completion, quietly; 0 on success. */
 static int run(const char *log, char *const *args)
 {
-    pid_t pid = spawn(log, args);
+    pid_t pid = gf_fedrun_spawn(log, args);
     int st = 0;
     if (pid < 0 || waitpid(pid, &st, 0) < 0) return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -363,7 +363,7 @@ int gf_fedrun(const gf_fedrun_opts *o, gf_fedrun_result *res)
     if (wr) return fail(o, &p, "%s: cannot write", cfg);
     snprintf(log, sizeof log, "%s/logs/coordinator.log", out);
     char *coord[] = {"gaitfed", "coordinator", "--config", cfg, "--port-file", portf, NULL};
-    p.pid[p.n] = spawn(log, coord);
+    p.pid[p.n] = gf_fedrun_spawn(log, coord);
     snprintf(p.name[p.n++], 64, "coordinator");
     int port = 0;
     for (int i = 0; i < 200 && !port; i++) { /* up to 20 s for the coordinator to bind */
@@ -423,7 +423,7 @@ int gf_fedrun(const gf_fedrun_opts *o, gf_fedrun_result *res)
         if (wr) return fail(o, &p, "%s: cannot write", ncfg);
         snprintf(log, sizeof log, "%s/logs/%s.log", out, names[i]);
         char *node[] = {"gaitfed", "node", "--config", ncfg, NULL};
-        p.pid[p.n] = spawn(log, node);
+        p.pid[p.n] = gf_fedrun_spawn(log, node);
         snprintf(p.name[p.n++], 64, "%s", names[i]);
     }
     sqlite3 *db = NULL;

@@ -7,6 +7,8 @@
  * demo` and `gaitfed audit loso`. */
 #ifndef GF_CLI_FEDRUN_H
 #define GF_CLI_FEDRUN_H
+#include <sys/types.h>
+
 #include <jansson.h>
 
 #define GF_FEDRUN_MAX_SITES 11 /* hospitals in one run (+ evaluator + coordinator <= 16 processes) */
@@ -57,5 +59,9 @@ const char *gf_fedrun_self(void);
 /* `gaitfed synth --out DATA --seed seed` (this binary), output to log.
  * 0 on success. */
 int gf_fedrun_synth(const char *data, long seed, const char *log);
+
+/* Starts `gaitfed <args…>` (this binary, gf_fedrun_self) with stdout and
+ * stderr appended to log; returns its pid (-1 when fork fails). */
+pid_t gf_fedrun_spawn(const char *log, char *const *args);
 
 #endif
