@@ -35,6 +35,16 @@ Test(demo, federation_from_nothing)
                        "assert s['audit']['intact'] is True, s['audit']\n"
                        "assert len(s['cross_site']['rows']) == 5 and all(len(r['cells']) == 4 for r in s['cross_site']['rows']), cs[:300]\n\"", tu_python(), out),
                  0, "the demo's report lacks the audit status or the cross-site matrix");
+    /* The real federation's report, like the fixture's in test_report.c: summary.json
+     * recomputed from the database, and the page rendered by headless Chromium with
+     * every chart of a run with an evaluator and a cross-site matrix. */
+    cr_assert_eq(tu_sh("%s %s/tests/py/report_check.py numbers %s/coordinator.db %s/report", tu_python(), tu_root(), out,
+                       out),
+                 0, "the demo's summary.json disagrees with its database");
+    cr_assert_eq(tu_sh("%s %s/tests/py/report_check.py render %s/report audit-status table-verdict chart-cohort-rmse "
+                       "chart-site-rmse chart-site-spread chart-cadence chart-cross-site table-cross-site sec-curves",
+                       tu_python(), tu_root(), out),
+                 0, "the demo's report does not render in Chromium with every chart");
     cr_assert_eq(tu_sh("test ! -e %s/coordinator.db-wal || test ! -s %s/coordinator.db-wal", out, out), 0,
                  "the database stands alone");
     cr_assert_eq(tu_sh("%s -c \"\nimport json, sqlite3, sys\n"
