@@ -26,7 +26,7 @@ static const command commands[] = {
     {"report", cmd_report, "HTML report with plots (--db COORD.db --out DIR)"},
     {"audit", cmd_audit, "the audit chain (audit verify --db) and leave-one-site-out (audit loso --config)"},
     {"demo", cmd_demo, "a whole federation on localhost (make demo)"},
-    {"bench", cmd_bench, "benchmarks (gaitfed bench train: training throughput)"},
+    {"bench", cmd_bench, "benchmarks with ratios measured in the same run (bench train | secagg | federation)"},
 };
 
 static void usage(FILE *f)
