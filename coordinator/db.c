@@ -447,6 +447,18 @@ static gf_err sha_hex(const char *text, char hex[65])
     return GF_OK;
 }
 
+/* Appends an audit row whose detail is o (stolen; NULL: it could not be
+ * built, reported as "<what>: metrics are not JSON"). */
+static gf_err audit_obj(gf_coord_db *d, int64_t now_ms, const char *event, json_t *o, const char *what)
+{
+    char *detail = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!detail) return gf_fail(GF_EINVAL, "%s: %s: metrics are not JSON", d->path, what);
+    gf_err e = gf_coord_db_audit(d, now_ms, event, detail);
+    free(detail);
+    return e;
+}
+
 gf_err gf_coord_db_put_eval(gf_coord_db *d, int64_t model_version, const char *site, const char *cohort,
                             const char *norm, const char *metrics_json, int64_t now_ms)
 {
@@ -471,12 +483,9 @@ gf_err gf_coord_db_put_eval(gf_coord_db *d, int64_t model_version, const char *s
                               "pooled", json_object_get(m, "pooled"), "metrics_sha256", hex)
                   : NULL;
     json_decref(m);
-    char *detail = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!detail) return gf_fail(GF_EINVAL, "%s: evaluation of %s/%s: metrics are not JSON", d->path, site, cohort);
-    gf_err e = gf_coord_db_audit(d, now_ms, "evaluation", detail);
-    free(detail);
-    return e;
+    char what[160];
+    snprintf(what, sizeof what, "evaluation of %s/%s", site, cohort);
+    return audit_obj(d, now_ms, "evaluation", o, what);
 }
 
 gf_err gf_coord_db_put_cross(gf_coord_db *d, int64_t round, const char *model, const char *at_site,
@@ -497,12 +506,9 @@ gf_err gf_coord_db_put_cross(gf_coord_db *d, int64_t round, const char *model, c
                               "subject_mean", json_object_get(m, "subject_mean"), "metrics_sha256", hex)
                   : NULL;
     json_decref(m);
-    char *detail = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!detail) return gf_fail(GF_EINVAL, "%s: cross-site evaluation of %s at %s: metrics are not JSON", d->path, model, at_site);
-    gf_err e = gf_coord_db_audit(d, now_ms, "cross_site_evaluation", detail);
-    free(detail);
-    return e;
+    char what[160];
+    snprintf(what, sizeof what, "cross-site evaluation of %s at %s", model, at_site);
+    return audit_obj(d, now_ms, "cross_site_evaluation", o, what);
 }
 
 gf_err gf_coord_db_put_loso(gf_coord_db *d, const char *site, const char *result_json, int64_t now_ms)
@@ -515,10 +521,7 @@ gf_err gf_coord_db_put_loso(gf_coord_db *d, const char *site, const char *result
     GF_TRY(done(d, q, "storing a leave-one-site-out result"));
     json_t *m = json_loads(result_json, 0, NULL);
     json_t *o = m ? json_pack("{s:s,s:o}", "site", site, "result", m) : NULL;
-    char *detail = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!detail) return gf_fail(GF_EINVAL, "%s: leave-one-site-out result for %s is not JSON", d->path, site);
-    gf_err e = gf_coord_db_audit(d, now_ms, "loso_result", detail);
-    free(detail);
-    return e;
+    char what[128];
+    snprintf(what, sizeof what, "leave-one-site-out result for %s", site);
+    return audit_obj(d, now_ms, "loso_result", o, what);
 }
