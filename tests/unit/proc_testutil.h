@@ -4,6 +4,7 @@
 #ifndef GF_PROC_TESTUTIL_H
 #define GF_PROC_TESTUTIL_H
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/safetensors.h"
 #include "tests/unit/testutil.h"
 
 /* One synthetic cohort (seed 5) shared by every process test, made once
@@ -77,6 +79,33 @@ static inline int wait_exit(pid_t pid, double timeout_s)
         }
         sleep_ms(20);
     }
+}
+
+/* max |a - b| over every parameter (same names, same shapes), and max |a|. */
+static inline double max_diff(const gf_safetensors *a, const gf_safetensors *b, double *max_abs)
+{
+    cr_assert_eq(a->n, b->n);
+    double d = 0, m = 0;
+    for (int i = 0; i < a->n; i++) {
+        const gf_st_tensor *t = &a->t[i], *u = gf_safetensors_get(b, t->name);
+        cr_assert_not_null(u, "tensor %s missing", t->name);
+        cr_assert_eq(t->numel, u->numel);
+        for (size_t k = 0; k < t->numel; k++) {
+            d = fmax(d, fabs((double)t->data[k] - u->data[k]));
+            m = fmax(m, fabs((double)t->data[k]));
+        }
+    }
+    if (max_abs) *max_abs = m;
+    return d;
+}
+
+/* The bound on |θ_secure − θ_reference| after R FedAvg rounds of n sites: per
+ * round n encodings rounded to 1/scale plus one float32 ulp of max|θ|
+ * (test_federation.c explains it). */
+static inline double fixpoint_tolerance(double scale, int n, int rounds, double max_theta)
+{
+    double ulp = ldexp(1.0, (int)floor(log2(max_theta)) - 23);
+    return rounds * (n * 0.5 / scale + ulp);
 }
 
 #endif

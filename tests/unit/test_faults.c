@@ -281,31 +281,6 @@ static void load_version(const fed *f, int v, gf_safetensors *st)
     sqlite3_close(db);
 }
 
-static double max_diff(const gf_safetensors *a, const gf_safetensors *b, double *max_abs)
-{
-    cr_assert_eq(a->n, b->n);
-    double d = 0, m = 0;
-    for (int i = 0; i < a->n; i++) {
-        const gf_st_tensor *t = &a->t[i], *u = gf_safetensors_get(b, t->name);
-        cr_assert_not_null(u, "tensor %s missing", t->name);
-        cr_assert_eq(t->numel, u->numel);
-        for (size_t k = 0; k < t->numel; k++) {
-            d = fmax(d, fabs((double)t->data[k] - u->data[k]));
-            m = fmax(m, fabs((double)t->data[k]));
-        }
-    }
-    if (max_abs) *max_abs = m;
-    return d;
-}
-
-/* The fixed-point bound of test_federation.c: per round n encodings rounded
- * to 1/scale plus one float32 ulp of max|θ|. */
-static double fixpoint_tolerance(double scale, int n, int rounds, double max_theta)
-{
-    double ulp = ldexp(1.0, (int)floor(log2(max_theta)) - 23);
-    return rounds * (n * 0.5 / scale + ulp);
-}
-
 /* Version `version` of f equals ref's within the fixed-point bound (and
  * training moved it far beyond the bound). Returns the difference. */
 static double assert_same_model(const fed *f, const fed *ref, int version, const char *what)

@@ -264,37 +264,14 @@ static void load_version(const fed *f, int v, gf_safetensors *st)
     free(path);
 }
 
-/* max |a - b| over every parameter (same names, same shapes), and max |a|. */
-static double max_diff(const gf_safetensors *a, const gf_safetensors *b, double *max_abs)
-{
-    cr_assert_eq(a->n, b->n);
-    double d = 0, m = 0;
-    for (int i = 0; i < a->n; i++) {
-        const gf_st_tensor *t = &a->t[i], *u = gf_safetensors_get(b, t->name);
-        cr_assert_not_null(u, "tensor %s missing", t->name);
-        cr_assert_eq(t->numel, u->numel);
-        for (size_t k = 0; k < t->numel; k++) {
-            d = fmax(d, fabs((double)t->data[k] - u->data[k]));
-            m = fmax(m, fabs((double)t->data[k]));
-        }
-    }
-    if (max_abs) *max_abs = m;
-    return d;
-}
-
-/* The bound on |θ_secure − θ_plain| after R FedAvg rounds of n sites: each
+/* Secure against plain within fixpoint_tolerance (proc_testutil.h), the
+ * bound on |θ_secure − θ_plain| after R FedAvg rounds of n sites: each
  * round the masked sum carries n encodings rounded to 1/scale (≤ n·0.5/scale
  * per coordinate, all survive so the sum is not rescaled), and θ + Δ is
  * rounded to float32 in both runs (one unit in the last place of max|θ|,
  * 2^(e−23) for max|θ| in [2^e, 2^(e+1))). Local training is deterministic
  * (same seeds, same data), so the second round starts from models that
  * differ only by that much. */
-static double fixpoint_tolerance(double scale, int n, int rounds, double max_theta)
-{
-    double ulp = ldexp(1.0, (int)floor(log2(max_theta)) - 23);
-    return rounds * (n * 0.5 / scale + ulp);
-}
-
 static void assert_same_model(const fed *secure, const fed *plain, int version, const char *what)
 {
     gf_safetensors a, b, z;
