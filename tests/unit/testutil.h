@@ -1,4 +1,4 @@
-/* Helpers for tests: where the shared data, python oracle and binary are, and
+/* Helpers for tests: where the test data, python oracle and binary are, and
  * a private temporary directory per test process. */
 #ifndef GF_TESTUTIL_H
 #define GF_TESTUTIL_H
@@ -11,14 +11,14 @@
 
 #include "common/fileio.h"
 
-/* ../shared/data/opensim relative to the repository (GF_ROOT), or $GF_OPENSIM. */
+/* tests/data/opensim in the repository (GF_ROOT), or $GF_OPENSIM. */
 static inline const char *tu_opensim_dir(void)
 {
     static char buf[4096];
     const char *e = getenv("GF_OPENSIM");
     if (e) return e;
     const char *root = getenv("GF_ROOT");
-    snprintf(buf, sizeof buf, "%s/../shared/data/opensim", root ? root : ".");
+    snprintf(buf, sizeof buf, "%s/tests/data/opensim", root ? root : ".");
     return buf;
 }
 static inline const char *tu_python(void) { const char *p = getenv("GF_PYTHON"); return p ? p : "/usr/bin/python3"; }
