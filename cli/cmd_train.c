@@ -30,7 +30,7 @@ static const char *USAGE =
     "gaitfed train --data F.npz|SITE.db [--model transformer|lstm|gru|tcn] [--task forces|moments] [--epochs N]\n"
     "              [--folds K (0: no cross-validation)] [--patience N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
     "              [--out M.safetensors] [--d-model N] [--layers N] [--heads N] [--ff N] [--dropout X]\n"
-    "              [--kernel N (tcn)]";
+    "              [--kernel N (tcn)] [--test-subjects ID,ID,...|@FILE]";
 
 static uint64_t sub_seed(uint64_t seed, uint64_t stream)
 {
@@ -127,18 +127,34 @@ static int count_subjects(const char *const *ids, const int *sel, int want, int 
     return c;
 }
 
+/* The distinct ids of n cycles, sorted, as a JSON array (NULL on ENOMEM). */
+static json_t *distinct_ids(const char *const *ids, int n)
+{
+    const char **t = malloc((size_t)(n ? n : 1) * sizeof *t);
+    json_t *a = json_array();
+    if (!t || !a) { free(t); json_decref(a); return NULL; }
+    memcpy(t, ids, (size_t)n * sizeof *t);
+    qsort(t, (size_t)n, sizeof *t, cmp_str);
+    int bad = 0;
+    for (int i = 0; i < n; i++)
+        if (!i || strcmp(t[i - 1], t[i])) bad |= json_array_append_new(a, json_string(t[i]));
+    free(t);
+    if (bad) { json_decref(a); return NULL; }
+    return a;
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *data = NULL, *model_s = "transformer", *task_s = NULL, *epochs_s = "300", *folds_s = "5",
                *patience_s = "30", *batch_s = "64", *lr_s = "1e-4", *seed_s = "0", *threads_s = NULL,
                *out = "model.safetensors", *dm_s = NULL, *layers_s = NULL, *heads_s = NULL, *ff_s = NULL,
-               *dropout_s = NULL, *kernel_s = NULL;
+               *dropout_s = NULL, *kernel_s = NULL, *test_s = NULL;
     cli_opt opts[] = {{"--data", 1, &data},       {"--model", 1, &model_s},   {"--task", 1, &task_s},
                       {"--epochs", 1, &epochs_s}, {"--folds", 1, &folds_s},   {"--patience", 1, &patience_s},
                       {"--batch", 1, &batch_s},   {"--lr", 1, &lr_s},         {"--seed", 1, &seed_s},
                       {"--threads", 1, &threads_s}, {"--out", 1, &out},       {"--d-model", 1, &dm_s},
                       {"--layers", 1, &layers_s}, {"--heads", 1, &heads_s},   {"--ff", 1, &ff_s},
-                      {"--dropout", 1, &dropout_s}, {"--kernel", 1, &kernel_s}};
+                      {"--dropout", 1, &dropout_s}, {"--kernel", 1, &kernel_s}, {"--test-subjects", 1, &test_s}};
     int rc = cli_parse("train", USAGE, argc, argv, opts, (int)(sizeof opts / sizeof *opts), NULL, 0, NULL);
     if (rc) return rc;
     if (!data) return cli_usage("train", USAGE, "--data is required");
@@ -180,9 +196,13 @@ int cmd_train(int argc, char **argv)
             return 1;
         }
     }
-    cli_data d;
-    gf_err e = cli_data_load(data, task_s ? &task_opt : NULL, &d);
+    char **named = NULL; /* --test-subjects */
+    int n_named = 0;
+    gf_err e = test_s ? cli_id_list("--test-subjects", test_s, &named, &n_named) : GF_OK;
     if (e) return cli_fail(e);
+    cli_data d;
+    e = cli_data_load(data, task_s ? &task_opt : NULL, &d);
+    if (e) { cli_id_list_free(named, n_named); return cli_fail(e); }
     cfg.d_out = d.D;
     { /* configuration errors before any work */
         gf_model *probe;
@@ -206,9 +226,15 @@ int cmd_train(int argc, char **argv)
     gf_metrics met;
     memset(&met, 0, sizeof met);
     int have_met = 0, n_pool_subj = 0, n_pool = 0, n_test = 0, n_test_subj = 0, chosen = (int)epochs;
-    json_t *meta = NULL, *report = NULL;
+    json_t *meta = NULL, *report = NULL, *test_list = NULL;
     if (!is_test || !sel) { e = gf_fail(GF_ENOMEM, "out of memory"); goto done; }
-    if ((e = gf_split_holdout(d.ids, n, 0.2, (uint64_t)seed, is_test, &n_test_subj))) goto done;
+    if (named && (e = gf_split_named(d.ids, n, (const char *const *)named, n_named, is_test, &n_test_subj))) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", gf_errmsg());
+        e = gf_fail(e, "--test-subjects: %s (%s)", msg, data);
+        goto done;
+    }
+    if (!named && (e = gf_split_holdout(d.ids, n, 0.2, (uint64_t)seed, is_test, &n_test_subj))) goto done;
     for (int i = 0; i < n; i++) sel[i] = is_test[i];
     if ((e = cli_gather(d.ds.x, rx, n, sel, 0, &pool_x, &n_pool))) goto done;
     if ((e = cli_gather(d.y, ry, n, sel, 0, &pool_y, &n_pool))) goto done;
@@ -223,9 +249,10 @@ int cmd_train(int argc, char **argv)
         else pool_ids[a++] = d.ids[i];
     }
     n_pool_subj = count_subjects(d.ids, sel, 0, n);
-    printf("train: %s, %d cycles (%s, %s): pool %d subjects / %d cycles, test %d subjects / %d cycles (seed %ld)\n",
+    printf("train: %s, %d cycles (%s, %s): pool %d subjects / %d cycles, test %d subjects / %d cycles (%s, seed %ld)\n",
            data, n, gf_task_name(d.task), gf_task_units(d.task), n_pool_subj, n_pool,
-           n_test_subj, n_test, seed);
+           n_test_subj, n_test, named ? "named test subjects" : "seeded 20 % hold-out", seed);
+    if (!(test_list = distinct_ids(test_ids, n_test))) { e = gf_fail(GF_ENOMEM, "out of memory"); goto done; }
     char extra[64] = "";
     if (arch == GF_ARCH_TRANSFORMER) snprintf(extra, sizeof extra, ", %d heads, FFN %d", cfg.n_heads, cfg.d_ff);
     if (arch == GF_ARCH_TCN) /* receptive field 1 + 2 (K-1) (2^L - 1) samples */
@@ -336,7 +363,13 @@ int cmd_train(int argc, char **argv)
     if (!e) e = gf_meta_set(meta, "clip", "%.9g", tc.clip);
     if (!e) e = gf_meta_set(meta, "loss", "mse");
     if (!e) e = gf_meta_set(meta, "normalization", "own");
-    if (!e) e = gf_meta_set(meta, "protocol", "gait2hip-60: 20%% subject hold-out, %ld-fold group CV, median best epoch", folds);
+    if (!e) e = gf_meta_set(meta, "protocol", "gait2hip-60: %s, %ld-fold group CV, median best epoch",
+                            named ? "named test subjects" : "20% subject hold-out", folds);
+    if (!e) {
+        char *tl = json_dumps(test_list, JSON_COMPACT);
+        e = tl ? gf_meta_set(meta, "test_subjects", "%s", tl) : gf_fail(GF_ENOMEM, "out of memory");
+        free(tl);
+    }
     if (e) goto done;
     if ((e = gf_safetensors_save_model(out, m, meta))) goto done;
 
@@ -371,9 +404,11 @@ int cmd_train(int argc, char **argv)
                                   f2d(cfg.dropout), "lr", lr, "weight_decay", f2d(tc.opt.weight_decay), "batch",
                                   (int)batch, "clip", f2d(tc.clip), "max_epochs", (int)epochs, "patience",
                                   (int)patience));
-    json_object_set_new(report, "split", json_pack("{s:f, s:i, s:i, s:i, s:i}", "test_fraction", 0.2,
-                                                   "pool_cycles", n_pool, "test_cycles", n_test, "test_subjects",
-                                                   n_test_subj, "pool_subjects", n_pool_subj));
+    json_object_set_new(report, "split", json_pack("{s:o, s:s, s:i, s:i, s:i, s:i, s:O}", "test_fraction",
+                                                   named ? json_null() : json_real(0.2), "test_selection",
+                                                   named ? "named" : "seeded", "pool_cycles", n_pool, "test_cycles",
+                                                   n_test, "test_subjects", n_test_subj, "pool_subjects", n_pool_subj,
+                                                   "test_subject_ids", test_list));
     json_object_set_new(report, "cross_validation", cv);
     json_object_set_new(report, "chosen_epochs", json_integer(chosen));
     json_object_set_new(report, "final_train_loss", loss_array(tr.train_loss, tr.n_epochs));
@@ -404,6 +439,8 @@ done:
     gf_model_free(m);
     json_decref(meta);
     json_decref(report);
+    json_decref(test_list);
+    cli_id_list_free(named, n_named);
     free(is_test); free(sel); free(pool_x); free(pool_y); free(test_x); free(test_y); free(pred);
     free(pool_ids); free(test_ids); free(test_speeds); free(fold); free(best_epochs); free(fr);
     cli_data_free(&d);

@@ -74,6 +74,32 @@ gf_err gf_split_holdout(const char *const *ids, int n, double frac, uint64_t see
     return GF_OK;
 }
 
+gf_err gf_split_named(const char *const *ids, int n, const char *const *names, int n_names, unsigned char *is_test,
+                      int *n_test_subjects)
+{
+    if (n_names < 1) return gf_fail(GF_EINVAL, "no subject named");
+    gf_rng rng; /* the distinct ids come shuffled; sorted again right away */
+    gf_rng_derive(&rng, 0, 0);
+    subj *s;
+    int ns;
+    GF_TRY(distinct_shuffled(ids, n, NULL, &rng, &s, &ns));
+    qsort(s, (size_t)ns, sizeof *s, cmp_subj);
+    gf_err e = GF_OK;
+    for (int k = 0; k < n_names && !e; k++) {
+        subj key = {names[k], 0};
+        subj *f = names[k] ? bsearch(&key, s, (size_t)ns, sizeof *s, cmp_subj) : NULL;
+        if (!f) e = gf_fail(GF_ENOTFOUND, "subject '%s' is not in the data", names[k] ? names[k] : "");
+        else if (f->group == 1) e = gf_fail(GF_EINVAL, "subject '%s' named twice", names[k]);
+        else f->group = 1;
+    }
+    if (!e && n_names >= ns)
+        e = gf_fail(GF_EINVAL, "all %d subjects of the data are named; none is left to train on", ns);
+    for (int i = 0; !e && i < n; i++) is_test[i] = group_of(s, ns, ids[i]) == 1;
+    free(s);
+    if (!e && n_test_subjects) *n_test_subjects = n_names;
+    return e;
+}
+
 gf_err gf_split_kfold(const char *const *ids, int n, const unsigned char *use, int k, uint64_t seed, int *fold)
 {
     if (k < 2) return gf_fail(GF_EINVAL, "cross-validation: %d folds (at least 2)", k);

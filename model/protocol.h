@@ -16,6 +16,13 @@
 gf_err gf_split_holdout(const char *const *ids, int n, double frac, uint64_t seed, unsigned char *is_test,
                         int *n_test_subjects);
 
+/* Hold-out of named subjects: is_test[i] = 1 for the cycles whose id is one
+ * of names[0..n_names). Every name must occur in ids (GF_ENOTFOUND naming the
+ * first that does not), no name twice, and at least one subject must remain
+ * in the pool. *n_test_subjects (may be NULL) receives n_names. */
+gf_err gf_split_named(const char *const *ids, int n, const char *const *names, int n_names, unsigned char *is_test,
+                      int *n_test_subjects);
+
 /* k-fold by subject over the cycles with use[i] != 0 (use NULL: all cycles):
  * the S distinct ids among them are permuted and subject j of the permutation
  * goes to fold j % k, so fold sizes (in subjects) differ by at most one.

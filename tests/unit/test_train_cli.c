@@ -193,3 +193,60 @@ Test(train_cli, bad_input_one_line_nonzero_no_output)
         cr_assert_eq(tu_sh("test ! -e %s/M.safetensors && test ! -e %s/Y.npz", d, d), 0, "'%s' wrote output", cases[i].args);
     }
 }
+
+/* --test-subjects holds out exactly the named subjects (the published
+ * Gait2Hip-60 test split), from a list or a file; the metrics file and the
+ * checkpoint record them, and so does the seeded default. numpy counts the
+ * named subjects' cycles in the NPZ independently. */
+#define PUBLISHED_TEST "H06,H08,H18,H19,H25,H28,H29,H40,H45,H51,H56,H60"
+Test(train_cli, named_test_subjects_are_held_out_exactly)
+{
+    const char *d = tu_dir(), *B = tu_bin(), *py = tu_python();
+    cr_assert_eq(tu_sh("%s synth --out %s/D --seed 1 > %s/synth.log 2>&1", B, d, d), 0, "synth failed");
+    cr_assert_eq(tu_sh("cd %s && %s train --data D/Gait2Hip_MF60.npz " SMALL " --epochs 1 --folds 2 --seed 4 "
+                       "--test-subjects " PUBLISHED_TEST " --out A.safetensors > A.out 2>&1", d, B), 0,
+                 "train --test-subjects failed: %s/A.out", d);
+    /* the same list from a file: comments, newlines and spaces; in another order */
+    cr_assert_eq(tu_sh("cd %s && printf '# published split\\nH60 H56, H51\\nH45,H40,H29,H28 # two\\nH25 H19 H18 H08 H06\\n' > t.txt && "
+                       "%s train --data D/Gait2Hip_MF60.npz " SMALL " --epochs 1 --folds 2 --seed 4 --test-subjects @t.txt "
+                       "--out B.safetensors > B.out 2>&1", d, B), 0, "train --test-subjects @FILE failed: %s/B.out", d);
+    cr_assert_eq(tu_sh("cd %s && %s train --data D/Gait2Hip_MF60.npz " SMALL " --epochs 1 --folds 0 --seed 4 "
+                       "--out C.safetensors > C.out 2>&1", d, B), 0, "seeded train failed: %s/C.out", d);
+    cr_assert_eq(tu_sh("cd %s && %s -c \"\n"
+                       "import json, numpy as np\n"
+                       "z = np.load('D/Gait2Hip_MF60.npz')\n"
+                       "ids = [str(s) for s in z['subject_id']]\n"
+                       "want = sorted('" PUBLISHED_TEST "'.split(','))\n"
+                       "a, b, c = (json.load(open(f + '.metrics.json')) for f in 'ABC')\n"
+                       "for j in (a, b):\n"
+                       "    s = j['split']\n"
+                       "    assert s['test_selection'] == 'named' and s['test_fraction'] is None, s\n"
+                       "    assert s['test_subject_ids'] == want, s['test_subject_ids']\n"
+                       "    assert s['test_cycles'] == sum(i in want for i in ids), (s['test_cycles'], sum(i in want for i in ids))\n"
+                       "    assert s['pool_subjects'] == len(set(ids)) - 12 and s['pool_cycles'] == len(ids) - s['test_cycles']\n"
+                       "    assert sorted(j['test']['per_subject']) == want, sorted(j['test']['per_subject'])\n"
+                       "assert a['test'] == b['test'], 'the list and the file gave different test metrics'\n"
+                       "s = c['split']\n"
+                       "assert s['test_selection'] == 'seeded' and s['test_fraction'] == 0.2 and len(s['test_subject_ids']) == 12, s\n"
+                       "assert s['test_subject_ids'] == sorted(c['test']['per_subject'])\n"
+                       "assert s['test_cycles'] == sum(i in s['test_subject_ids'] for i in ids)\n"
+                       "for f, w in (('A', want), ('C', s['test_subject_ids'])):\n"
+                       "    h = open(f + '.safetensors', 'rb').read()\n"
+                       "    n = int.from_bytes(h[:8], 'little')\n"
+                       "    meta = json.loads(h[8:8 + n])['__metadata__']\n"
+                       "    assert json.loads(meta['test_subjects']) == w, meta['test_subjects']\n"
+                       "\"", d, py), 0, "the named split is not what was asked (see above)");
+
+    /* Refused, one line, no checkpoint: an unknown subject, a repeated one, all of them, an empty list, no file. */
+    const char *bad[][2] = {{"H06,X99", "'X99' is not in the data"}, {"H06,H08,H06", "'H06' named twice"},
+                            {",", "names no subject"}, {"@missing.txt", "missing.txt"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(tu_sh("cd %s && %s train --data D/Gait2Hip_MF60.npz " SMALL " --epochs 1 --folds 0 --test-subjects '%s' "
+                           "--out X.safetensors > x.out 2> x.err", d, B, bad[i][0]), 1, "--test-subjects %s not refused", bad[i][0]);
+        cr_assert_eq(tu_sh("cd %s && test $(wc -l < x.err) -eq 1 && grep -q -- \"--test-subjects: .*%s\" x.err && "
+                           "test ! -e X.safetensors", d, bad[i][1]), 0, "--test-subjects %s: not one line naming the problem", bad[i][0]);
+    }
+    cr_assert_eq(tu_sh("cd %s && %s -c \"import numpy as np; print(','.join(sorted(set(str(s) for s in np.load('D/Gait2Hip_MF60.npz')['subject_id']))))\" > all.txt && "
+                       "%s train --data D/Gait2Hip_MF60.npz " SMALL " --epochs 1 --folds 0 --test-subjects @all.txt --out X.safetensors 2> x.err; "
+                       "test $? -eq 1 && grep -q 'none is left to train on' x.err", d, py, B), 0, "every subject held out was not refused");
+}
