@@ -6,7 +6,10 @@
 
 #include "cli/cli.h"
 #include "common/fileio.h"
+#include "common/idlist.h"
 #include "sites/dataset.h"
+
+#define CLI_ID_FILE_CAP (1u << 20) /* --test-subjects @FILE */
 
 int cli_fail(gf_err e)
 {
@@ -81,69 +84,20 @@ int cli_double(const char *cmd, const char *usage, const char *name, const char 
     return 0;
 }
 
-/* A list of subject ids: "H06,H08 H18" or "@FILE" (ids separated by commas or
- * white space, '#' to the end of a line is a comment; at most 1 MiB). */
-#define ID_LIST_FILE_CAP (1u << 20)
-#define ID_LIST_MAX 100000
-static int id_sep(char c) { return c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-gf_err cli_id_list(const char *what, const char *s, char ***out, int *n)
+gf_err cli_id_list(const char *what, const char *s, char ***ids, int *n)
 {
-    *out = NULL;
-    *n = 0;
+    if (s[0] != '@') return gf_idlist_parse(what, s, strlen(s), GF_ID_MAX, ids, n);
     unsigned char *buf = NULL;
     size_t len = 0;
-    const char *src = s;
-    if (s[0] == '@') {
-        gf_err e = gf_read_file(s + 1, ID_LIST_FILE_CAP, &buf, &len);
-        if (e) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", gf_errmsg());
-            return gf_fail(e, "%s: %s", what, msg);
-        }
-        src = (const char *)buf;
-    } else {
-        len = strlen(s);
+    char src[4200];
+    snprintf(src, sizeof src, "%s %s", what, s + 1);
+    gf_err e = gf_read_file(s + 1, CLI_ID_FILE_CAP, &buf, &len);
+    if (e) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", gf_errmsg());
+        return gf_fail(e, "%s: %s", what, msg);
     }
-    char **ids = NULL;
-    int k = 0, cap = 0;
-    gf_err e = GF_OK;
-    for (size_t i = 0; i < len && !e;) {
-        unsigned char c = (unsigned char)src[i];
-        if (c == '#') { while (i < len && src[i] != '\n') i++; continue; }
-        if (id_sep((char)c)) { i++; continue; }
-        size_t j = i;
-        while (j < len && !id_sep(src[j]) && src[j] != '#' && (unsigned char)src[j] >= 0x20 && src[j] != 0x7f) j++;
-        if (j < len && !id_sep(src[j]) && src[j] != '#') {
-            e = gf_fail(GF_EFORMAT, "%s: control byte 0x%02x in a subject id", what, (unsigned char)src[j]);
-            break;
-        }
-        if (j - i >= GF_ID_MAX) {
-            e = gf_fail(GF_EINVAL, "%s: subject id '%.*s...' is longer than %d characters", what, 16, src + i, GF_ID_MAX - 1);
-            break;
-        }
-        if (k == ID_LIST_MAX) { e = gf_fail(GF_ERANGE, "%s: more than %d subject ids", what, ID_LIST_MAX); break; }
-        if (k == cap) {
-            int nc = cap ? 2 * cap : 16;
-            char **t = realloc(ids, (size_t)nc * sizeof *t);
-            if (!t) { e = gf_fail(GF_ENOMEM, "out of memory"); break; }
-            ids = t, cap = nc;
-        }
-        ids[k] = malloc(j - i + 1);
-        if (!ids[k]) { e = gf_fail(GF_ENOMEM, "out of memory"); break; }
-        memcpy(ids[k], src + i, j - i);
-        ids[k++][j - i] = 0;
-        i = j;
-    }
-    if (!e && k == 0) e = gf_fail(GF_EINVAL, "%s: %s names no subject", what, s[0] == '@' ? s + 1 : "the list");
+    e = gf_idlist_parse(src, (const char *)buf, len, GF_ID_MAX, ids, n);
     free(buf);
-    if (e) { cli_id_list_free(ids, k); return e; }
-    *out = ids;
-    *n = k;
-    return GF_OK;
-}
-
-void cli_id_list_free(char **ids, int n)
-{
-    for (int i = 0; i < n; i++) free(ids[i]);
-    free(ids);
+    return e;
 }

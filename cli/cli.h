@@ -46,10 +46,9 @@ int cli_parse(const char *cmd, const char *usage, int argc, char **argv, const c
 int cli_long(const char *cmd, const char *usage, const char *name, const char *s, long lo, long hi, long *out);
 int cli_double(const char *cmd, const char *usage, const char *name, const char *s, double lo, double hi, double *out);
 
-/* Subject ids given as "H06,H08,..." or "@FILE" (commas or white space, '#'
- * comments; file capped at 1 MiB; ids shorter than GF_ID_MAX, no control
- * bytes). *ids malloc'd: cli_id_list_free(*ids, *n). what names the option. */
+/* Subject ids given as "H06,H08,..." or "@FILE" (common/idlist.h; the file
+ * capped at 1 MiB, ids shorter than GF_ID_MAX). *ids malloc'd: free with
+ * gf_idlist_free(*ids, *n). what names the option in messages. */
 gf_err cli_id_list(const char *what, const char *s, char ***ids, int *n);
-void cli_id_list_free(char **ids, int n);
 
 #endif

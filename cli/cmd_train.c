@@ -19,6 +19,7 @@
 #include "cli/modelio.h"
 #include "model/checkpoint.h"
 #include "common/fileio.h"
+#include "common/idlist.h"
 #include "common/log.h"
 #include "common/rng.h"
 #include "model/metrics.h"
@@ -202,7 +203,7 @@ int cmd_train(int argc, char **argv)
     if (e) return cli_fail(e);
     cli_data d;
     e = cli_data_load(data, task_s ? &task_opt : NULL, &d);
-    if (e) { cli_id_list_free(named, n_named); return cli_fail(e); }
+    if (e) { gf_idlist_free(named, n_named); return cli_fail(e); }
     cfg.d_out = d.D;
     { /* configuration errors before any work */
         gf_model *probe;
@@ -440,7 +441,7 @@ done:
     json_decref(meta);
     json_decref(report);
     json_decref(test_list);
-    cli_id_list_free(named, n_named);
+    gf_idlist_free(named, n_named);
     free(is_test); free(sel); free(pool_x); free(pool_y); free(test_x); free(test_y); free(pred);
     free(pool_ids); free(test_ids); free(test_speeds); free(fold); free(best_epochs); free(fr);
     cli_data_free(&d);

@@ -239,7 +239,7 @@ Test(train_cli, named_test_subjects_are_held_out_exactly)
 
     /* Refused, one line, no checkpoint: an unknown subject, a repeated one, all of them, an empty list, no file. */
     const char *bad[][2] = {{"H06,X99", "'X99' is not in the data"}, {"H06,H08,H06", "'H06' named twice"},
-                            {",", "names no subject"}, {"@missing.txt", "missing.txt"}};
+                            {",", "names no id"}, {"@missing.txt", "missing.txt"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cr_assert_eq(tu_sh("cd %s && %s train --data D/Gait2Hip_MF60.npz " SMALL " --epochs 1 --folds 0 --test-subjects '%s' "
                            "--out X.safetensors > x.out 2> x.err", d, B, bad[i][0]), 1, "--test-subjects %s not refused", bad[i][0]);
