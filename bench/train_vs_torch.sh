@@ -1,6 +1,6 @@
 #!/bin/sh
 # Training throughput of gaitfed against the PyTorch reference modules,
-# measured in the same run on the same machine (DESIGN.md "Quality bar":
+# measured in the same run on the same machine (the project rule:
 # no timing asserts in tests; benchmarks print ratios).
 #
 # For each model: full training steps (forward in train mode with dropout

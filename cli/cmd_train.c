@@ -1,4 +1,4 @@
-/* gaitfed train: the Gait2Hip-60 protocol (DESIGN.md) on one data set.
+/* gaitfed train: the Gait2Hip-60 protocol (docs/ARCHITECTURE.md) on one data set.
  *   1. seeded subject-wise hold-out of 20 % of the subjects (test);
  *   2. k-fold group-by-subject cross-validation on the remaining pool, each
  *      fold trained with early stopping on its validation subjects (inputs

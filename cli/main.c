@@ -11,7 +11,7 @@ typedef struct {
     const char *summary;
 } command;
 
-/* Commands without a function are on the roadmap (DESIGN.md) but not built yet. */
+/* Commands without a function are planned but not built yet. */
 static const command commands[] = {
     {"synth", cmd_synth, "synthetic hospitals + cohorts"},
     {"import", cmd_import, "load real recordings (NPZ or OpenSim) into a site store"},

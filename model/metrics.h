@@ -1,4 +1,4 @@
-/* Gait2Hip-60 evaluation metrics (DESIGN.md, "The science it serves") on
+/* Gait2Hip-60 evaluation metrics (as the benchmark's own metric code computes them) on
  * predictions and references laid out [n_cycles][T][D] (float, the model's
  * units: N/kg or N·m/kg), with a subject id and a cadence label per cycle.
  *

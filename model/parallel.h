@@ -1,7 +1,7 @@
 /* A small pthread pool for the model engine's own parallel loops, and the
  * OpenBLAS thread setting.
  *
- * Threading policy (DESIGN "Threads"): OpenBLAS is kept at ONE thread and the
+ * Threading policy: OpenBLAS is kept at ONE thread and the
  * engine splits every large GEMM into row (or column) blocks over this pool,
  * each block a single-threaded cblas_sgemm. OpenBLAS's own threads (which
  * busy-wait after each call) therefore never compete with the pool's. */

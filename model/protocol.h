@@ -1,4 +1,4 @@
-/* The Gait2Hip-60 split protocol (DESIGN.md, "The science it serves") on plain
+/* The Gait2Hip-60 split protocol (README `gaitfed train`) on plain
  * per-cycle subject-id strings: a seeded subject-wise hold-out and k-fold
  * group-by-subject cross-validation. Every cycle of a subject lands on the
  * same side of every split. Subjects are first sorted by id (strcmp), then

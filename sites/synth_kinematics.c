@@ -144,7 +144,7 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
         /* range of motion: the loss grows steeply with the stage (cubic
          * in severity: end-stage sev 1 loses 18 % of hip flexion range,
          * sev 0.7 about 6 %), so that a cohort of severity 0.7-1 differs
-         * from healthy by about one SD (DESIGN: SMD about -1) */
+         * from healthy by about one SD (design target: SMD about -1) */
         double sv3 = sev * sev * sev;
         a->gain[GF_J_HIPFLEX] *= 1.0 - 0.18 * sv3;
         a->gain[GF_J_HIPADD] *= 1.0 - 0.20 * sv3;

@@ -43,7 +43,7 @@ def load(path, cols, n_subj, prefix, speeds):
     return z
 
 
-# DESIGN.md plausibility at med cadence: (output, sign, reference peak, % of cycle, window).
+# Plausibility at med cadence: (output, sign, reference peak, % of cycle, window).
 PEAKS = [("JM", "hip_flexion_r_moment", -1, 0.80, 12, (0, 30)),
          ("JM", "hip_flexion_r_moment", +1, 0.55, 58, (40, 70)),
          ("JM", "hip_adduction_r_moment", -1, 0.56, 45, (30, 60)),

@@ -584,7 +584,7 @@ Test(synth_cohort, site_cadence_mixes_and_demographics)
     gf_synth_free(&c);
 }
 
-/* ---- ONFH vs healthy (end-stage disease: SMD about -1; DESIGN.md) ---- */
+/* ---- ONFH vs healthy (end-stage disease: SMD about -1, the design target) ---- */
 
 typedef struct { double rom, mflex_range, abd_peak; } cycle_summary;
 

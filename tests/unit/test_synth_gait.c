@@ -1,5 +1,5 @@
 /* The gait simulator: plausibility of moments and forces at 115 steps/min
- * against the Gait2Hip-60 / OpenSim reference peaks (DESIGN.md), cadence
+ * against the Gait2Hip-60 / OpenSim reference peaks (docs/SYNTHETIC.md), cadence
  * trends, ONFH effects, static-optimization balance and bounds, determinism,
  * and that the template table is what tools/fit_templates.py makes of the
  * real OpenSim walks. */
@@ -62,7 +62,7 @@ typedef struct {
     double ref, ref_pct;
 } ref_peak;
 
-/* DESIGN.md "Synthetic generator requirements" / shared/data/opensim/README.md */
+/* docs/SYNTHETIC.md and tests/data/opensim/README.md */
 static const ref_peak refs[] = {
     {"hip extensor moment (N·m/kg)", 0, 0, -1, -0.80, 12.0},
     {"hip flexor moment (N·m/kg)", 0, 0, +1, 0.55, 58.0},
@@ -163,7 +163,7 @@ Test(synth_gait, onfh_right_reduces_rom_and_moments)
     cr_assert_lt(-vo, -vh * 0.95, "abductor %.3f vs healthy %.3f", vo, vh);
 }
 
-/* Effect sizes of ONFH (DESIGN: end-stage hip disease, standardized mean
+/* Effect sizes of ONFH (end-stage hip disease, standardized mean
  * difference about -1): 40 healthy vs 40 right-affected subjects (severity
  * 0.7-1), seeded, random style, cohort-like anthropometrics, cadence
  * 100 +- 6 steps/min, one trial each. Per subject the peak magnitudes of the
