@@ -1,5 +1,6 @@
 /* Training loop of the model engine over plain float arrays: seeded
- * shuffling, mini-batches, MSE, global gradient-norm clip, AdamW, a validation loss per epoch, early stopping with patience and the
+ * shuffling, mini-batches, MSE, global gradient-norm clip, AdamW, a
+ * validation loss per epoch, early stopping with patience and the
  * parameters of the best epoch. Inputs are already normalized:
  *   x [n][T][d_in] (z-scored), y [n][T][d_out] (N/kg or N·m/kg).
  *
