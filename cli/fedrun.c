@@ -279,7 +279,8 @@ int gf_fedrun(const gf_fedrun_opts *o, gf_fedrun_result *res)
     signal(SIGPIPE, SIG_IGN);
     procs p = {.n = 0};
     const char *out = o->out, *norm = o->normalization ? o->normalization : "own";
-    const char *eval_norm = strcmp(norm, "global") ? "own" : "pooled"; /* what the progress lines report */
+    /* What the progress lines report: the evaluation under the federation's normalization. */
+    const char *eval_norm = !strcmp(norm, "global") ? "pooled" : !strcmp(norm, "model") ? "model" : "own";
     char path[8400];
     snprintf(path, sizeof path, "%s/logs", out);
     if (gf_mkdirs(path, 0)) return fail(o, &p, "cannot create %s", out);
@@ -354,7 +355,16 @@ int gf_fedrun(const gf_fedrun_opts *o, gf_fedrun_result *res)
     json_object_set_new(c, "strategy", json_string(o->strategy ? o->strategy : "fedavg")); /* checked by the coordinator's config */
     if (o->server_lr > 0) json_object_set_new(c, "server_lr", json_real(o->server_lr));
     json_object_set_new(c, "update_clip", json_real(1.0));
-    json_object_set_new(c, "model", o->model ? json_deep_copy(o->model) : json_pack("{s:s}", "arch", o->arch));
+    if (o->initial_model) {
+        char absm[4096];
+        if (!realpath(o->initial_model, absm)) {
+            json_decref(c);
+            return fail(o, &p, "%s: cannot resolve", o->initial_model);
+        }
+        json_object_set_new(c, "initial_model", json_string(absm)); /* "model": the checkpoint's */
+    } else {
+        json_object_set_new(c, "model", o->model ? json_deep_copy(o->model) : json_pack("{s:s}", "arch", o->arch));
+    }
     json_object_set_new(c, "timeouts_s", json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "train", 120.0, "advert", 30.0,
                                                    "shares", 30.0, "masked", 60.0, "consistency", 30.0, "unmask", 30.0,
                                                    "evaluate", 60.0));
@@ -394,7 +404,8 @@ int gf_fedrun(const gf_fedrun_opts *o, gf_fedrun_result *res)
         if (!n) return fail(o, &p, "%s: cannot read the node skeleton", ncfg);
         snprintf(url, sizeof url, "https://localhost:%d", port);
         json_object_set_new(n, "coordinator_url", json_string(url));
-        json_object_set_new(n, "normalization", json_string(norm)); /* the sites agree to pool */
+        /* "global": the sites agree to pool; "model" needs no consent (nothing leaves a site). */
+        json_object_set_new(n, "normalization", json_string(strcmp(norm, "global") ? "own" : "global"));
         char abs[4096];
         if (i < nh) {
             snprintf(path, sizeof path, "%s/sites/%s.db", data, names[i]);

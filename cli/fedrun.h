@@ -25,7 +25,9 @@ typedef struct {
     double lr;
     const char *strategy;       /* checked by the coordinator's config */
     double server_lr;           /* <= 0: the strategy's default */
-    const char *normalization;  /* "own" | "global" */
+    const char *normalization;  /* "own" | "global" | "model" (needs initial_model) */
+    const char *initial_model;  /* a checkpoint version 0 starts from (the coordinator's "initial_model";
+                                 * "model" is then left out: the checkpoint's); NULL: seeded initialization */
     int secure;                 /* secure aggregation (else plain) */
     const char *arch;           /* model architecture; used when model is NULL */
     const json_t *model;        /* the coordinator's "model" object (borrowed); NULL: {"arch": arch} */

@@ -42,7 +42,7 @@ static json_t *train_json(const gf_coordinator *c)
     return json_pack("{s:I,s:f,s:I,s:f,s:f,s:f,s:I,s:s,s:s}", "epochs", (json_int_t)g->local_epochs, "lr", g->lr,
                      "batch", (json_int_t)g->batch, "weight_decay", g->weight_decay, "grad_clip", g->grad_clip, "mu",
                      g->mu, "seed", (json_int_t)(g->seed * 1000003 + c->round), "normalization",
-                     g->normalization == GF_NORM_OWN ? "own" : "global", "task",
+                     gf_norm_name(g->normalization), "task",
                      g->task_moments ? "moments" : "forces");
 }
 
@@ -85,6 +85,8 @@ static void get_work(gf_coordinator *c, gf_https_req *r, gf_site *s)
         json_object_set_new(j, "model", model_json(c));
         if (c->state == R_XEVAL) {
             json_object_set_new(j, "xeval", gf_coord_xeval_work(c));
+        } else if (s->role == GF_ROLE_EVALUATOR) { /* which statistics the model carries: pooled or the initial model's */
+            json_object_set_new(j, "normalization", json_string(gf_norm_name(c->cfg->normalization)));
         } else if (s->role == GF_ROLE_HOSPITAL) {
             if (c->statistics) json_object_set_new(j, "statistics", json_true());
             json_object_set_new(j, "index", json_integer(s->idx));

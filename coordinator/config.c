@@ -1,12 +1,20 @@
 #include "coordinator/config.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "common/fileio.h"
+#include "crypto/hash.h"
+#include "model/checkpoint.h"
+#include "model/safetensors.h"
 
 static const char *const strategies[] = {"fedavg", "fedprox", "fedadam", "fedyogi", "fedadagrad", NULL};
 static const char *const phases[] = {"train", "advert", "shares", "masked", "consistency", "unmask", "evaluate", "cross_eval", NULL};
-static const char *const norms[] = {"own", "global", NULL};
+static const char *const norms[] = {"own", "global", "model", NULL};
 static const char *const archs[] = {"transformer", "lstm", "gru", "tcn", NULL};
 static const char *const tasks[] = {"forces", "moments", NULL};
 /* Default deadlines (s): training dominates; key phases are messages only. */
@@ -14,6 +22,7 @@ static const double default_timeout[GF_PH_COUNT] = {900, 60, 60, 120, 60, 60, 90
 
 const char *gf_fed_strategy_name(gf_fed_strategy s) { return s <= GF_FED_FEDADAGRAD ? strategies[s] : "?"; }
 const char *gf_phase_name(gf_phase p) { return p < GF_PH_COUNT ? phases[p] : "?"; }
+const char *gf_norm_name(gf_norm_policy n) { return n <= GF_NORM_MODEL ? norms[n] : "?"; }
 
 static gf_err parse_listen(const gf_cfg *c, const char *s, gf_coord_config *o)
 {
@@ -85,6 +94,81 @@ static gf_err parse_model(const gf_cfg *c, gf_coord_config *o)
     return e;
 }
 
+/* One line for a problem with the initial model: "F: field 'initial_model': NAME: what". */
+static gf_err initial_fail(const gf_cfg *c, gf_err e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static gf_err initial_fail(const gf_cfg *c, gf_err e, const char *fmt, ...)
+{
+    char what[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return gf_fail(e, "%s: field 'initial_model': %s", c->path, what);
+}
+
+/* Each field "model" gives must be the checkpoint's: a federation cannot
+ * start from parameters of another shape or another task. */
+static gf_err initial_agrees(const gf_cfg *c, const gf_coord_config *o, const char *name, gf_task task)
+{
+    const json_t *m = json_object_get(c->root, "model");
+    const gf_model_config *k = &o->initial->cfg, *g = &o->model;
+    if (json_object_get(m, "task") && (int)task != o->task_moments)
+        return initial_fail(c, GF_EINVAL, "%s: task %s but the federation's task is %s", name, gf_task_name(task),
+                            o->task_moments ? "moments" : "forces");
+    if (json_object_get(m, "arch") && k->arch != g->arch)
+        return initial_fail(c, GF_EINVAL, "%s: model %s but \"model.arch\" is %s", name, gf_arch_name(k->arch),
+                            gf_arch_name(g->arch));
+    struct { const char *key; int ck, cg; } f[] = {
+        {"d_model", k->d_model, g->d_model}, {"layers", k->n_layers, g->n_layers}, {"heads", k->n_heads, g->n_heads},
+        {"ff", k->d_ff, g->d_ff},            {"kernel", k->kernel, g->kernel},     {"prenorm", k->prenorm, g->prenorm},
+        {"gelu", k->gelu, g->gelu}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (json_object_get(m, f[i].key) && f[i].ck != f[i].cg)
+            return initial_fail(c, GF_EINVAL, "%s: %s %d but \"model.%s\" is %d", name, f[i].key, f[i].ck, f[i].key,
+                                f[i].cg);
+    return GF_OK;
+}
+
+/* Reads the initial model (a regular file, capped), builds it as every
+ * checkpoint reader does (gf_checkpoint_model: metadata, channels, strict
+ * tensors), checks it against "model" and takes its configuration. */
+static gf_err parse_initial(const gf_cfg *c, gf_coord_config *o)
+{
+    if (!o->initial_model) return GF_OK;
+    const char *name = json_string_value(json_object_get(c->root, "initial_model")); /* as written */
+    struct stat sb;
+    if (stat(o->initial_model, &sb)) return initial_fail(c, GF_ENOTFOUND, "%s: %s", name, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return initial_fail(c, GF_EINVAL, "%s: not a regular file", name);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (gf_read_file(o->initial_model, GF_ST_MAX_FILE, &buf, &len))
+        return initial_fail(c, GF_EIO, "%s: cannot read (%s)", name, gf_errmsg());
+    uint8_t h[32];
+    gf_safetensors st;
+    gf_task task = GF_TASK_FORCES;
+    gf_err e = gf_sha256(buf, len, h);
+    if (!e) e = gf_safetensors_parse(name, buf, len, &st);
+    free(buf);
+    if (e) return initial_fail(c, e, "%s", gf_errmsg());
+    e = gf_checkpoint_model(&st, name, &o->initial, &task);
+    if (!e) o->initial_meta = json_incref(st.meta);
+    gf_safetensors_free(&st);
+    if (e) return initial_fail(c, e, "%s", gf_errmsg());
+    gf_hex(h, 32, o->initial_sha256);
+    o->initial_bytes = len;
+    GF_TRY(initial_agrees(c, o, name, task));
+    const json_t *dropout = json_object_get(json_object_get(c->root, "model"), "dropout");
+    float d = o->model.dropout;
+    o->model = o->initial->cfg; /* every structural field, max_len included */
+    if (dropout) o->model.dropout = d; /* a training setting, not the parameters' shape */
+    o->task_moments = task == GF_TASK_MOMENTS;
+    return GF_OK;
+}
+
 static gf_err parse_timeouts(const gf_cfg *c, gf_coord_config *o)
 {
     const json_t *t;
@@ -103,7 +187,7 @@ static gf_err parse(gf_coord_config *o)
         "name", "listen", "key", "cert", "ca", "crl", "db", "sites", "secure_aggregation", "strategy", "rounds",
         "min_sites", "threshold", "neighbours", "sample_fraction", "local_epochs", "batch", "lr", "weight_decay",
         "grad_clip", "update_clip", "mu", "server_lr", "beta1", "beta2", "tau", "normalization", "model", "seed",
-        "timeouts_s", "cross_site_eval", NULL};
+        "timeouts_s", "cross_site_eval", "initial_model", NULL};
     const gf_cfg *c = &o->src;
     const json_t *r = c->root;
     const char *listen;
@@ -145,11 +229,16 @@ static gf_err parse(gf_coord_config *o)
     GF_TRY(gf_cfg_enum(c, r, "", "normalization", norms, GF_NORM_OWN, &v));
     o->normalization = (gf_norm_policy)v;
     GF_TRY(parse_model(c, o));
+    GF_TRY(gf_cfg_path(c, r, "", "initial_model", 0, NULL, &o->initial_model));
+    GF_TRY(parse_initial(c, o));
     GF_TRY(gf_cfg_int(c, r, "", "seed", 0, 0x7fffffff, 1, 0, &o->seed));
     GF_TRY(parse_timeouts(c, o));
     if (o->normalization == GF_NORM_GLOBAL && !o->secure)
         return gf_fail(GF_EINVAL, "%s: field 'normalization': \"global\" pools the sites' statistics through secure "
                                   "aggregation, which this config turns off", c->path);
+    if (o->normalization == GF_NORM_MODEL && !(o->initial && o->initial->has_norm))
+        return gf_fail(GF_EINVAL, "%s: field 'normalization': \"model\" z-scores with the initial model's x_mean/x_std, "
+                                  "but %s", c->path, o->initial ? "the initial model carries none" : "there is no initial_model");
     if (o->threshold && o->threshold > o->min_sites)
         return gf_fail(GF_EINVAL, "%s: field 'threshold': %ld is more than min_sites %ld (no round could finish)",
                        c->path, o->threshold, o->min_sites);
@@ -180,7 +269,9 @@ gf_err gf_coord_config_load(const char *path, gf_coord_config *out)
 void gf_coord_config_free(gf_coord_config *c)
 {
     if (!c) return;
-    free(c->key), free(c->cert), free(c->ca), free(c->crl), free(c->db);
+    free(c->key), free(c->cert), free(c->ca), free(c->crl), free(c->db), free(c->initial_model);
+    gf_model_free(c->initial);
+    json_decref(c->initial_meta);
     free(c->sites);
     gf_cfg_free(&c->src);
     memset(c, 0, sizeof *c);

@@ -10,13 +10,16 @@
 #include "model/model.h"
 
 typedef enum { GF_FED_FEDAVG, GF_FED_FEDPROX, GF_FED_FEDADAM, GF_FED_FEDYOGI, GF_FED_FEDADAGRAD } gf_fed_strategy;
-typedef enum { GF_NORM_OWN, GF_NORM_GLOBAL } gf_norm_policy;
+/* own: each site its own statistics; global: pooled through secure
+ * aggregation; model: the initial model's x_mean/x_std (nothing leaves a site). */
+typedef enum { GF_NORM_OWN, GF_NORM_GLOBAL, GF_NORM_MODEL } gf_norm_policy;
 /* Phases with deadlines, in round order. */
 typedef enum { GF_PH_TRAIN, GF_PH_ADVERT, GF_PH_SHARES, GF_PH_MASKED, GF_PH_CONSISTENCY, GF_PH_UNMASK, GF_PH_EVALUATE,
                GF_PH_CROSS, GF_PH_COUNT } gf_phase; /* GF_PH_CROSS: cross-site evaluation after the last round */
 
 const char *gf_fed_strategy_name(gf_fed_strategy s);
 const char *gf_phase_name(gf_phase p);
+const char *gf_norm_name(gf_norm_policy n); /* "own", "global", "model" */
 
 typedef struct {
     gf_cfg src;                 /* owns the JSON the strings point into */
@@ -35,13 +38,20 @@ typedef struct {
     double lr, weight_decay, grad_clip, update_clip;
     double mu, server_lr, beta1, beta2, tau;
     gf_norm_policy normalization;
-    gf_model_config model;
+    gf_model_config model;      /* with initial_model: the checkpoint's (dropout may be the config's) */
     int task_moments;           /* 0 forces, 1 moments */
+    /* initial_model (warm start): the checkpoint version 0 starts from,
+     * checked against "model" on load. NULL path: a seeded initialization. */
+    char *initial_model;        /* resolved path (owned) */
+    gf_model *initial;          /* its parameters and x_mean/x_std (owned) */
+    json_t *initial_meta;       /* its __metadata__ (owned reference) */
+    char initial_sha256[65];    /* SHA-256 of the file's bytes (hex) */
+    size_t initial_bytes;
     long seed;
     double timeout_s[GF_PH_COUNT];
 } gf_coord_config;
 
-/* Loads and checks path. On failure *out is left empty (nothing to free). */
+/* Loads and checks path (and the initial model it names). On failure *out is left empty (nothing to free). */
 gf_err gf_coord_config_load(const char *path, gf_coord_config *out);
 /* Same from memory (fuzzing, tests). */
 gf_err gf_coord_config_parse(const char *name, const char *text, size_t len, gf_coord_config *out);

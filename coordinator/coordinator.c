@@ -165,15 +165,17 @@ static gf_err encode_model(gf_coordinator *c)
     gf_err e = meta ? GF_OK : gf_fail(GF_ENOMEM, "out of memory");
     if (!e) e = gf_meta_set(meta, "federated_version", "%lld", (long long)c->version);
     if (!e) e = gf_meta_set(meta, "strategy", "%s", gf_fed_strategy_name(c->cfg->strategy));
-    if (!e) e = gf_meta_set(meta, "normalization", "%s", c->cfg->normalization == GF_NORM_OWN ? "own" : "global");
+    if (!e) e = gf_meta_set(meta, "normalization", "%s", gf_norm_name(c->cfg->normalization));
     if (!e) e = gf_meta_set(meta, "seed", "%ld", c->cfg->seed);
+    /* Where the federation started, in every version (the audit row has the details). */
+    if (!e && c->cfg->initial) e = gf_meta_set(meta, "initial_model_sha256", "%s", c->cfg->initial_sha256);
     uint8_t *blob = NULL;
     size_t len = 0;
     char what[64];
     snprintf(what, sizeof what, "model version %lld", (long long)c->version);
     gf_st_tensor ex[2];
     int n_ex = 0;
-    if (c->model->has_norm) { /* pooled statistics travel with the model */
+    if (c->model->has_norm) { /* pooled or the initial model's statistics travel with the model */
         const char *nm[2] = {"x_mean", "x_std"};
         for (int k = 0; k < 2; k++) {
             memset(&ex[k], 0, sizeof ex[k]);
@@ -213,6 +215,74 @@ static gf_err store_model(gf_coordinator *c, int64_t round, int64_t now)
     return e;
 }
 
+/* θ of version 0: the initial model's parameters as they are, or PyTorch's
+ * initialization seeded by the config. The initial model's x_mean/x_std
+ * travel only under "normalization": "model"; under "global" the first round
+ * pools the sites' statistics, under "own" each site uses its own. */
+static gf_err initial_theta(gf_coordinator *c)
+{
+    const gf_model *im = c->cfg->initial;
+    if (!im) return gf_model_init(c->model, (uint64_t)c->cfg->seed);
+    if (im->params.size != c->model->params.size) return gf_fail(GF_ESTATE, "initial model: parameter layout differs");
+    memcpy(c->model->params.data, im->params.data, im->params.size * sizeof(float)); /* same config, same layout */
+    if (c->cfg->normalization == GF_NORM_MODEL) {
+        memcpy(c->model->x_mean, im->x_mean, sizeof c->model->x_mean);
+        memcpy(c->model->x_std, im->x_std, sizeof c->model->x_std);
+        c->model->has_norm = im->has_norm;
+    }
+    return GF_OK;
+}
+
+/* Metadata keys every gaitfed checkpoint has; the others of an initial model
+ * (training details, provenance of a converted model) go to the audit row. */
+static int standard_key(const char *k)
+{
+    static const char *const std[] = {"format", "model", "d_in", "d_out", "d_model", "n_layers", "n_heads", "d_ff",
+                                      "max_len", "prenorm", "gelu", "dropout", "kernel", "task", "units", "in_units",
+                                      "in_cols", "out_cols", "frames", NULL};
+    for (int i = 0; std[i]; i++)
+        if (!strcmp(k, std[i])) return 1;
+    return 0;
+}
+
+/* The federation_created audit detail: {} for a seeded start; with an initial
+ * model its file, SHA-256, size, whether its statistics are used, and its
+ * non-standard metadata (an auditor sees where the federation started). */
+static char *created_detail(const gf_coordinator *c)
+{
+    const gf_coord_config *g = c->cfg;
+    json_t *j = json_object();
+    if (j && g->initial) {
+        const char *base = strrchr(g->initial_model, '/');
+        json_t *prov = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(g->initial_meta, k, v)
+            if (!standard_key(k) && prov) json_object_set(prov, k, v);
+        json_object_set_new(j, "initial_model", json_pack("{s:s,s:s,s:I,s:b,s:o*}", "file", base ? base + 1 : g->initial_model,
+                                                           "sha256", g->initial_sha256, "bytes", (json_int_t)g->initial_bytes,
+                                                           "statistics_used", g->normalization == GF_NORM_MODEL,
+                                                           "metadata", prov));
+    }
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    return s;
+}
+
+/* A database continues the federation it was created for: the same initial
+ * model (by SHA-256, recorded in every version), or none. */
+static gf_err same_start(const gf_coordinator *c, const gf_safetensors *sf, int64_t v)
+{
+    const char *had = gf_safetensors_meta(sf, "initial_model_sha256");
+    const char *want = c->cfg->initial ? c->cfg->initial_sha256 : NULL;
+    if (!had && !want) return GF_OK;
+    if (had && want && !strcmp(had, want)) return GF_OK;
+    return gf_fail(GF_EINVAL, "%s: the federation in it started from %s%s (model version %lld), but the config's "
+                              "initial_model is %s%s",
+                   c->cfg->db, had ? "the initial model with SHA-256 " : "a seeded initialization", had ? had : "",
+                   (long long)v, want ? "the file with SHA-256 " : "absent", want ? want : "");
+}
+
 static gf_err load_or_create_model(gf_coordinator *c)
 {
     GF_TRY(gf_model_create(&c->cfg->model, &c->model));
@@ -221,14 +291,17 @@ static gf_err load_or_create_model(gf_coordinator *c)
                             c->L));
     int64_t v;
     GF_TRY(gf_coord_db_latest_model(&c->db, &v));
-    if (v < 0) { /* a new federation: version 0 is the seeded initialization */
-        GF_TRY(gf_model_init(c->model, (uint64_t)c->cfg->seed));
+    if (v < 0) { /* a new federation: version 0 is the initial model or the seeded initialization */
+        GF_TRY(initial_theta(c));
         c->version = 0;
-        GF_TRY(gf_coord_db_begin(&c->db));
-        gf_err e = store_model(c, 0, gf_now_ms());
-        if (!e) e = gf_coord_db_audit(&c->db, gf_now_ms(), "federation_created", "{}");
+        char *created = created_detail(c);
+        if (!created) return gf_fail(GF_ENOMEM, "out of memory");
+        gf_err e = gf_coord_db_begin(&c->db);
+        if (!e) e = store_model(c, 0, gf_now_ms());
+        if (!e) e = gf_coord_db_audit(&c->db, gf_now_ms(), "federation_created", created);
         if (!e) e = gf_coord_db_commit(&c->db);
         else gf_coord_db_rollback(&c->db);
+        free(created);
         return e;
     }
     uint8_t *blob = NULL, *st = NULL;
@@ -240,7 +313,8 @@ static gf_err load_or_create_model(gf_coordinator *c)
     snprintf(what, sizeof what, "model version %lld", (long long)v);
     gf_err e = gf_safetensors_parse(what, blob, len, &sf);
     if (!e) {
-        e = gf_safetensors_load_into(&c->model->params, &sf, what);
+        e = same_start(c, &sf, v);
+        if (!e) e = gf_safetensors_load_into(&c->model->params, &sf, what);
         const gf_st_tensor *mu = gf_safetensors_get(&sf, "x_mean"), *sd = gf_safetensors_get(&sf, "x_std");
         int d = c->model->cfg.d_in;
         if (!e && mu && sd && (int)mu->numel == d && (int)sd->numel == d) {

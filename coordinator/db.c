@@ -65,6 +65,21 @@ static const char SCHEMA_V2[] =
     " result TEXT NOT NULL CHECK (json_valid(result)),"
     " created_ms INTEGER NOT NULL);";
 
+/* Schema v3: an evaluation may also be labelled 'model' (inputs z-scored with
+ * the initial model's statistics, "normalization": "model"). SQLite cannot
+ * change a CHECK in place: the table is rebuilt, its rows kept. */
+static const char SCHEMA_V3[] =
+    "CREATE TABLE evaluations_v3("
+    " model_version INTEGER NOT NULL REFERENCES models(version),"
+    " site TEXT NOT NULL REFERENCES sites(name),"
+    " cohort TEXT NOT NULL, norm TEXT NOT NULL CHECK (norm IN ('own', 'pooled', 'model')),"
+    " metrics TEXT NOT NULL CHECK (json_valid(metrics)),"
+    " created_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (model_version, site, cohort, norm));"
+    "INSERT INTO evaluations_v3 SELECT model_version, site, cohort, norm, metrics, created_ms FROM evaluations;"
+    "DROP TABLE evaluations;"
+    "ALTER TABLE evaluations_v3 RENAME TO evaluations;";
+
 static gf_err fail(gf_coord_db *d, const char *what)
 {
     int rc = sqlite3_errcode(d->db) & 0xff;
@@ -120,21 +135,23 @@ gf_err gf_coord_db_open(const char *path, gf_coord_db *out)
     if (!e) e = pragma_i64(out, "SELECT count(*) FROM sqlite_master", &tables);
     if (!e && tables == 0) {
         char sql[96];
-        snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 2;", GF_COORD_APP_ID);
+        snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 3;", GF_COORD_APP_ID);
         e = exec(out, "BEGIN IMMEDIATE", "creating the schema");
         if (!e) e = exec(out, SCHEMA_V1, "creating the schema");
         if (!e) e = exec(out, SCHEMA_V2, "creating the schema");
+        if (!e) e = exec(out, SCHEMA_V3, "creating the schema");
         if (!e) e = gf_audit_init(out->db);
         if (!e) e = exec(out, sql, "creating the schema");
         if (!e) e = exec(out, "COMMIT", "creating the schema");
         if (e) sqlite3_exec(out->db, "ROLLBACK", NULL, NULL, NULL);
-    } else if (!e && app == GF_COORD_APP_ID && ver == 1) {
-        e = exec(out, "BEGIN IMMEDIATE", "upgrading the schema to version 2");
-        if (!e) e = exec(out, SCHEMA_V2, "upgrading the schema to version 2");
-        if (!e) e = exec(out, "PRAGMA user_version = 2", "upgrading the schema to version 2");
-        if (!e) e = exec(out, "COMMIT", "upgrading the schema to version 2");
+    } else if (!e && app == GF_COORD_APP_ID && (ver == 1 || ver == 2)) {
+        e = exec(out, "BEGIN IMMEDIATE", "upgrading the schema to version 3");
+        if (!e && ver == 1) e = exec(out, SCHEMA_V2, "upgrading the schema to version 3");
+        if (!e) e = exec(out, SCHEMA_V3, "upgrading the schema to version 3");
+        if (!e) e = exec(out, "PRAGMA user_version = 3", "upgrading the schema to version 3");
+        if (!e) e = exec(out, "COMMIT", "upgrading the schema to version 3");
         if (e) sqlite3_exec(out->db, "ROLLBACK", NULL, NULL, NULL);
-    } else if (!e && (app != GF_COORD_APP_ID || ver != 2)) {
+    } else if (!e && (app != GF_COORD_APP_ID || ver != 3)) {
         e = gf_fail(GF_EFORMAT, "%s: not a gaitfed coordinator database (application_id %lld, version %lld)", path,
                     app, ver);
     }

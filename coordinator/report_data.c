@@ -135,7 +135,8 @@ static gf_err settings(ctx *c, json_t *fed)
                                                {"model", "model"}, {"task", "task"}, {"units", "units"},
                                                {"local_epochs", "local_epochs"}, {"batch", "batch"},
                                                {"lr", "lr"}, {"server_lr", "server_lr"},
-                                               {"cross_site_eval", "cross_site_eval"}, {"seed", "seed"}};
+                                               {"cross_site_eval", "cross_site_eval"}, {"seed", "seed"},
+                                               {"initial_model_sha256", "initial_model_sha256"}};
     for (size_t i = 0; i < sizeof META_KEYS / sizeof *META_KEYS; i++) {
         const json_t *v = json_object_get(params, META_KEYS[i][1]);
         if (!v) v = json_object_get(meta, META_KEYS[i][1]);
@@ -486,7 +487,7 @@ gf_err gf_report_collect(const char *db_path, json_t **model)
     long long app = 0, ver = 0;
     gf_err e = pragma_int(&c, "PRAGMA application_id", &app);
     if (!e) e = pragma_int(&c, "PRAGMA user_version", &ver);
-    if (!e && (app != GF_COORD_APP_ID || ver < 1 || ver > 2))
+    if (!e && (app != GF_COORD_APP_ID || ver < 1 || ver > 3))
         e = gf_fail(GF_EFORMAT, "%s: not a gaitfed coordinator database (application_id %lld, version %lld)", db_path,
                     app, ver);
     json_t *m = json_pack("{s:s,s:s,s:I}", "report", "gaitfed federation report", "database", db_path,

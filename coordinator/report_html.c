@@ -105,7 +105,8 @@ static void settings(gf_rbuf *b, const json_t *m)
     const json_t *fed = json_object_get(m, "federation"), *s = json_object_get(fed, "settings");
     gf_rb_raw(b, "<section id=\"sec-settings\"><h2>Federation settings</h2><table id=\"table-settings\">");
     static const char *const KEYS[][2] = {
-        {"secure_aggregation", "secure aggregation"}, {"normalization", "normalization (own = per site, global = pooled)"},
+        {"secure_aggregation", "secure aggregation"}, {"normalization", "normalization (own = per site, global = pooled, model = the initial model's)"},
+        {"initial_model_sha256", "initial model (SHA-256; none: seeded initialization)"},
         {"strategy", "strategy"}, {"model", "model architecture"}, {"task", "task"}, {"units", "units"},
         {"local_epochs", "local epochs"}, {"sites_per_round", "sites per round"}, {"secagg_threshold", "secure-aggregation threshold t"}};
     gf_rb_put(b, "<tr><th>rounds</th><td>%lld</td></tr>", (long long)json_integer_value(json_object_get(fed, "rounds")));
@@ -182,11 +183,12 @@ static void cohort_curves(gf_rbuf *b, const json_t *m)
             const json_t *p = json_array_get(v, (size_t)i);
             xs[k][i] = gf_rj_num(p, "version"), ys[0][k][i] = gf_rj_num(p, "rmse"), ys[1][k][i] = gf_rj_num(p, "r2");
         }
-        s[k] = (gf_svg_series){labels[k], n, xs[k], NULL, !strcmp(gf_rj_str(c, "norm"), "pooled")};
+        s[k] = (gf_svg_series){labels[k], n, xs[k], NULL, strcmp(gf_rj_str(c, "norm"), "own") != 0};
     }
     gf_rb_raw(b, "<section id=\"sec-cohort-curves\"><h2>Learning curves per cohort (evaluator)</h2>"
                  "<p>Subject-mean RMSE and R&#178; of each model version on the evaluator's held-out cohorts; solid: "
-                 "the cohort's own normalization statistics, dashed: pooled statistics.</p><div class=\"grid\">");
+                 "the cohort's own normalization statistics, dashed: the statistics the model carries (pooled, or the "
+                 "initial model's).</p><div class=\"grid\">");
     for (int k = 0; k < ns; k++) s[k].y = ys[0][k];
     gf_svg_lines(b, "chart-cohort-rmse", "Subject-mean RMSE per model version", "model version", "RMSE", s, ns);
     for (int k = 0; k < ns; k++) s[k].y = ys[1][k];

@@ -45,9 +45,9 @@ gf_err gf_wire_evaluation_item(const gf_wire_evaluations *ev, size_t i, gf_wire_
     json_t *it = json_array_get(ev->results, i), *m = json_object_get(it, "metrics");
     const char *cohort = json_string_value(json_object_get(it, "cohort"));
     const char *norm = json_string_value(json_object_get(it, "norm"));
-    if (!cohort || !gf_name_valid(cohort) || !norm || (strcmp(norm, "own") && strcmp(norm, "pooled")) ||
+    if (!cohort || !gf_name_valid(cohort) || !norm || (strcmp(norm, "own") && strcmp(norm, "pooled") && strcmp(norm, "model")) ||
         !json_is_object(m))
-        return gf_fail(GF_EFORMAT, "evaluations: results[%zu] needs a cohort name, norm own|pooled and metrics", i);
+        return gf_fail(GF_EFORMAT, "evaluations: results[%zu] needs a cohort name, norm own|pooled|model and metrics", i);
     *out = (gf_wire_evaluation){.cohort = cohort, .norm = norm, .metrics = m};
     return GF_OK;
 }

@@ -171,7 +171,7 @@ const char *gf_coord_xeval_state(const gf_coordinator *c, const gf_site *s)
 json_t *gf_coord_xeval_work(const gf_coordinator *c)
 {
     return json_pack("{s:I,s:s,s:o}", "version", (json_int_t)c->version, "normalization",
-                     c->cfg->normalization == GF_NORM_OWN ? "own" : "global", "senders", names(c, is_shared));
+                     gf_norm_name(c->cfg->normalization), "senders", names(c, is_shared));
 }
 
 static json_t *load_json(gf_https_req *r, size_t cap)

@@ -25,7 +25,8 @@ typedef struct {
     char *key, *cert, *ca, *crl;  /* resolved (owned); crl NULL: none */
     char *site_db;                /* hospital: its site store (owned) */
     char *state_dir;              /* cached updates (owned) */
-    int norm_global;              /* "normalization": "own" (0) | "global" (1) */
+    int norm_global;              /* "normalization": "own" (0) | "global" (1: consents to pooling); either
+                                   * takes part in a "model" federation (nothing about its inputs leaves it) */
     long threads;                 /* local training / evaluation threads */
     long poll_ms;                 /* cap on the wait between polls */
     long backoff_max_ms;          /* cap on the backoff after network errors */

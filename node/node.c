@@ -377,7 +377,11 @@ static gf_err parse_train(const node *n, const json_t *t, gf_local_config *lc, g
 {
     const char *norm;
     GF_TRY(gf_wire_work_train(t, lc, task, &norm));
-    /* Pooled statistics leave a site only masked, and only if its config allows it. */
+    /* Pooled statistics leave a site only masked, and only if its config
+     * allows it; under "model" (the initial model's statistics) nothing about
+     * the site's inputs leaves it, whatever its config says. */
+    if (norm && strcmp(norm, "own") && strcmp(norm, "global") && strcmp(norm, "model"))
+        return gf_fail(GF_EFORMAT, "work item: unknown normalization '%s'", norm);
     if (norm && !strcmp(norm, "global") && !n->cfg->norm_global)
         return gf_fail(GF_EINVAL, "the federation pools input statistics (\"normalization\": \"global\") but %s keeps "
                                   "its own at home (\"normalization\": \"own\" in its config)",
@@ -429,10 +433,10 @@ static gf_err ensure_update_(node *n, const json_t *work)
                        n->model_v, gf_task_name(n->model_task));
     GF_TRY(nd_hospital_data(n, task));
     const char *norm = json_string_value(json_object_get(json_object_get(work, "train"), "normalization"));
-    int pooled = norm && !strcmp(norm, "global");
+    int pooled = norm && (!strcmp(norm, "global") || !strcmp(norm, "model")); /* the model's x_mean/x_std */
     if (pooled && !n->model->has_norm)
-        return gf_fail(GF_EFORMAT, "work item: pooled normalization, but model version %" PRId64 " carries no x_mean/x_std",
-                       n->model_v);
+        return gf_fail(GF_EFORMAT, "work item: normalization %s, but model version %" PRId64 " carries no x_mean/x_std",
+                       norm, n->model_v);
     const float *mean = pooled ? n->model->x_mean : n->data.mom.mean, *sd = pooled ? n->model->x_std : n->data.mom.sd;
     float *d = malloc(L * sizeof *d);
     if (!d) return gf_fail(GF_ENOMEM, "out of memory");
@@ -686,12 +690,16 @@ static gf_err do_evaluate(node *n, const json_t *work)
     gf_err e = res ? GF_OK : gf_fail(GF_ENOMEM, "out of memory");
     char line[512] = "";
     size_t ll = 0;
+    /* The statistics a model carries are pooled ones, or under "normalization":
+     * "model" the initial model's: labelled so. */
+    const char *fed_norm = json_string_value(json_object_get(work, "normalization"));
+    const char *carried = fed_norm && !strcmp(fed_norm, "model") ? "model" : "pooled";
     for (size_t i = 0; i < n->cfg->n_cohorts && !e; i++) {
         e = cohort_data(n, i, n->model_task);
         for (int k = 0; k < 2 && !e; k++) {
-            gf_local_norm nm = {.own = k == 0, .label = k == 0 ? "own" : "pooled"};
+            gf_local_norm nm = {.own = k == 0, .label = k == 0 ? "own" : carried};
             if (k == 1) {
-                if (!n->model->has_norm) break; /* no pooled statistics in this model */
+                if (!n->model->has_norm) break; /* no statistics in this model */
                 memcpy(nm.mean, n->model->x_mean, sizeof nm.mean);
                 memcpy(nm.sd, n->model->x_std, sizeof nm.sd);
             }

@@ -136,3 +136,43 @@ Test(coord_db, rollback_and_kill_lose_change_and_audit_together)
     close(fds[1]);
     free(path);
 }
+
+/* Schema v3 accepts evaluations labelled 'model' ("normalization": "model").
+ * A v2 database (its evaluations table as v2 made it, which refuses
+ * 'model') is upgraded in place on open, its rows and audit chain kept. */
+Test(coord_db, schema_v2_upgraded_to_accept_model_evaluations)
+{
+    const char *dir = tu_dir();
+    char *path = tu_path(dir, "coord.db");
+    gf_coord_db d;
+    uint8_t w[64] = {1};
+    int is_new;
+    cr_assert_eq(gf_coord_db_open(path, &d), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(gf_coord_db_begin(&d), GF_OK);
+    cr_assert_eq(gf_coord_db_put_model(&d, 0, 0, w, sizeof w, NULL, 0, 1000), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(gf_coord_db_site_seen(&d, "ev", "evaluator", "bb00000000000000000000000000000000000000000000000000000000000000", 1001, &is_new), GF_OK);
+    cr_assert_eq(gf_coord_db_commit(&d), GF_OK);
+    cr_assert_eq(gf_coord_db_put_eval(&d, 0, "ev", "onfh", "own", "{\"rmse\":1.2}", 1002), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(gf_coord_db_put_eval(&d, 0, "ev", "onfh", "model", "{\"rmse\":1.1}", 1003), GF_OK, "%s", gf_errmsg());
+    int64_t rows = audit_rows(&d);
+    gf_coord_db_close(&d);
+    cr_assert_eq(tu_sh("sqlite3 %s \"PRAGMA user_version\" | grep -qx 3", path), 0);
+    /* back to v2: the table as v2 created it, one row */
+    cr_assert_eq(tu_sh("sqlite3 %s \"BEGIN; DELETE FROM evaluations WHERE norm = 'model';"
+                       " CREATE TABLE e2(model_version INTEGER NOT NULL REFERENCES models(version),"
+                       " site TEXT NOT NULL REFERENCES sites(name), cohort TEXT NOT NULL,"
+                       " norm TEXT NOT NULL CHECK (norm IN ('own', 'pooled')), metrics TEXT NOT NULL CHECK (json_valid(metrics)),"
+                       " created_ms INTEGER NOT NULL, PRIMARY KEY (model_version, site, cohort, norm));"
+                       " INSERT INTO e2 SELECT * FROM evaluations; DROP TABLE evaluations;"
+                       " ALTER TABLE e2 RENAME TO evaluations; PRAGMA user_version = 2; COMMIT;\"", path), 0);
+    cr_assert_neq(tu_sh("sqlite3 %s \"INSERT INTO evaluations VALUES (0, 'ev', 'onfh', 'model', '{}', 1)\" 2> /dev/null",
+                        path), 0, "the v2 table refuses 'model' (else this test shows nothing)");
+    cr_assert_eq(gf_coord_db_open(path, &d), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(tu_sh("sqlite3 %s \"PRAGMA user_version; SELECT count(*) FROM evaluations WHERE norm = 'own'\" | "
+                       "tr '\\n' ' ' | grep -qx '3 1 '", path), 0, "upgraded to 3 with the row kept");
+    cr_assert_eq(gf_coord_db_put_eval(&d, 0, "ev", "onfh", "model", "{\"rmse\":1.1}", 1004), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(gf_coord_db_put_eval(&d, 0, "ev", "onfh", "median", "{}", 1005), GF_EDB, "norm is own|pooled|model");
+    cr_assert_eq(audit_rows(&d), rows + 1, "the chain goes on intact (the removed 'model' row was a table row, not audit)");
+    gf_coord_db_close(&d);
+    free(path);
+}

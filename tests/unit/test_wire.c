@@ -62,7 +62,7 @@ Test(wire, evaluations)
     cr_assert_eq(gf_wire_evaluation_item(&ev, 0, &it), GF_OK);
     cr_assert_str_eq(it.cohort, "onfh");
     cr_assert_str_eq(it.norm, "pooled");
-    expect_fail(gf_wire_evaluation_item(&ev, 1, &it), "evaluations: results[1] needs a cohort name, norm own|pooled and metrics");
+    expect_fail(gf_wire_evaluation_item(&ev, 1, &it), "evaluations: results[1] needs a cohort name, norm own|pooled|model and metrics");
     json_decref(ev.root);
     expect_fail(gf_wire_parse_evaluations(S("{\"model_version\":\"3\",\"results\":[]}"), &ev),
                 "evaluations: expected {model_version, results[<=64]}");
