@@ -325,9 +325,10 @@ Test(npz, g2h_permuted_columns_round_trip_through_numpy)
         }
     cr_assert_str_eq(ds.meta[2].subject_id, "Zo\xc3\xab");
     cr_assert_str_eq(ds.meta[2].speed, "self");
-    cr_assert_eq(ds.meta[1].height_m, 1.8f);
-    cr_assert_eq(ds.meta[1].weight_kg, 81.0f);
-    cr_assert_eq(ds.meta[0].trial, 0);
+    cr_assert_eq(ds.meta[1].height_m, 1.8); /* float64 kept as read */
+    cr_assert_eq(ds.meta[1].weight_kg, 81.0);
+    /* No 'trial' key: each cycle is its own trial, numbered per (subject, speed). */
+    for (int i = 0; i < 3; i++) cr_assert_eq(ds.meta[i].trial, 1);
     cr_assert_eq(gf_g2h_write(pout, &ds, GF_TASK_FORCES), GF_OK, "%s", gf_errmsg());
     cr_assert_eq(py(d,
                     "z = np.load('out.npz', allow_pickle=False)\n"
@@ -338,9 +339,10 @@ Test(npz, g2h_permuted_columns_round_trip_through_numpy)
                     "check(list(z['in_cols']) == IN and list(z['out_cols']) == FO, 'cols')\n"
                     "check(list(z['subject_id']) == ['H01', 'H02', 'Zo\u00eb'], z['subject_id'])\n"
                     "check(list(z['speed_label']) == ['slow', 'med', 'self'], z['speed_label'])\n"
-                    "check(z['height_m'].dtype == np.float32 and np.array_equal(z['height_m'], np.float32([1.7, 1.8, 1.65])), 'h')\n"
-                    "check(np.array_equal(z['weight_kg'], np.float32([70, 81, 55])), 'w')\n"
-                    "check(np.array_equal(z['cadence_spm'], np.zeros(3)) and z['trial'].dtype == np.int32, 'extras')\n"),
+                    "check(z['height_m'].dtype == np.float64 and np.array_equal(z['height_m'], np.array([1.7, 1.8, 1.65])), 'h')\n"
+                    "check(z['weight_kg'].dtype == np.float64 and np.array_equal(z['weight_kg'], [70, 81, 55]), 'w')\n"
+                    "check(np.array_equal(z['cadence_spm'], np.zeros(3)) and z['trial'].dtype == np.int32, 'extras')\n"
+                    "check(np.array_equal(z['trial'], [1, 1, 1]), z['trial'])\n"),
                  0);
     gf_dataset_free(&ds);
     free(pin); free(pout);
