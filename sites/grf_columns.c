@@ -40,11 +40,12 @@ static int ends_with_nocase(const char *s, const char *suffix)
     return n >= m && !strcasecmp(s + n - m, suffix);
 }
 
-/* A label a person would take for a vertical force: "..vy", or "..force..y". */
+/* A label a person would take for a vertical force: "..vy", "..Fy", or
+ * "..force.._y" (not a centre of pressure "..py" nor a torque). */
 static int vertical_like(const char *s)
 {
-    if (ends_with_nocase(s, "vy")) return 1;
-    if (!ends_with_nocase(s, "y")) return 0;
+    if (ends_with_nocase(s, "vy") || ends_with_nocase(s, "fy")) return 1;
+    if (!ends_with_nocase(s, "_y")) return 0;
     for (const char *p = s; *p; p++)
         if (!strncasecmp(p, "force", 5)) return 1;
     return 0;
