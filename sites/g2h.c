@@ -314,7 +314,7 @@ static gf_err check_value(const char *path, int64_t i, const char *sid, const ch
 {
     if (lo_open && v == 0)
         return gf_fail(GF_ERANGE, "%s: cycle %lld (subject %s): %s missing (stored as 0)", path, (long long)i, sid, field);
-    if (!(v >= 0 && v <= hi) || (lo_open && v == 0))
+    if (!(v >= 0 && v <= hi))
         return gf_fail(GF_ERANGE, "%s: cycle %lld (subject %s): %s %g%s out of range %s0, %g]", path, (long long)i, sid,
                        field, v, unit, lo_open ? "(" : "[", hi);
     return GF_OK;
