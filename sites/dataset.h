@@ -26,8 +26,8 @@ typedef enum { GF_TASK_FORCES = 0, GF_TASK_MOMENTS = 1 } gf_task;
 typedef struct {
     char subject_id[GF_ID_MAX]; /* e.g. "H01", "P03" */
     char speed[8];              /* "slow", "med", "fast", or "self" (self-selected) */
-    float height_m;
-    float weight_kg;
+    double height_m;            /* m, as read (0 when unknown); double so a float64 file round-trips */
+    double weight_kg;           /* kg, as read */
     float cadence_spm;          /* steps/min; 0 when unknown */
     int32_t trial;              /* trial number within subject and speed, from 1 */
 } gf_cycle_meta;

@@ -186,12 +186,46 @@ static gf_err read_numeric_meta(const char *what, const gf_npz *z, gf_dataset *d
             double v = 0;
             GF_TRY(get_num(what, a, i, spec[s].lo, spec[s].hi, spec[s].lo_open, &v));
             gf_cycle_meta *m = &ds->meta[i];
-            if (s == 0) m->height_m = (float)v;
-            else if (s == 1) m->weight_kg = (float)v;
+            if (s == 0) m->height_m = v;
+            else if (s == 1) m->weight_kg = v;
             else if (s == 2) m->cadence_spm = (float)v;
             else m->trial = (int32_t)v;
         }
     }
+    return GF_OK;
+}
+
+typedef struct {
+    const gf_cycle_meta *m;
+    int64_t i;
+} cycle_ref;
+
+static int by_subject_speed_index(const void *pa, const void *pb)
+{
+    const cycle_ref *a = pa, *b = pb;
+    int c = strcmp(a->m->subject_id, b->m->subject_id);
+    if (!c) c = strcmp(a->m->speed, b->m->speed);
+    if (!c) c = (a->i > b->i) - (a->i < b->i);
+    return c;
+}
+
+/* Without a 'trial' key (the public Gait2Hip-60 files hold one cycle per
+ * trial), each cycle is its own trial: 1, 2, ... per (subject, speed label)
+ * in file order. */
+static gf_err number_trials(const char *what, gf_dataset *ds)
+{
+    if (ds->n == 0) return GF_OK;
+    cycle_ref *r = malloc((size_t)ds->n * sizeof *r);
+    if (!r) return gf_fail(GF_ENOMEM, "%s: out of memory numbering trials", what);
+    for (int64_t i = 0; i < ds->n; i++) r[i] = (cycle_ref){&ds->meta[i], i};
+    qsort(r, (size_t)ds->n, sizeof *r, by_subject_speed_index);
+    int32_t k = 0;
+    for (int64_t j = 0; j < ds->n; j++) {
+        int same = j > 0 && !strcmp(r[j].m->subject_id, r[j - 1].m->subject_id) && !strcmp(r[j].m->speed, r[j - 1].m->speed);
+        k = same ? k + 1 : 1;
+        ds->meta[r[j].i].trial = k;
+    }
+    free(r);
     return GF_OK;
 }
 
@@ -206,7 +240,10 @@ static gf_err read_meta(const char *what, const gf_npz *z, int labelled, gf_data
     const gf_array *a;
     if ((a = gf_npz_get(z, "subject_id"))) GF_TRY(read_subject_ids(what, a, ds));
     if ((a = gf_npz_get(z, "speed_label"))) GF_TRY(read_speeds(what, a, ds));
-    return read_numeric_meta(what, z, ds);
+    GF_TRY(read_numeric_meta(what, z, ds));
+    if (!gf_npz_get(z, "trial") && gf_npz_get(z, "subject_id") && gf_npz_get(z, "speed_label"))
+        GF_TRY(number_trials(what, ds));
+    return GF_OK;
 }
 
 static gf_err from_npz(const char *what, const gf_npz *z, gf_dataset *ds, int *task)
@@ -269,6 +306,37 @@ gf_err gf_g2h_read(const char *path, gf_dataset *ds, int *task)
 
 enum { W_X, W_Y, W_SUBJ, W_HEIGHT, W_WEIGHT, W_SPEED, W_IN, W_OUT, W_CAD, W_TRIAL, W_COUNT };
 
+/* A per-cycle value the reader requires in (0, hi] (lo_open) or [0, hi]; 0 in
+ * an open range means the store never had it (e.g. an OpenSim import without
+ * --height), so the message says "missing" rather than "out of range". */
+static gf_err check_value(const char *path, int64_t i, const char *sid, const char *field, const char *unit, double v,
+                          double hi, int lo_open)
+{
+    if (lo_open && v == 0)
+        return gf_fail(GF_ERANGE, "%s: cycle %lld (subject %s): %s missing (stored as 0)", path, (long long)i, sid, field);
+    if (!(v >= 0 && v <= hi))
+        return gf_fail(GF_ERANGE, "%s: cycle %lld (subject %s): %s %g%s out of range %s0, %g]", path, (long long)i, sid,
+                       field, v, unit, lo_open ? "(" : "[", hi);
+    return GF_OK;
+}
+
+/* One cycle's metadata, each field named in the message. */
+static gf_err check_meta(const char *path, const gf_cycle_meta *m, int64_t i)
+{
+    if (!memchr(m->subject_id, 0, GF_ID_MAX) || !m->subject_id[0])
+        return gf_fail(GF_EINVAL, "%s: cycle %lld: subject id missing", path, (long long)i);
+    const char *sid = m->subject_id;
+    if (!memchr(m->speed, 0, sizeof m->speed) || !m->speed[0])
+        return gf_fail(GF_EINVAL, "%s: cycle %lld (subject %s): speed label missing", path, (long long)i, sid);
+    GF_TRY(check_value(path, i, sid, "height", " m", m->height_m, 3, 1));
+    GF_TRY(check_value(path, i, sid, "weight", " kg", m->weight_kg, 500, 1));
+    GF_TRY(check_value(path, i, sid, "cadence", " steps/min", m->cadence_spm, 400, 0));
+    if (m->trial < 0)
+        return gf_fail(GF_ERANGE, "%s: cycle %lld (subject %s): trial %d is negative", path, (long long)i, sid,
+                       (int)m->trial);
+    return GF_OK;
+}
+
 /* Refuses what the reader would refuse, so a written file always reads back. */
 static gf_err check_dataset(const char *path, const gf_dataset *ds, gf_task task)
 {
@@ -281,14 +349,7 @@ static gf_err check_dataset(const char *path, const gf_dataset *ds, gf_task task
         if (!isfinite(ds->x[k])) return gf_fail(GF_ENUMERIC, "%s: X value %zu is not finite", path, k);
     for (size_t k = 0; k < ny; k++)
         if (!isfinite(y[k])) return gf_fail(GF_ENUMERIC, "%s: Y value %zu is not finite", path, k);
-    for (int64_t i = 0; i < ds->n; i++) {
-        const gf_cycle_meta *m = &ds->meta[i];
-        if (!memchr(m->subject_id, 0, GF_ID_MAX) || !m->subject_id[0] || !memchr(m->speed, 0, sizeof m->speed) || !m->speed[0])
-            return gf_fail(GF_EINVAL, "%s: cycle %lld lacks a subject id or speed label", path, (long long)i);
-        if (!(m->height_m > 0 && m->height_m <= 3) || !(m->weight_kg > 0 && m->weight_kg <= 500) ||
-            !(m->cadence_spm >= 0 && m->cadence_spm <= 400) || m->trial < 0)
-            return gf_fail(GF_ERANGE, "%s: cycle %lld: height, weight, cadence or trial out of range", path, (long long)i);
-    }
+    for (int64_t i = 0; i < ds->n; i++) GF_TRY(check_meta(path, &ds->meta[i], i));
     return GF_OK;
 }
 
@@ -315,14 +376,21 @@ static const char *get_subject(const void *ctx, int64_t i) { return ((const gf_d
 static const char *get_speed(const void *ctx, int64_t i) { return ((const gf_dataset *)ctx)->meta[i].speed; }
 static const char *get_name(const void *ctx, int64_t i) { return ((const char *const *)ctx)[i]; }
 
-static gf_err num_array(gf_array *a, const char *name, gf_dtype dt, const gf_dataset *ds, int field)
+enum { F_HEIGHT, F_WEIGHT, F_CADENCE, F_TRIAL };
+
+/* height_m and weight_kg as float64 (what they were read as, so a float64
+ * file exports equal), cadence_spm float32, trial int32. */
+static gf_err num_array(gf_array *a, const char *name, const gf_dataset *ds, int field)
 {
+    static const gf_dtype dt[] = {GF_DT_F64, GF_DT_F64, GF_DT_F32, GF_DT_I32};
     int64_t shape[1] = {ds->n};
-    GF_TRY(gf_array_alloc(a, name, dt, 0, 1, shape));
+    GF_TRY(gf_array_alloc(a, name, dt[field], 0, 1, shape));
     for (int64_t i = 0; i < ds->n; i++) {
         const gf_cycle_meta *m = &ds->meta[i];
-        if (dt == GF_DT_I32) ((int32_t *)a->data)[i] = m->trial;
-        else ((float *)a->data)[i] = field == 0 ? m->height_m : field == 1 ? m->weight_kg : m->cadence_spm;
+        if (field == F_HEIGHT) ((double *)a->data)[i] = m->height_m;
+        else if (field == F_WEIGHT) ((double *)a->data)[i] = m->weight_kg;
+        else if (field == F_CADENCE) ((float *)a->data)[i] = m->cadence_spm;
+        else ((int32_t *)a->data)[i] = m->trial;
     }
     return GF_OK;
 }
@@ -342,13 +410,13 @@ static gf_err build_arrays(const char *path, const gf_dataset *ds, gf_task task,
     w[W_Y].count = ds->n * GF_T * d;
     w[W_Y].data = task == GF_TASK_FORCES ? ds->yf : ds->ym;
     GF_TRY(str_array(path, &w[W_SUBJ], "subject_id", ds->n, get_subject, ds));
-    GF_TRY(num_array(&w[W_HEIGHT], "height_m", GF_DT_F32, ds, 0));
-    GF_TRY(num_array(&w[W_WEIGHT], "weight_kg", GF_DT_F32, ds, 1));
+    GF_TRY(num_array(&w[W_HEIGHT], "height_m", ds, F_HEIGHT));
+    GF_TRY(num_array(&w[W_WEIGHT], "weight_kg", ds, F_WEIGHT));
     GF_TRY(str_array(path, &w[W_SPEED], "speed_label", ds->n, get_speed, ds));
     GF_TRY(str_array(path, &w[W_IN], "in_cols", GF_DIN, get_name, gf_in_cols));
     GF_TRY(str_array(path, &w[W_OUT], "out_cols", d, get_name, gf_task_cols(task)));
-    GF_TRY(num_array(&w[W_CAD], "cadence_spm", GF_DT_F32, ds, 2));
-    GF_TRY(num_array(&w[W_TRIAL], "trial", GF_DT_I32, ds, 3));
+    GF_TRY(num_array(&w[W_CAD], "cadence_spm", ds, F_CADENCE));
+    GF_TRY(num_array(&w[W_TRIAL], "trial", ds, F_TRIAL));
     return GF_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sites/grf_columns.h"
 #include "sites/opensim.h"
 
 /* ---- heel strikes and resampling ---- */
@@ -65,25 +66,6 @@ gf_err gf_resample(const double *t, const double *v, int n, int stride, double t
 }
 
 /* ---- column mapping ---- */
-
-/* Right and left vertical GRF column names, in order of preference. Unprefixed
- * "ground_force_vy" is the right foot in the Gait2392/2354 examples, whose left
- * foot is "l_ground_force_vy" or "1_ground_force_vy"; plate-numbered files
- * ("1_", "2_") are taken as plate 1 = right, the usual lab convention. */
-static const char *const k_grf_right[] = {"ground_force_r_vy", "r_ground_force_vy", "R_ground_force_vy",
-                                          "right_ground_force_vy", "ground_force_vy", "1_ground_force_vy"};
-
-static int find_grf_right(const gf_osim_table *g)
-{
-    int has_unprefixed = gf_osim_col(g, "ground_force_vy") >= 0;
-    for (size_t i = 0; i < sizeof k_grf_right / sizeof *k_grf_right; i++) {
-        /* With an unprefixed column present, "1_" is the left foot (Gait2354). */
-        if (has_unprefixed && !strcmp(k_grf_right[i], "1_ground_force_vy")) continue;
-        int c = gf_osim_col(g, k_grf_right[i]);
-        if (c >= 0) return c;
-    }
-    return -1;
-}
 
 /* OpenSim muscle names summed into each of our 14 outputs: the first
  * alternative whose muscles are all present wins. Gait2392, Rajagopal 2016 and
@@ -173,6 +155,8 @@ static gf_err check_trial(const gf_osim_trial *tr)
         return gf_fail(GF_EINVAL, "opensim import: speed label '%s' is empty or too long", tr->speed);
     if (tr->knee_sign < -1 || tr->knee_sign > 1)
         return gf_fail(GF_EINVAL, "opensim import: knee_sign must be -1, 0 or +1, got %d", tr->knee_sign);
+    if (tr->grf_left && !tr->grf_right)
+        return gf_fail(GF_EINVAL, "opensim import: a left GRF column was named without the right one");
     if (!(tr->grf_threshold_n >= 0) || !isfinite(tr->grf_threshold_n))
         return gf_fail(GF_EINVAL, "opensim import: GRF threshold must be >= 0 N, got %g", tr->grf_threshold_n);
     return GF_OK;
@@ -356,8 +340,8 @@ static gf_err fill_cycle(importer *im, const gf_osim_trial *tr, gf_dataset *ds, 
     gf_cycle_meta *m = &ds->meta[i];
     snprintf(m->subject_id, sizeof m->subject_id, "%s", tr->subject_id);
     snprintf(m->speed, sizeof m->speed, "%s", tr->speed ? tr->speed : "self");
-    m->height_m = (float)tr->height_m;
-    m->weight_kg = (float)tr->mass_kg;
+    m->height_m = tr->height_m;
+    m->weight_kg = tr->mass_kg;
     m->cadence_spm = (float)(120.0 / (t1 - t0)); /* two steps per stride */
     m->trial = tr->trial > 0 ? tr->trial : 1; /* one recording is one trial; the store numbers its cycles */
     return GF_OK;
@@ -368,11 +352,12 @@ static gf_err import_run(importer *im, const gf_osim_trial *tr, gf_dataset *out,
     GF_TRY(gf_osim_read(tr->ik, &im->ik));
     GF_TRY(gf_osim_read(tr->grf, &im->grf));
     GF_TRY(map_ik(im, tr, rep));
-    im->grf_col = find_grf_right(&im->grf);
-    if (im->grf_col < 0)
-        return gf_fail(GF_ENOTFOUND, "%s: no right vertical force column (ground_force_r_vy, r_ground_force_vy, "
-                                     "ground_force_vy, ...)", tr->grf);
-    if (rep) snprintf(rep->grf_col, sizeof rep->grf_col, "%s", im->grf.raw_labels[im->grf_col]);
+    int left_col;
+    GF_TRY(gf_grf_columns(&im->grf, tr->grf, tr->grf_right, tr->grf_left, &im->grf_col, &left_col));
+    if (rep) {
+        snprintf(rep->grf_col, sizeof rep->grf_col, "%s", im->grf.raw_labels[im->grf_col]);
+        snprintf(rep->grf_left_col, sizeof rep->grf_left_col, "%s", left_col >= 0 ? im->grf.raw_labels[left_col] : "");
+    }
     if (tr->id) {
         GF_TRY(gf_osim_read(tr->id, &im->id));
         GF_TRY(map_id(im, tr));

@@ -30,6 +30,8 @@ typedef struct {
     int knee_sign;          /* 0 auto-detect, +1 file is flexion-positive, -1 flexion-negative */
     double grf_threshold_n; /* 0 -> default (20 N) */
     int trial;              /* trial number of this recording (0 -> 1); its cycles share it */
+    const char *grf_right;  /* right vertical force column; NULL -> detected (sites/grf_columns.h) */
+    const char *grf_left;   /* left one, checked and reported only; needs grf_right; may be NULL */
 } gf_osim_trial;
 
 /* Every complete right-foot cycle (heel strike to heel strike) covered by the
@@ -48,6 +50,7 @@ typedef struct {
     int n_cycles;           /* cycles imported (= out->n on success) */
     int n_skipped;          /* heel-strike pairs not imported (not covered, or implausible stance) */
     char grf_col[64];       /* right vertical GRF column used */
+    char grf_left_col[64];  /* left vertical GRF column ("" when the file has none) */
     int ik_radians;         /* 1 when IK angles were converted from radians */
     int knee_flipped;       /* 1 when knee angles were negated to make flexion positive */
     char warning[512];      /* non-fatal notes, e.g. SO muscles that did not map ("" if none) */

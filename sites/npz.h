@@ -83,15 +83,22 @@ gf_err gf_npz_write(const char *path, const gf_array *arrays, int n, int compres
  *    non-empty label up to 7 bytes) are required; without Y they are
  *    optional and absent ones leave meta zeroed ("" / 0).
  *  - Optional extras (written by gf_g2h_write): cadence_spm [0, 400] and
- *    trial (integers, [0, 2^31)). Other keys are ignored.
+ *    trial (integers, [0, 2^31)). Other keys are ignored. Without cadence_spm
+ *    the cadence is 0 (unknown). Without trial (the public Gait2Hip-60 files,
+ *    one cycle per trial) and with subject_id and speed_label, every cycle is
+ *    its own trial, numbered 1, 2, ... per (subject, speed label) in file order.
+ *  - height_m and weight_kg are kept as read (double), so a float64 file
+ *    written back by gf_g2h_write is equal.
  *  - Every per-cycle array is 1-D with N entries. */
 gf_err gf_g2h_read(const char *path, gf_dataset *ds, int *task);
 /* The same on an npz already parsed / held in memory (what names it). */
 gf_err gf_g2h_from_npz(const char *what, const gf_npz *z, gf_dataset *ds, int *task);
 gf_err gf_g2h_parse(const char *what, const unsigned char *buf, size_t len, gf_dataset *ds, int *task);
-/* Writes X, Y (float32, absolute N or N·m), subject_id, height_m, weight_kg,
- * speed_label, in_cols, out_cols, and two extra keys the reader restores:
- * cadence_spm (float32) and trial (int32). Deflated, deterministic bytes. */
+/* Writes X, Y (float32, absolute N or N·m), subject_id, height_m, weight_kg
+ * (float64), speed_label, in_cols, out_cols, and two extra keys the reader
+ * restores: cadence_spm (float32) and trial (int32). Deflated, deterministic
+ * bytes. Refuses (naming the cycle, subject and field) what the reader would
+ * refuse: e.g. "height missing" for a height of 0. */
 gf_err gf_g2h_write(const char *path, const gf_dataset *ds, gf_task task);
 
 #endif

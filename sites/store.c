@@ -347,21 +347,31 @@ static gf_err json_object_check(const gf_store *s, const char *json)
     return e;
 }
 
-gf_err gf_store_set_site(gf_store *s, const char *name, const char *capture_json)
+gf_err st_site_check(const gf_store *s, const char *name, const char *capture_json)
 {
     if (!name || !*name) return gf_fail(GF_EINVAL, "%s: site name is empty", s->path);
-    if (!capture_json) return gf_fail(GF_EINVAL, "%s: site capture profile is missing", s->path);
-    GF_TRY(json_object_check(s, capture_json));
+    return capture_json ? json_object_check(s, capture_json) : GF_OK;
+}
+
+gf_err st_site_write(const gf_store *s, const char *name, const char *capture_json)
+{
     sqlite3_stmt *q;
     GF_TRY(st_prep(s,
-                "INSERT INTO site(id, name, capture_json) VALUES (1, ?1, ?2) "
-                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, capture_json = excluded.capture_json",
+                "INSERT INTO site(id, name, capture_json) VALUES (1, ?1, COALESCE(?2, '{\"system\":\"unknown\"}')) "
+                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, capture_json = COALESCE(?2, site.capture_json)",
                 &q));
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, capture_json, -1, SQLITE_STATIC);
+    if (capture_json) sqlite3_bind_text(q, 2, capture_json, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(q, 2);
     gf_err e = sqlite3_step(q) == SQLITE_DONE ? GF_OK : st_db_fail(s, "writing the site identity");
     sqlite3_finalize(q);
     return e;
+}
+
+gf_err gf_store_set_site(gf_store *s, const char *name, const char *capture_json)
+{
+    GF_TRY(st_site_check(s, name, capture_json));
+    return st_site_write(s, name, capture_json);
 }
 
 static char *dup_col(sqlite3_stmt *q, int col)

@@ -28,7 +28,9 @@ void gf_store_close(gf_store *s); /* NULL is a no-op */
 const char *gf_store_path(const gf_store *s); /* borrowed, valid until close */
 
 /* Site identity and capture profile (JSON object text, e.g.
- * {"system":"optical","noise_deg":0.5}); replaces any earlier value. */
+ * {"system":"optical","noise_deg":0.5}); replaces any earlier value.
+ * capture_json NULL keeps the stored profile, or records {"system":"unknown"}
+ * when the store has none. */
 gf_err gf_store_set_site(gf_store *s, const char *name, const char *capture_json);
 /* *name and *capture_json are malloc'd (NULL when unset). */
 gf_err gf_store_get_site(gf_store *s, char **name, char **capture_json);
@@ -44,6 +46,10 @@ gf_err gf_store_get_site(gf_store *s, char **name, char **capture_json);
 gf_err gf_store_set_import_time(gf_store *s, const char *iso8601);
 
 gf_err gf_store_add(gf_store *s, const gf_dataset *ds, const char *provenance);
+/* gf_store_add and, in the same transaction, gf_store_set_site(site_name,
+ * capture_json) when site_name is not NULL: on any failure neither is written. */
+gf_err gf_store_add_site(gf_store *s, const gf_dataset *ds, const char *provenance, const char *site_name,
+                         const char *capture_json);
 
 /* Loads the cycles that carry every target in `need` (in insertion order);
  * out->yf / out->ym are set when requested or when every loaded cycle has
@@ -67,7 +73,7 @@ gf_err gf_store_speed_counts(gf_store *s, gf_store_speed_count **out, int *n);
 /* Subjects ordered by subject_id. *out is malloc'd (caller frees). */
 typedef struct {
     char subject_id[GF_ID_MAX];
-    float height_m, weight_kg;
+    double height_m, weight_kg;
     long long trials, cycles;
 } gf_store_subject;
 gf_err gf_store_subjects(gf_store *s, gf_store_subject **out, int *n);

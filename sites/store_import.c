@@ -20,9 +20,11 @@ static gf_err check_meta(const gf_store *s, const gf_cycle_meta *m, int64_t i)
         return gf_fail(GF_EINVAL, "%s: import: cycle %lld (subject %s): speed '%.*s' is not slow|med|fast|self",
                        s->path, (long long)i, sid, (int)sizeof m->speed, m->speed);
     if (!isfinite(m->height_m) || m->height_m < 0 || m->height_m > 3)
-        return gf_fail(GF_ERANGE, "%s: import: subject %s: height_m %g outside [0, 3]", s->path, sid, m->height_m);
+        return gf_fail(GF_ERANGE, "%s: import: cycle %lld (subject %s): height_m %g outside [0, 3]", s->path,
+                       (long long)i, sid, m->height_m);
     if (!isfinite(m->weight_kg) || !(m->weight_kg > 0) || m->weight_kg > 500)
-        return gf_fail(GF_ERANGE, "%s: import: subject %s: weight_kg %g outside (0, 500]", s->path, sid, m->weight_kg);
+        return gf_fail(GF_ERANGE, "%s: import: cycle %lld (subject %s): weight_kg %g outside (0, 500]", s->path,
+                       (long long)i, sid, m->weight_kg);
     if (!isfinite(m->cadence_spm) || m->cadence_spm < 0 || m->cadence_spm > 400)
         return gf_fail(GF_ERANGE, "%s: import: cycle %lld (subject %s): cadence_spm %g outside [0, 400]", s->path,
                        (long long)i, sid, m->cadence_spm);
@@ -102,7 +104,7 @@ static gf_err subject_row(importer *im, const gf_cycle_meta *m, sqlite3_int64 *i
     if (rc == SQLITE_ROW) {
         *id = sqlite3_column_int64(q, 0);
         double h = sqlite3_column_double(q, 1), w = sqlite3_column_double(q, 2);
-        if ((float)h != m->height_m || (float)w != m->weight_kg)
+        if (h != m->height_m || w != m->weight_kg)
             return gf_fail(GF_EINVAL, "%s: import: subject %s: height_m %g / weight_kg %g disagree with the stored %g / %g",
                            im->s->path, m->subject_id, m->height_m, m->weight_kg, h, w);
         return GF_OK;
@@ -186,12 +188,15 @@ static gf_err cycle_insert(importer *im, const gf_dataset *ds, int64_t i, sqlite
     return GF_OK;
 }
 
-gf_err gf_store_add(gf_store *s, const gf_dataset *ds, const char *provenance)
+gf_err gf_store_add_site(gf_store *s, const gf_dataset *ds, const char *provenance, const char *site_name,
+                         const char *capture_json)
 {
     GF_TRY(validate(s, ds));
+    if (site_name) GF_TRY(st_site_check(s, site_name, capture_json));
     GF_TRY(st_exec(s, "BEGIN IMMEDIATE", "starting the import"));
     importer im = {.s = s, .provenance = provenance ? provenance : ""};
-    gf_err e = st_query_i64(s, "SELECT COALESCE(MAX(id), 0) FROM trials", "reading trials", &im.trials_before);
+    gf_err e = site_name ? st_site_write(s, site_name, capture_json) : GF_OK;
+    if (!e) e = st_query_i64(s, "SELECT COALESCE(MAX(id), 0) FROM trials", "reading trials", &im.trials_before);
     if (!e) e = importer_prepare(&im);
     for (int64_t i = 0; i < ds->n && !e; i++) {
         sqlite3_int64 subj = 0, trial = 0;
@@ -205,3 +210,7 @@ gf_err gf_store_add(gf_store *s, const gf_dataset *ds, const char *provenance)
     return e;
 }
 
+gf_err gf_store_add(gf_store *s, const gf_dataset *ds, const char *provenance)
+{
+    return gf_store_add_site(s, ds, provenance, NULL, NULL);
+}

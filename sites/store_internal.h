@@ -25,5 +25,11 @@ gf_err st_query_i64(const gf_store *s, const char *sql, const char *what, long l
 void st_put_le32(const float *src, size_t n, unsigned char *dst);
 void st_get_le32(const unsigned char *src, size_t n, float *dst);
 int st_speed_ok(const char *sp);
+/* The site identity (gf_store_set_site's rules): check refuses an empty name or
+ * a capture profile that is not a JSON object; write inserts or replaces it in
+ * the caller's transaction (capture_json NULL: the stored profile is kept, or
+ * {"system":"unknown"} recorded when there is none). */
+gf_err st_site_check(const gf_store *s, const char *name, const char *capture_json);
+gf_err st_site_write(const gf_store *s, const char *name, const char *capture_json);
 
 #endif

@@ -52,8 +52,8 @@ static gf_err read_meta(const gf_store *s, sqlite3_stmt *q, sqlite3_int64 cid, g
     if (!m->subject_id[0] || !st_speed_ok(m->speed))
         return gf_fail(GF_EFORMAT, "%s: cycle %lld: empty subject_id or speed not slow|med|fast|self", s->path,
                        (long long)cid);
-    m->height_m = (float)sqlite3_column_double(q, 6);
-    m->weight_kg = (float)sqlite3_column_double(q, 7);
+    m->height_m = sqlite3_column_double(q, 6);
+    m->weight_kg = sqlite3_column_double(q, 7);
     m->cadence_spm = (float)sqlite3_column_double(q, 8);
     sqlite3_int64 trial = sqlite3_column_int64(q, 9);
     if (trial < 1 || trial > INT32_MAX || !(m->weight_kg > 0) || !isfinite(m->weight_kg) || !(m->height_m >= 0) ||
@@ -216,8 +216,8 @@ gf_err gf_store_subjects(gf_store *s, gf_store_subject **out, int *n)
         memset(r, 0, sizeof *r);
         const unsigned char *id = sqlite3_column_text(q, 0);
         snprintf(r->subject_id, sizeof r->subject_id, "%s", id ? (const char *)id : "");
-        r->height_m = (float)sqlite3_column_double(q, 1);
-        r->weight_kg = (float)sqlite3_column_double(q, 2);
+        r->height_m = sqlite3_column_double(q, 1);
+        r->weight_kg = sqlite3_column_double(q, 2);
         r->trials = sqlite3_column_int64(q, 3);
         r->cycles = sqlite3_column_int64(q, 4);
     }

@@ -270,8 +270,8 @@ static gf_err simulate(const subject_plan *sp, const char *speed, int v, int t, 
     memset(&c->meta, 0, sizeof c->meta);
     snprintf(c->meta.subject_id, sizeof c->meta.subject_id, "%s", sp->id);
     snprintf(c->meta.speed, sizeof c->meta.speed, "%s", speed);
-    c->meta.height_m = (float)sp->g.height_m;
-    c->meta.weight_kg = (float)sp->g.mass_kg;
+    c->meta.height_m = sp->g.height_m; /* as a lab records them (cm, 0.1 kg) */
+    c->meta.weight_kg = sp->g.mass_kg;
     c->meta.cadence_spm = (float)cad;
     c->meta.trial = t + 1;
     c->cycle_s = 120.0 / cad; /* a stride is two steps */

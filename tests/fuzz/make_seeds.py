@@ -37,6 +37,11 @@ def g2h(name, oc, n=1, **extra):
 
 g2h('g2h_forces', FO)
 g2h('g2h_moments', MO, n=2, cadence_spm=np.array([115.0, 78.0]), trial=np.array([1, 2], 'i4'))
+# The public Gait2Hip-60 layout: no trial, no cadence_spm; float64 height/weight.
+np.savez_compressed(os.path.join(npz_dir, 'g2h_public'), X=np.zeros((3, 180, 10), 'f4'), Y=np.ones((3, 180, 3), 'f4'),
+                    subject_id=np.array(['H01', 'H02', 'H01']), height_m=np.array([1.72, 1.65, 1.72]),
+                    weight_kg=np.array([70.3, 58.1, 70.3]), speed_label=np.array(['slow', 'slow', 'slow']),
+                    in_cols=np.array(IN), out_cols=np.array(MO))
 np.savez_compressed(os.path.join(npz_dir, 'x_only'), X=np.zeros((1, 180, 10)))
 np.savez(os.path.join(npz_dir, 'stored_mixed'), a=np.arange(3, dtype='>f8'), s=np.array(['x', 'yz']),
          i=np.array([7, 8], 'i8'), b=np.array([b'q']))
@@ -68,6 +73,11 @@ records('rec_n1_padded', dict(Y=np.ones((1, 180, 3), 'f4'), out_cols=np.array(MO
                               height_m=np.array([1.8]), weight_kg=np.array([80], 'i2'), speed_label=np.array(['self']),
                               trial=np.array([2], 'u1'), cadence_spm=np.float32([100]), in_cols=np.array(IN),
                               X=np.zeros((1, 180, 10), 'f4')), header_only=('X',))
+# Public layout (no trial: numbered per subject and speed), N = 2, X zero-padded.
+records('rec_public_padded', dict(Y=np.ones((2, 180, 3), 'f4'), out_cols=np.array(MO), subject_id=np.array(['H01', 'H01']),
+                                  height_m=np.array([1.72, 1.72]), weight_kg=np.array([70.3, 70.3]),
+                                  speed_label=np.array(['med', 'med']), in_cols=np.array(IN),
+                                  X=np.zeros((2, 180, 10), 'f4')), header_only=('X',))
 
 for d in (npy_dir, npz_dir):
     for f in os.listdir(d):

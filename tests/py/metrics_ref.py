@@ -13,7 +13,7 @@ metrics_ref.py --benchmark EVAL.json COHORT.npz PRED.npz OUT.json
   cohort, PRED.npz `gaitfed predict` on COHORT.npz (a Gait2Hip NPZ: Y in N or
   N*m, out_cols, subject_id, speed_label, weight_kg). References are the
   cohort's targets divided by body mass as gf_dataset_targets does (float32
-  Y / float32 weight_kg in double, rounded to float32), channels matched by
+  Y / weight_kg as read, in double, rounded to float32), channels matched by
   name to PRED's out_cols. Every metric and curve is recomputed from PRED's
   predictions, written to OUT.json, and compared key for key with EVAL.json
   (both ways; numbers to 1e-6 relative, integers exactly, null only against
@@ -146,7 +146,7 @@ def benchmark(eval_path, cohort_path, pred_path, dst):
     idx = [zcols.index(c) for c in pcols]
     pred = pz["Y"].astype(np.float32)
     y = z["Y"].astype(np.float32)[:, :, idx]
-    w = z["weight_kg"].astype(np.float32).astype(np.float64)
+    w = z["weight_kg"].astype(np.float64)
     ref = (y.astype(np.float64) / w[:, None, None]).astype(np.float32)
     if pred.shape != ref.shape:
         sys.exit("metrics_ref: predictions %s vs references %s" % (pred.shape, ref.shape))

@@ -5,7 +5,11 @@
   hs FILE COL THRESH GAP     -> rising threshold crossings (interpolated), one per line
   interp FILE COL T...       -> np.interp of COL at each T
   shift FILE OUT DT          -> copy of FILE with DT added to the time column
+  relabel FILE OUT OLD=NEW...-> copy of FILE with those column labels renamed, the
+                                rest of the file byte for byte; "{}" in OLD and NEW
+                                stands for each of vx vy vz px py pz
 """
+import re
 import sys
 import numpy as np
 
@@ -68,3 +72,16 @@ elif cmd == "shift":
             f[0] = repr(float(f[0]) + dt)
             out.append("\t".join(f))
     open(sys.argv[3], "w").write("\n".join(out) + "\n")
+elif cmd == "relabel":
+    lines, end, labels, _ = load(sys.argv[2])
+    names = {}
+    for pair in sys.argv[4:]:
+        old, new = pair.split("=")
+        for comp in (["vx", "vy", "vz", "px", "py", "pz"] if "{}" in old else [None]):
+            names[old.format(comp) if comp else old] = new.format(comp) if comp else new
+    missing = set(names) - set(labels)
+    if missing:
+        raise SystemExit("relabel: no column " + ", ".join(sorted(missing)))
+    parts = re.split(r"(\s+)", lines[end + 1])
+    lines[end + 1] = "".join(names.get(p, p) for p in parts)
+    open(sys.argv[3], "w", newline="").write("\n".join(lines))

@@ -325,9 +325,10 @@ Test(npz, g2h_permuted_columns_round_trip_through_numpy)
         }
     cr_assert_str_eq(ds.meta[2].subject_id, "Zo\xc3\xab");
     cr_assert_str_eq(ds.meta[2].speed, "self");
-    cr_assert_eq(ds.meta[1].height_m, 1.8f);
-    cr_assert_eq(ds.meta[1].weight_kg, 81.0f);
-    cr_assert_eq(ds.meta[0].trial, 0);
+    cr_assert_eq(ds.meta[1].height_m, 1.8); /* float64 kept as read */
+    cr_assert_eq(ds.meta[1].weight_kg, 81.0);
+    /* No 'trial' key: each cycle is its own trial, numbered per (subject, speed). */
+    for (int i = 0; i < 3; i++) cr_assert_eq(ds.meta[i].trial, 1);
     cr_assert_eq(gf_g2h_write(pout, &ds, GF_TASK_FORCES), GF_OK, "%s", gf_errmsg());
     cr_assert_eq(py(d,
                     "z = np.load('out.npz', allow_pickle=False)\n"
@@ -338,9 +339,10 @@ Test(npz, g2h_permuted_columns_round_trip_through_numpy)
                     "check(list(z['in_cols']) == IN and list(z['out_cols']) == FO, 'cols')\n"
                     "check(list(z['subject_id']) == ['H01', 'H02', 'Zo\u00eb'], z['subject_id'])\n"
                     "check(list(z['speed_label']) == ['slow', 'med', 'self'], z['speed_label'])\n"
-                    "check(z['height_m'].dtype == np.float32 and np.array_equal(z['height_m'], np.float32([1.7, 1.8, 1.65])), 'h')\n"
-                    "check(np.array_equal(z['weight_kg'], np.float32([70, 81, 55])), 'w')\n"
-                    "check(np.array_equal(z['cadence_spm'], np.zeros(3)) and z['trial'].dtype == np.int32, 'extras')\n"),
+                    "check(z['height_m'].dtype == np.float64 and np.array_equal(z['height_m'], np.array([1.7, 1.8, 1.65])), 'h')\n"
+                    "check(z['weight_kg'].dtype == np.float64 and np.array_equal(z['weight_kg'], [70, 81, 55]), 'w')\n"
+                    "check(np.array_equal(z['cadence_spm'], np.zeros(3)) and z['trial'].dtype == np.int32, 'extras')\n"
+                    "check(np.array_equal(z['trial'], [1, 1, 1]), z['trial'])\n"),
                  0);
     gf_dataset_free(&ds);
     free(pin); free(pout);
@@ -419,6 +421,78 @@ Test(npz, g2h_x_only_file_for_predict)
     cr_assert_eq(gf_g2h_parse("mem", buf, len / 2, &ds2, &task), GF_EFORMAT);
     cr_assert(strncmp(gf_errmsg(), "mem: ", 5) == 0, "%s", gf_errmsg());
     free(buf);
+    gf_dataset_free(&ds);
+    free(p);
+}
+
+/* The public Gait2Hip-60 layout (no trial, no cadence_spm): the reader numbers
+ * the trials 1, 2, ... per (subject, speed label) in file order, as numpy
+ * counts them (tests/py/g2h_public.py), and leaves the cadence unknown (0). */
+Test(npz, g2h_public_layout_trials_numbered_in_file_order)
+{
+    const char *d = tu_dir();
+    cr_assert_eq(tu_sh("%s %s/tests/py/g2h_public.py write %s && %s %s/tests/py/g2h_public.py trials %s/mf.npz > %s/want",
+                       tu_python(), tu_root(), d, tu_python(), tu_root(), d, d), 0);
+    char *p = tu_path(d, "mf.npz"), *w = tu_path(d, "want");
+    gf_dataset ds;
+    int task;
+    cr_assert_eq(gf_g2h_read(p, &ds, &task), GF_OK, "%s", gf_errmsg());
+    FILE *f = fopen(w, "r");
+    cr_assert_not_null(f);
+    int want, n = 0, max = 0;
+    while (fscanf(f, "%d", &want) == 1) {
+        cr_assert_lt(n, ds.n);
+        cr_assert_eq(ds.meta[n].trial, want, "cycle %d (%s %s): trial %d, numpy %d", n, ds.meta[n].subject_id,
+                     ds.meta[n].speed, ds.meta[n].trial, want);
+        cr_assert_eq(ds.meta[n].cadence_spm, 0.0f);
+        if (want > max) max = want;
+        n++;
+    }
+    fclose(f);
+    cr_assert_eq(n, ds.n);
+    cr_assert_eq(max, 3, "the fixture repeats a (subject, speed) three times");
+    gf_dataset_free(&ds);
+    free(p);
+    free(w);
+}
+
+/* The writer names the cycle, the subject and the field it refuses. */
+Test(npz, g2h_writer_names_the_wrong_field)
+{
+    const char *d = tu_dir();
+    char *p = tu_path(d, "w.npz");
+    gf_dataset ds;
+    cr_assert_eq(gf_dataset_alloc(&ds, 2, 0, 1), GF_OK);
+    for (int i = 0; i < 2; i++) {
+        snprintf(ds.meta[i].subject_id, sizeof ds.meta[i].subject_id, "H0%d", i + 1);
+        snprintf(ds.meta[i].speed, sizeof ds.meta[i].speed, "med");
+        ds.meta[i].height_m = 1.7, ds.meta[i].weight_kg = 70, ds.meta[i].trial = 1;
+    }
+    cr_assert_eq(gf_g2h_write(p, &ds, GF_TASK_MOMENTS), GF_OK, "%s", gf_errmsg()); /* control */
+    struct { double *field; double bad; const char *msg; } cases[] = {
+        {&ds.meta[1].height_m, 0, "w.npz: cycle 1 (subject H02): height missing"},
+        {&ds.meta[1].height_m, 3.5, "cycle 1 (subject H02): height 3.5 m out of range (0, 3]"},
+        {&ds.meta[1].weight_kg, 0, "cycle 1 (subject H02): weight missing"},
+        {&ds.meta[1].weight_kg, NAN, "cycle 1 (subject H02): weight nan kg out of range (0, 500]"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        double keep = *cases[k].field;
+        *cases[k].field = cases[k].bad;
+        cr_assert_eq(gf_g2h_write(p, &ds, GF_TASK_MOMENTS), GF_ERANGE, "%s", cases[k].msg);
+        cr_assert(strstr(gf_errmsg(), cases[k].msg), "%s", gf_errmsg());
+        *cases[k].field = keep;
+    }
+    ds.meta[0].cadence_spm = -3;
+    cr_assert_eq(gf_g2h_write(p, &ds, GF_TASK_MOMENTS), GF_ERANGE);
+    cr_assert(strstr(gf_errmsg(), "cycle 0 (subject H01): cadence -3 steps/min out of range [0, 400]"), "%s", gf_errmsg());
+    ds.meta[0].cadence_spm = 0;
+    ds.meta[0].trial = -1;
+    cr_assert_eq(gf_g2h_write(p, &ds, GF_TASK_MOMENTS), GF_ERANGE);
+    cr_assert(strstr(gf_errmsg(), "cycle 0 (subject H01): trial -1 is negative"), "%s", gf_errmsg());
+    ds.meta[0].trial = 1;
+    ds.meta[1].speed[0] = 0;
+    cr_assert_eq(gf_g2h_write(p, &ds, GF_TASK_MOMENTS), GF_EINVAL);
+    cr_assert(strstr(gf_errmsg(), "cycle 1 (subject H02): speed label missing"), "%s", gf_errmsg());
     gf_dataset_free(&ds);
     free(p);
 }

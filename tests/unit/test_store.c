@@ -552,6 +552,51 @@ Test(store, site_identity_replaced_and_validated)
     free(path);
 }
 
+static void assert_site(gf_store *s, const char *want_name, const char *want_cap)
+{
+    char *name, *cap;
+    cr_assert_eq(gf_store_get_site(s, &name, &cap), GF_OK, "%s", gf_errmsg());
+    cr_assert_str_eq(name, want_name);
+    cr_assert_str_eq(cap, want_cap);
+    free(name);
+    free(cap);
+}
+
+/* No capture profile: {"system":"unknown"} on a new site, the stored one kept
+ * otherwise. gf_store_add_site writes the site in the import's transaction:
+ * an import that fails (a trial already there) leaves the old identity. */
+Test(store, site_without_profile_and_site_in_the_import_transaction)
+{
+    char *path = tmp_path("site.db");
+    gf_store *s = open_new(path);
+    cr_assert_eq(gf_store_set_site(s, "A", NULL), GF_OK, "%s", gf_errmsg());
+    assert_site(s, "A", "{\"system\":\"unknown\"}");
+    cr_assert_eq(gf_store_set_site(s, "A", "{\"system\":\"optical\"}"), GF_OK);
+    cr_assert_eq(gf_store_set_site(s, "B", NULL), GF_OK);
+    assert_site(s, "B", "{\"system\":\"optical\"}");
+
+    gf_dataset a;
+    make_ds(&a, 3, 1, 0, "H", 1, 41);
+    cr_assert_eq(gf_store_add_site(s, &a, "first", "C", "{\"system\":\"inertial\"}"), GF_OK, "%s", gf_errmsg());
+    assert_site(s, "C", "{\"system\":\"inertial\"}");
+    gf_store_counts before = counts(s);
+    cr_assert_eq(gf_store_add_site(s, &a, "again", "D", "{\"system\":\"markerless\"}"), GF_EINVAL);
+    assert_msg_has("is already in the store");
+    assert_site(s, "C", "{\"system\":\"inertial\"}");
+    assert_counts_eq(counts(s), before);
+    /* A bad profile or name is refused before anything is written. */
+    a.meta[0].trial = a.meta[1].trial = a.meta[2].trial = 2;
+    cr_assert_eq(gf_store_add_site(s, &a, "bad", "E", "[1]"), GF_EINVAL);
+    cr_assert_eq(gf_store_add_site(s, &a, "bad", "", NULL), GF_EINVAL);
+    assert_counts_eq(counts(s), before);
+    /* NULL site: the identity is not touched. */
+    cr_assert_eq(gf_store_add_site(s, &a, "plain", NULL, NULL), GF_OK, "%s", gf_errmsg());
+    assert_site(s, "C", "{\"system\":\"inertial\"}");
+    gf_store_close(s);
+    gf_dataset_free(&a);
+    free(path);
+}
+
 Test(store, xstats_round_trip_exact)
 {
     char *path = tmp_path("site.db");
