@@ -1,5 +1,6 @@
 #include "coordinator/https_server.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -143,6 +145,33 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
                 cc->conns);
     }
     return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* Listens on host:port with the kernel's full backlog (SOMAXCONN).
+ * evhttp_bind_socket listens with a backlog of 128: under a burst of
+ * connections the accept queue overflows, the kernel answers with SYN
+ * cookies and drops the handshakes it cannot queue, and a client that sends
+ * nothing first (or waits for the server) is never accepted. */
+static gf_err bind_listener(gf_https_server *s, const char *host, int port, struct evhttp_bound_socket **out)
+{
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = EVUTIL_AI_PASSIVE};
+    struct evutil_addrinfo *ai = NULL;
+    int rc = evutil_getaddrinfo(host, ps, &hints, &ai);
+    if (rc) return gf_fail(GF_ENET, "https server: cannot listen on %s:%d: %s", host, port, evutil_gai_strerror(rc));
+    struct evconnlistener *l = evconnlistener_new_bind(
+        s->base, NULL, NULL, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, SOMAXCONN, ai->ai_addr,
+        (int)ai->ai_addrlen);
+    int err = errno;
+    evutil_freeaddrinfo(ai);
+    if (!l) return gf_fail(GF_ENET, "https server: cannot listen on %s:%d: %s", host, port, strerror(err));
+    *out = evhttp_bind_listener(s->http, l);
+    if (!*out) {
+        evconnlistener_free(l);
+        return gf_fail(GF_ENET, "https server: cannot listen on %s:%d", host, port);
+    }
+    return GF_OK;
 }
 
 static const char *reason(int status)
@@ -322,10 +351,9 @@ gf_err gf_https_server_new(struct event_base *base, const gf_https_opts *o, gf_h
                                                 EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                                 EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
         const char *host = o->host ? o->host : "127.0.0.1";
-        struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)o->port);
-        if (!bs) {
-            e = gf_fail(GF_ENET, "https server: cannot listen on %s:%d", host, o->port);
-        } else {
+        struct evhttp_bound_socket *bs = NULL;
+        e = bind_listener(s, host, o->port, &bs);
+        if (!e) {
             /* The cap: as configured (default 1024), and never closer than 64 to the descriptor limit. */
             struct rlimit rl;
             int cap = o->max_conns > 0 ? o->max_conns : GF_HTTPS_MAX_CONNS;
