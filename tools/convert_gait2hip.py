@@ -315,12 +315,9 @@ def write_atomic(path, data):
 
 def convert(src, dst):
     try:
-        with open(src, "rb") as f:
-            sha = hashlib.sha256(f.read()).hexdigest()
-    except OSError as e:
-        raise Fail(e.strerror or str(e))
-    try:
-        ck = safe_torch_load.load(src)
+        raw = safe_torch_load.read_file(src)
+        sha = hashlib.sha256(raw).hexdigest()
+        ck = safe_torch_load.loads(raw)
     except safe_torch_load.Refused as e:
         raise Fail(str(e))
     p = check_published(ck)
@@ -344,7 +341,11 @@ def main(argv):
     try:
         print(convert(argv[1], argv[2]))
     except Fail as e:
-        print("%s: %s: %s" % (PROG, argv[1], " ".join(str(e).split())), file=sys.stderr)
+        msg = "".join(ch if ch.isprintable() else "?" for ch in " ".join(str(e).split()))
+        print("%s: %s: %s" % (PROG, argv[1], msg), file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("%s: %s: out of memory" % (PROG, argv[1]), file=sys.stderr)
         return 1
     return 0
 

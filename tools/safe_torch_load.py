@@ -4,12 +4,21 @@ running any code from it: a restricted unpickler, numpy only (no torch).
     obj = load(path)    # dicts, lists, str, numbers, None, numpy arrays, Tensor
 
 Why not torch.load: plain torch.load unpickles arbitrary globals (a pickle
-may call os.system). torch.load(pickle_module=...) can restrict the globals,
-but torch 1.13 still (a) hands a zip holding constants.pkl to torch.jit.load,
-(b) resolves every global whose name contains "Storage" before the
-restriction sees it, and (c) trusts the element count the pickle gives for
-a storage: a 16-byte record declared as 2**20 floats becomes a tensor that
-reads 4 MiB past its buffer (measured). So this module reads the zip itself.
+may call os.system). Its pickle_module argument does not help with Debian's
+torch 1.13: torch.load replaces any pickle_module by the standard pickle
+unless weights_only=True (serialization.py: `else: pickle_module = pickle`),
+so a restricted Unpickler passed there is never used and os.system runs
+(measured). torch 1.13 also hands a zip holding constants.pkl to
+torch.jit.load, and trusts the element count a pickle gives for a storage: a
+16-byte record declared as 2**20 floats becomes a tensor reading 4 MiB past
+its buffer (measured). So this module reads the zip itself.
+
+Before unpickling, the whole data.pkl is walked with pickletools (nothing is
+built): every opcode must be one that torch.save's pickles use (no INST,
+OBJ, NEWOBJ, EXT*, buffers, bytearrays, 8-byte lengths ...), every argument
+complete, memo indices 0, 1, 2 ... in order (the C unpickler's memo is an
+array as long as the largest index), STOP the last byte; so no opcode can ask
+for more memory than the data holds.
 
 What unpickling may construct (everything else is refused, naming the global,
 before anything is called):
@@ -30,14 +39,19 @@ Storages come from persistent ids ('storage', <Storage marker>, key, location,
 numel) that this module resolves: key must be digits, the record
 <archive>/data/<key> must hold exactly numel elements (little-endian; a
 'byteorder' record must say 'little'). Caps: file 512 MiB, data.pkl 16 MiB,
-4096 records, 512 MiB of records in all.
+4096 records, 512 MiB of records in all; the tensors together at most 4 times
+the bytes of the storage records (a hostile pickle cannot make the reader
+allocate much more than the file holds).
 Errors raise Refused with a one-line message.
 """
 import collections
 import io
 import math
+import os
 import pickle
+import pickletools
 import re
+import stat
 import zipfile
 
 import numpy as np
@@ -46,6 +60,7 @@ MAX_FILE = 512 << 20
 MAX_PICKLE = 16 << 20
 MAX_RECORDS = 4096
 MAX_TOTAL = 512 << 20
+VIEWS_PER_BYTE = 4  # tensors may show each stored byte this often in all (tied weights share storage)
 
 
 class Refused(pickle.UnpicklingError):
@@ -91,11 +106,17 @@ _STORAGES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2"
              "BoolStorage": "?"}
 
 
+def _shown(s):
+    """A name from the file, printable and short, for a message."""
+    return re.sub(r"[^\x21-\x7e]", "?", str(s))[:80]
+
+
 def _is_int(v):
     return type(v) is int
 
 
-def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks, *rest):
+def _rebuild_tensor_v2(budget, storage, offset, size, stride, requires_grad, hooks, *rest):
+    """A Tensor copied out of storage; budget: the bytes it may take at most."""
     if rest or type(storage) is not Storage or not _is_int(offset) or type(requires_grad) is not bool:
         raise Refused("malformed tensor record")
     if type(size) is not tuple or type(stride) is not tuple or len(size) != len(stride) or len(size) > 8:
@@ -106,8 +127,8 @@ def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks, *res
         raise Refused("a tensor record carries backward hooks")
     data = storage.data
     n = math.prod(size)
-    if n > MAX_TOTAL // data.dtype.itemsize:
-        raise Refused("a tensor of %d elements (more than the file may hold)" % n)
+    if n * data.dtype.itemsize > budget:
+        raise Refused("tensors larger in all than %d times the stored data" % VIEWS_PER_BYTE)
     if n:
         last = offset + sum((s - 1) * st for s, st in zip(size, stride))
         if last >= data.size:
@@ -139,7 +160,7 @@ def _latin1(s, encoding):
 
 ALLOWED = {
     ("collections", "OrderedDict"): collections.OrderedDict,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor_v2"): None,  # the unpickler's _tensor (it keeps the budget)
     ("numpy.core.multiarray", "_reconstruct"): _ndarray_reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _ndarray_reconstruct,  # numpy 2's module path
     ("numpy", "ndarray"): np.ndarray,
@@ -149,16 +170,55 @@ ALLOWED = {
 ALLOWED.update({("torch", k): StorageType(v) for k, v in _STORAGES.items()})
 
 
+# The opcodes of torch.save's pickles (protocol 2, and the protocol 3-5 spellings of the same).
+OPCODES = {"PROTO", "FRAME", "STOP", "MARK", "POP", "POP_MARK", "DUP", "EMPTY_DICT", "EMPTY_LIST", "EMPTY_TUPLE",
+           "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "SETITEM", "SETITEMS", "APPEND", "APPENDS", "BINPUT",
+           "LONG_BINPUT", "MEMOIZE", "BINGET", "LONG_BINGET", "BININT", "BININT1", "BININT2", "LONG1", "BINFLOAT",
+           "NONE", "NEWTRUE", "NEWFALSE", "BINUNICODE", "SHORT_BINUNICODE", "BINBYTES", "SHORT_BINBYTES", "GLOBAL",
+           "STACK_GLOBAL", "REDUCE", "BUILD", "BINPERSID"}
+
+
+def check_opcodes(pk):
+    """Walks the pickle without building anything (see the module docstring)."""
+    last, puts = None, 0
+    try:
+        for op, arg, pos in pickletools.genops(pk):
+            if op.name not in OPCODES:
+                raise Refused("the pickle uses opcode %s at byte %d, which torch.save does not write" % (op.name, pos))
+            # the C unpickler's memo is an array as long as the largest index: indices must be
+            # what pickle writes (0, 1, 2 ... in order), or a 4-byte index could ask for GiBs
+            if op.name in ("BINPUT", "LONG_BINPUT", "MEMOIZE"):
+                if op.name != "MEMOIZE" and arg != puts:
+                    raise Refused("malformed pickle (memo index %d at byte %d, expected %d)" % (arg, pos, puts))
+                puts += 1
+            elif op.name in ("BINGET", "LONG_BINGET") and arg >= puts:
+                raise Refused("malformed pickle (memo index %d at byte %d was never set)" % (arg, pos))
+            last = (op.name, pos)
+    except ValueError as e:
+        raise Refused("malformed pickle (%s)" % str(e).split("\n")[0][:200]) from None
+    if last != ("STOP", len(pk) - 1):
+        raise Refused("malformed pickle (bytes after STOP)")
+
+
 class _Unpickler(pickle.Unpickler):
     def __init__(self, f, zf, prefix):
         super().__init__(f, encoding="utf-8")
+        stored = sum(i.file_size for i in zf.infolist() if i.filename.startswith(prefix + "/data/"))
         self._zf, self._prefix, self._storages = zf, prefix, {}
+        self._budget = VIEWS_PER_BYTE * stored
 
     def find_class(self, module, name):
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return self._tensor
         f = ALLOWED.get((module, name))
         if f is None:
-            raise Refused("the pickle references %.80s.%.80s, which is not on the allow-list" % (module, name))
+            raise Refused("the pickle references %s.%s, which is not on the allow-list" % (_shown(module), _shown(name)))
         return f
+
+    def _tensor(self, *args):
+        t = _rebuild_tensor_v2(self._budget, *args)
+        self._budget -= t.array.nbytes
+        return t
 
     def persistent_load(self, pid):
         if (type(pid) is not tuple or len(pid) != 5 or pid[0] != "storage" or type(pid[1]) is not StorageType
@@ -192,13 +252,30 @@ def _read(zf, info, cap):
     return b
 
 
-def load(path):
-    """The object a torch.save zip at path holds (see the module docstring)."""
+def read_file(path):
+    """The bytes of a regular file of at most MAX_FILE bytes."""
     try:
         with open(path, "rb") as f:
-            raw = f.read(MAX_FILE + 1)
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise Refused("not a regular file")
+            if st.st_size > MAX_FILE:
+                raise Refused("larger than %d MiB" % (MAX_FILE >> 20))
+            raw = f.read(st.st_size + 1)
     except OSError as e:
         raise Refused(e.strerror or str(e)) from None
+    if len(raw) > MAX_FILE:
+        raise Refused("larger than %d MiB" % (MAX_FILE >> 20))
+    return raw
+
+
+def load(path):
+    """The object a torch.save zip at path holds (see the module docstring)."""
+    return loads(read_file(path))
+
+
+def loads(raw):
+    """The object a torch.save zip held in the bytes raw holds."""
     if len(raw) > MAX_FILE:
         raise Refused("larger than %d MiB" % (MAX_FILE >> 20))
     if raw[:4] != b"PK\x03\x04":
@@ -227,6 +304,7 @@ def load(path):
         if "byteorder" in names and _read(zf, zf.getinfo(prefix + "/byteorder"), 16) != b"little":
             raise Refused("tensors are not stored little-endian")
         pk = _read(zf, zf.getinfo(prefix + "/data.pkl"), MAX_PICKLE)
+        check_opcodes(pk)
         return _Unpickler(io.BytesIO(pk), zf, prefix).load()
     except Refused:
         raise

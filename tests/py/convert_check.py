@@ -24,6 +24,10 @@ convert_check.py info ORIG.pt INFO.txt
     channel equal to mu_x/sd_x as float32.
 convert_check.py hostile DIR
     Writes the files the converter must refuse into DIR (see HOSTILE).
+convert_check.py mutants SRC.pt N SEED
+    N mutants of SRC.pt's pickle through the converter (in this process): each
+    converts or is refused with the converter's one-line error, nothing else,
+    and the process never grows past 1 GiB.
 convert_check.py unpickle-control FILE.pt
     Unpickles FILE.pt's data.pkl with the standard pickle module: the
     negative control showing that evil.pt's payload is live.
@@ -247,6 +251,51 @@ def cmd_hostile(d):
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), os.path.join(d, "torchscript.pt"))
 
 
+def cmd_mutants(src, n, seed):
+    """Converts n mutants of src's data.pkl (bytes flipped, inserted, deleted, a slice
+    repeated; the zip rebuilt so its CRCs hold) in this process: each must convert or
+    raise the converter's one-line Fail, never anything else."""
+    import importlib.util
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location("convert_gait2hip", os.path.join(root, "tools", "convert_gait2hip.py"))
+    cg = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cg)
+    rec = _records(src)
+    pk = next(k for k in rec if k.endswith("/data.pkl"))
+    rng = np.random.default_rng(int(seed))
+    d = os.path.dirname(os.path.abspath(src))
+    mut, out = os.path.join(d, "mutant.pt"), os.path.join(d, "mutant.safetensors")
+    counts = collections.Counter()
+    for i in range(int(n)):
+        b = bytearray(rec[pk])
+        for _ in range(int(rng.integers(1, 4))):
+            at, op = int(rng.integers(0, len(b))), int(rng.integers(0, 4))
+            if op == 0:
+                b[at] = int(rng.integers(0, 256))
+            elif op == 1:
+                b[at:at] = rng.bytes(int(rng.integers(1, 9)))
+            elif op == 2:
+                del b[at:at + int(rng.integers(1, 9))]
+            else:
+                b[at:at] = b[at:at + int(rng.integers(1, 64))]
+        _zip(mut, dict(rec, **{pk: bytes(b)}))
+        try:
+            cg.convert(mut, out)
+            counts["converted"] += 1
+        except cg.Fail as e:
+            if "\n" in str(e):
+                fail("mutant %d: a message of several lines: %r" % (i, str(e)))
+            counts["refused"] += 1
+        except BaseException as e:
+            fail("mutant %d: %s: %s escaped the converter" % (i, type(e).__name__, e))
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10  # MiB
+    print("convert_check: %d mutants of %s: %d refused, %d converted, peak RSS %d MiB"
+          % (int(n), os.path.basename(src), counts["refused"], counts["converted"], peak))
+    if peak > 1024:  # the file is small: no damage may make the reader allocate GiBs
+        fail("peak RSS %d MiB converting mutants of %s" % (peak, src))
+
+
 def cmd_unpickle_control(path):
     rec = _records(path)
     pickle.loads(rec[next(n for n in rec if n.endswith("/data.pkl"))])
@@ -254,7 +303,7 @@ def cmd_unpickle_control(path):
 
 def main():
     cmds = {"make": cmd_make, "inputs": cmd_inputs, "compare": cmd_compare, "info": cmd_info,
-            "hostile": cmd_hostile, "unpickle-control": cmd_unpickle_control}
+            "hostile": cmd_hostile, "mutants": cmd_mutants, "unpickle-control": cmd_unpickle_control}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         fail("usage: see the docstring")
     cmds[sys.argv[1]](*sys.argv[2:])
