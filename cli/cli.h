@@ -8,6 +8,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int info_model(const char *path); /* gaitfed info M.safetensors (cmd_info_model.c) */
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

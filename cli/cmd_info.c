@@ -1,4 +1,5 @@
-/* gaitfed info FILE: what a site store, Gait2Hip NPZ or OpenSim table holds. */
+/* gaitfed info FILE: what a site store, Gait2Hip NPZ, OpenSim table or model
+ * checkpoint holds. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "sites/opensim.h"
 #include "sites/store.h"
 
-static const char *USAGE = "gaitfed info FILE   (.db site store, .npz, .sto/.mot)";
+static const char *USAGE = "gaitfed info FILE   (.db site store, .npz, .sto/.mot, .safetensors)";
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -132,10 +133,7 @@ int cmd_info(int argc, char **argv)
     if (got >= 4 && !memcmp(magic, "PK\x03\x04", 4)) return info_npz(f);
     if (ends_with(f, ".npz")) return info_npz(f);
     if (ends_with(f, ".sto") || ends_with(f, ".mot")) return info_opensim(f);
-    if (ends_with(f, ".safetensors")) {
-        fprintf(stderr, "gaitfed info: %s: model checkpoints are not readable in this version\n", f);
-        return 1;
-    }
-    fprintf(stderr, "gaitfed info: %s: unknown file kind (expected a site store, .npz, .sto or .mot)\n", f);
+    if (ends_with(f, ".safetensors")) return info_model(f);
+    fprintf(stderr, "gaitfed info: %s: unknown file kind (expected a site store, .npz, .sto, .mot or .safetensors)\n", f);
     return 1;
 }

@@ -16,7 +16,7 @@ static const command commands[] = {
     {"synth", cmd_synth, "synthetic hospitals + cohorts"},
     {"import", cmd_import, "load real recordings (NPZ or OpenSim) into a site store"},
     {"export", cmd_export, "write a site store as a Gait2Hip NPZ"},
-    {"info", cmd_info, "summary of a .db/.npz/.sto/.mot file"},
+    {"info", cmd_info, "summary of a .db/.npz/.sto/.mot file or a model checkpoint"},
     {"train", cmd_train, "centralized training, Gait2Hip protocol"},
     {"eval", cmd_eval, "metrics of a model on a data set"},
     {"predict", cmd_predict, "model outputs for an NPZ of inputs"},
