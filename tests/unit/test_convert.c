@@ -37,7 +37,7 @@ static void convert_predict_compare(const char *d, const char *src, const char *
                  "gaitfed predict and PyTorch on %s differ", src);
 }
 
-Test(convert, published_transformers_match_pytorch_and_the_shipped_files, .timeout = 300)
+Test(convert, published_transformers_match_pytorch_and_the_shipped_files)
 {
     const char *d = tu_dir(), *py = tu_python(), *root = tu_root(), *B = tu_bin();
     make_inputs(d);
@@ -78,7 +78,7 @@ Test(convert, published_transformers_match_pytorch_and_the_shipped_files, .timeo
     }
 }
 
-Test(convert, torch_made_published_files_match_pytorch, .timeout = 300)
+Test(convert, torch_made_published_files_match_pytorch)
 {
     const char *d = tu_dir(), *py = tu_python(), *root = tu_root();
     make_inputs(d);
@@ -130,7 +130,7 @@ static void refused(const char *d, const char *in, const char *expect)
                  "%s: an output or temporary file was left", in);
 }
 
-Test(convert, refuses_malformed_foreign_and_hostile_files, .timeout = 300)
+Test(convert, refuses_malformed_foreign_and_hostile_files)
 {
     const char *d = tu_dir(), *py = tu_python(), *root = tu_root();
     cr_assert_eq(tu_sh("cd %s && " CHECK " hostile .", d, py, root), 0, "making the hostile files failed");
@@ -194,7 +194,7 @@ Test(convert, refuses_malformed_foreign_and_hostile_files, .timeout = 300)
  * converts or is refused with the converter's one-line error, and the process
  * stays under 1 GiB. (Seed 7 of good.pt includes a memo index of 1.8e8: without
  * the reader's memo check the C unpickler grows to 2.9 GiB and this fails.) */
-Test(convert, damaged_pickles_are_converted_or_refused_in_one_line, .timeout = 300)
+Test(convert, damaged_pickles_are_converted_or_refused_in_one_line)
 {
     const char *d = tu_dir(), *py = tu_python(), *root = tu_root();
     cr_assert_eq(tu_sh("cd %s && " CHECK " hostile . && cp %s/" PUBLISHED "/Transformer_MF60.pt .", d, py, root, root), 0);
@@ -204,7 +204,7 @@ Test(convert, damaged_pickles_are_converted_or_refused_in_one_line, .timeout = 3
 }
 
 /* `gaitfed eval` and `predict` on the shipped models and labelled synthetic cohorts. */
-Test(convert, shipped_models_evaluate_without_python, .timeout = 300)
+Test(convert, shipped_models_evaluate_without_python)
 {
     const char *d = tu_dir(), *B = tu_bin(), *root = tu_root(), *py = tu_python();
     cr_assert_eq(tu_sh("%s synth --out %s/D --seed 1 > %s/synth.log 2>&1", B, d, d), 0, "synth failed");
