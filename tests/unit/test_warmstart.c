@@ -127,16 +127,23 @@ static double l2_dist(const gf_safetensors *a, const gf_safetensors *b)
     return sqrt(s);
 }
 
+/* The model of a checkpoint file, as the CLI and the coordinator build it. */
+static gf_model *load_model(const char *ckpt, gf_task *task)
+{
+    gf_safetensors st;
+    gf_model *m;
+    cr_assert_eq(gf_safetensors_read(ckpt, &st), GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(gf_checkpoint_model(&st, ckpt, &m, task), GF_OK, "%s", gf_errmsg());
+    gf_safetensors_free(&st);
+    return m;
+}
+
 /* A randomly initialized model of ckpt's configuration carrying its
  * x_mean/x_std: what a cold start begins from. */
 static void random_twin(const char *ckpt, const char *out)
 {
-    gf_safetensors st;
-    gf_model *m;
     gf_task task;
-    cr_assert_eq(gf_safetensors_read(ckpt, &st), GF_OK, "%s", gf_errmsg());
-    cr_assert_eq(gf_checkpoint_model(&st, ckpt, &m, &task), GF_OK, "%s", gf_errmsg());
-    gf_safetensors_free(&st);
+    gf_model *m = load_model(ckpt, &task);
     cr_assert_eq(gf_model_init(m, 11), GF_OK);
     json_t *meta = gf_checkpoint_meta(&m->cfg, task);
     cr_assert_eq(gf_safetensors_save_model(out, m, meta), GF_OK, "%s", gf_errmsg());
@@ -308,12 +315,8 @@ Test(warmstart, demo_refuses_a_bad_initial_model)
     char ck[1200], plain[1300];
     ckpt_path(0, ck, sizeof ck);
     snprintf(plain, sizeof plain, "%s/nostats.safetensors", d);
-    gf_safetensors st;
-    gf_model *m;
     gf_task task;
-    cr_assert_eq(gf_safetensors_read(ck, &st), GF_OK, "%s", gf_errmsg());
-    cr_assert_eq(gf_checkpoint_model(&st, ck, &m, &task), GF_OK, "%s", gf_errmsg());
-    gf_safetensors_free(&st);
+    gf_model *m = load_model(ck, &task);
     m->has_norm = 0;
     json_t *meta = gf_checkpoint_meta(&m->cfg, task);
     cr_assert_eq(gf_safetensors_save_model(plain, m, meta), GF_OK, "%s", gf_errmsg());
