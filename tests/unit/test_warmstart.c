@@ -77,7 +77,7 @@ static long sql_long(const char *run, const char *q)
 /* Model version v of the run: parsed, and written to run/vV.safetensors. */
 static void version(const char *run, int v, gf_safetensors *st)
 {
-    char q[1400], file[1300];
+    char q[4096], file[1300];
     snprintf(file, sizeof file, "%s/v%d.safetensors", run, v);
     snprintf(q, sizeof q, "sqlite3 %s/coordinator.db \"SELECT writefile('%s', weights) FROM models WHERE version = %d\" "
                           "> /dev/null", run, file, v);
