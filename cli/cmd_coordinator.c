@@ -82,6 +82,10 @@ int cmd_coordinator(int argc, char **argv)
     if (st) event_free(st);
     if (chk) event_free(chk);
     gf_coordinator_free(c);
+    /* A connection freed while one of its deferred callbacks was queued keeps
+     * a reference that event_base_free would cancel, not drop: its SSL would
+     * never be freed. One pass of the loop runs those callbacks first. */
+    event_base_loop(base, EVLOOP_NONBLOCK);
     event_base_free(base);
     gf_coord_config_free(&cfg);
     if (failed) return cli_fail(gf_fail(failed, "%s", reason)); /* one line; the database is at its last committed state */

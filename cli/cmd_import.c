@@ -108,9 +108,9 @@ static gf_err read_npz(const char **files, int n, gf_dataset *out)
     GF_TRY(gf_g2h_read(files[0], out, &task));
     if (n == 2) {
         gf_dataset b;
-        gf_err e = gf_g2h_read(files[1], &b, &task);
+        gf_err e = gf_g2h_read(files[1], &b, &task); /* on failure b is left empty */
         if (!e) e = merge_tasks(out, &b, files[0], files[1]);
-        if (!e) gf_dataset_free(&b);
+        gf_dataset_free(&b); /* what merge_tasks did not take over */
         if (e) { gf_dataset_free(out); return e; }
     }
     return GF_OK;
