@@ -1,6 +1,6 @@
-/* The coordinator's JSON config (configs/coordinator.json; the skeleton
- * `gaitfed pki issue --role coordinator` writes). Every field, its default and
- * its range are in README "Coordinator config". Unknown fields are refused. */
+/* The coordinator's JSON config (the skeleton `gaitfed pki issue --role
+ * coordinator` writes into its kit). Every field, its default and its range
+ * are in README "`gaitfed coordinator`". Unknown fields are refused. */
 #ifndef GF_COORD_CONFIG_H
 #define GF_COORD_CONFIG_H
 #include <stddef.h>

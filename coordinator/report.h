@@ -1,7 +1,7 @@
 /* `gaitfed report`: a self-contained HTML report (inline SVG, no script, no
  * network), summary.json and summary.md from a coordinator database, opened
  * read-only so a running coordinator is not disturbed (WAL readers never
- * block it). What it shows and the fitness thresholds: README.md "Report". */
+ * block it). What it shows and the fitness thresholds: README.md "`gaitfed report`". */
 #ifndef GF_REPORT_H
 #define GF_REPORT_H
 #include "common/err.h"

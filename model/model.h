@@ -60,7 +60,7 @@ struct gf_model {
     float x_mean[16], x_std[16];
     const gf_model_vt *vt;
     void *impl;          /* arch-owned activations */
-    int threads;         /* parallel loops and OpenBLAS threads (>= 1) */
+    int threads;         /* the engine's parallel loops (>= 1); OpenBLAS stays at one thread */
 };
 
 /* Creates a model: declares and allocates parameters and gradients (zero). */
