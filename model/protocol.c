@@ -14,8 +14,8 @@ typedef struct {
 static int cmp_subj(const void *a, const void *b) { return strcmp(((const subj *)a)->id, ((const subj *)b)->id); }
 static int cmp_idp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-/* Distinct ids among the used cycles, sorted, then permuted with rng. *out
- * malloc'd (borrowed strings). */
+/* Distinct ids among the used cycles, sorted, then permuted with rng (NULL:
+ * left sorted). *out malloc'd (borrowed strings). */
 static gf_err distinct_shuffled(const char *const *ids, int n, const unsigned char *use, gf_rng *rng, subj **out,
                                 int *ns)
 {
@@ -36,7 +36,7 @@ static gf_err distinct_shuffled(const char *const *ids, int n, const unsigned ch
     for (int i = 0; i < m; i++)
         if (!k || strcmp(s[k - 1].id, tmp[i])) s[k++] = (subj){tmp[i], -1};
     free(tmp);
-    for (int i = k - 1; i > 0; i--) { /* Fisher-Yates */
+    for (int i = k - 1; rng && i > 0; i--) { /* Fisher-Yates */
         int j = (int)gf_rng_below(rng, (uint64_t)i + 1);
         subj t = s[i]; s[i] = s[j]; s[j] = t;
     }
@@ -78,12 +78,9 @@ gf_err gf_split_named(const char *const *ids, int n, const char *const *names, i
                       int *n_test_subjects)
 {
     if (n_names < 1) return gf_fail(GF_EINVAL, "no subject named");
-    gf_rng rng; /* the distinct ids come shuffled; sorted again right away */
-    gf_rng_derive(&rng, 0, 0);
     subj *s;
     int ns;
-    GF_TRY(distinct_shuffled(ids, n, NULL, &rng, &s, &ns));
-    qsort(s, (size_t)ns, sizeof *s, cmp_subj);
+    GF_TRY(distinct_shuffled(ids, n, NULL, NULL, &s, &ns)); /* sorted by id */
     gf_err e = GF_OK;
     for (int k = 0; k < n_names && !e; k++) {
         subj key = {names[k], 0};

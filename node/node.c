@@ -433,7 +433,7 @@ static gf_err ensure_update_(node *n, const json_t *work)
                        n->model_v, gf_task_name(n->model_task));
     GF_TRY(nd_hospital_data(n, task));
     const char *norm = json_string_value(json_object_get(json_object_get(work, "train"), "normalization"));
-    int pooled = norm && (!strcmp(norm, "global") || !strcmp(norm, "model")); /* the model's x_mean/x_std */
+    int pooled = nd_norm_from_model(norm);
     if (pooled && !n->model->has_norm)
         return gf_fail(GF_EFORMAT, "work item: normalization %s, but model version %" PRId64 " carries no x_mean/x_std",
                        norm, n->model_v);

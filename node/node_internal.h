@@ -3,6 +3,7 @@
 #ifndef GF_NODE_INTERNAL_H
 #define GF_NODE_INTERNAL_H
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -96,5 +97,13 @@ gf_err nd_hospital_data(node *n, gf_task task);
 /* node_xeval.c: the "xeval_*" work states; frees its state. */
 gf_err nd_xeval_step(node *n, const char *state, const json_t *work);
 void nd_xeval_free(node *n);
+
+/* Under the work item's normalization, whether inputs are z-scored with the
+ * statistics the global model carries ("global": pooled, "model": the initial
+ * model's) rather than the site's own. */
+static inline int nd_norm_from_model(const char *norm)
+{
+    return norm && (!strcmp(norm, "global") || !strcmp(norm, "model"));
+}
 
 #endif

@@ -211,7 +211,7 @@ static gf_err evaluate(node *n, const json_t *work)
     const char *norm;
     GF_TRY(gf_wire_work_xeval(work, &senders, &norm));
     GF_TRY(nd_hospital_data(n, n->model_task));
-    int pooled = !strcmp(norm, "global") || !strcmp(norm, "model"); /* the model's x_mean/x_std */
+    int pooled = nd_norm_from_model(norm);
     if (pooled && !n->model->has_norm)
         return gf_fail(GF_EFORMAT, "cross-site evaluation: normalization %s, but the model carries no x_mean/x_std", norm);
     const float *mean = pooled ? n->model->x_mean : n->data.mom.mean, *sd = pooled ? n->model->x_std : n->data.mom.sd;
