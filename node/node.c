@@ -518,7 +518,12 @@ static gf_err prepare_statistics(node *n, const json_t *work)
 {
     gf_local_config lc;
     gf_task task;
+    const char *norm = json_string_value(json_object_get(json_object_get(work, "train"), "normalization"));
     GF_TRY(parse_train(n, json_object_get(work, "train"), &lc, &task));
+    /* Only a federation that pools statistics has a statistics session. */
+    if (!norm || strcmp(norm, "global"))
+        return gf_fail(GF_EFORMAT, "work item: a statistics session, but the federation's normalization is '%s', not "
+                                   "\"global\": nothing sent", norm ? norm : "(absent)");
     GF_TRY(nd_hospital_data(n, task));
     int64_t v[1 + 2 * GF_DIN];
     v[0] = n->data.mom.n_frames;
@@ -536,6 +541,13 @@ static gf_err do_train(node *n, const json_t *work)
     if (n->failed) return GF_OK;
     n->plain = !json_is_true(json_object_get(work, "secure_aggregation"));
     if (json_is_true(json_object_get(work, "statistics"))) {
+        /* Consent is the site's own config, whatever the work item claims:
+         * refused before anything of the session is computed or posted. */
+        if (!n->cfg->norm_global)
+            return gf_fail(GF_EINVAL, "the coordinator asks for %s's input statistics (a \"statistics\" work item), but "
+                                      "its config keeps them at home (\"normalization\": \"own\"): nothing sent; "
+                                      "leaving the federation",
+                           n->cfg->name);
         if (n->plain) return gf_fail(GF_EFORMAT, "work item: a statistics session needs secure aggregation");
         if (!n->statistics) GF_TRY(prepare_statistics(n, work));
     } else {
