@@ -363,7 +363,10 @@ void gf_coord_handle(gf_https_req *r, void *ctx)
     int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
     gf_site *s = gf_coord_site(c, gf_https_peer(r), now);
     const gf_peer *p = gf_https_peer(r);
-    if (!strcmp(path, "/v1/status") && get) {
+    /* The federation's state and who takes part: for its sites (the `sites`
+     * allow-list, or every consortium site without one) and operators
+     * (coordinator kits); any other certificate falls through to 403 below. */
+    if (!strcmp(path, "/v1/status") && get && (s || p->role == GF_ROLE_COORDINATOR)) {
         get_status(c, r);
         return;
     }

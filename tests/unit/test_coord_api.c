@@ -31,15 +31,17 @@ static void pki(const api_fixture *f, const char *args)
     (void)f;
 }
 
-static void start(api_fixture *f)
+/* sites: the config's "sites" allow-list as JSON, or NULL for none. */
+static void start(api_fixture *f, const char *sites)
 {
+    memset(f, 0, sizeof *f); /* the port is polled until it is non-zero */
     snprintf(f->dir, sizeof f->dir, "%s", tu_dir());
     char a[4200];
     snprintf(a, sizeof a, "init --dir %s/ca --consortium apitest", f->dir), pki(f, a);
     snprintf(a, sizeof a, "init --dir %s/other --consortium othernet", f->dir), pki(f, a);
     const char *who[][2] = {{"coord", "coordinator"}, {"h1", "hospital"}, {"h2", "hospital"}, {"h3", "hospital"},
-                            {"bench", "evaluator"}};
-    for (int i = 0; i < 5; i++) {
+                            {"bench", "evaluator"}, {"outsider", "hospital"}};
+    for (int i = 0; i < 6; i++) {
         snprintf(a, sizeof a, "issue --dir %s/ca --name %s --role %s --out %s/kit-%s", f->dir, who[i][0], who[i][1],
                  f->dir, who[i][0]);
         pki(f, a);
@@ -53,7 +55,8 @@ static void start(api_fixture *f)
              "{\"name\": \"coord\", \"listen\": \"127.0.0.1:0\", \"key\": \"kit-coord/key.pem\", \"cert\": "
              "\"kit-coord/cert.pem\", \"ca\": \"ca/ca.pem\", \"crl\": \"ca/crl.pem\", \"db\": \"coordinator.db\",\n"
              " \"rounds\": 1, \"min_sites\": 2, \"model\": {\"arch\": \"lstm\", \"d_model\": 8, \"layers\": 1},\n"
-             " \"timeouts_s\": {\"train\": 120}}\n");
+             " %s%s%s\"timeouts_s\": {\"train\": 120}}\n",
+             sites ? "\"sites\": " : "", sites ? sites : "", sites ? ", " : "");
     cr_assert_eq(gf_write_file_atomic(cfg, text, strlen(text)), GF_OK);
     char portf[1200], log[1200];
     snprintf(portf, sizeof portf, "%s/port", f->dir);
@@ -160,7 +163,7 @@ static void expect(const gf_https_resp *r, long status, const char *code, const 
 Test(coord_api, one_site_cannot_submit_for_another_and_rules_hold)
 {
     api_fixture f;
-    start(&f);
+    start(&f, NULL);
     gf_https_client *c1 = client(&f, "h1"), *c2 = client(&f, "h2"), *ev = client(&f, "bench");
     /* Both hospitals poll until the round opens for them. */
     json_t *w1 = NULL, *w2 = NULL;
@@ -287,4 +290,36 @@ Test(coord_api, one_site_cannot_submit_for_another_and_rules_hold)
     cr_assert_eq(tu_sh("test \"$(sqlite3 %s/coordinator.db 'select group_concat(site) from round_sites')\" = h1",
                        f.dir),
                  0);
+}
+
+/* GET /v1/status answers the federation's sites and operators only: with a
+ * `sites` allow-list, a hospital and an evaluator on it and a coordinator kit
+ * get the status; a hospital of the same consortium that is not on it gets
+ * 403 forbidden (as on every other endpoint), and is counted as refused. */
+Test(coord_api, status_answers_only_allowed_sites_and_coordinator_kits)
+{
+    api_fixture f;
+    start(&f, "[\"h1\", \"h2\", \"bench\"]");
+    const char *kits[] = {"h1", "bench", "coord", "outsider"};
+    const long want[] = {200, 200, 200, 403};
+    gf_https_resp r;
+    for (int i = 0; i < 4; i++) {
+        gf_https_client *c = client(&f, kits[i]);
+        cr_assert_eq(gf_https_get(c, "/v1/status", 1 << 20, &r), GF_OK, "%s: %s", kits[i], gf_errmsg());
+        expect(&r, want[i], want[i] == 200 ? NULL : "forbidden", kits[i]);
+        json_t *j = json_loadb((const char *)r.body, r.len, 0, NULL);
+        /* what an allowed reader sees: the round and the sites; the outsider none of it */
+        cr_assert_eq(json_is_integer(json_object_get(j, "round")), want[i] == 200, "%s: %.*s", kits[i], (int)r.len,
+                     (const char *)r.body);
+        cr_assert(want[i] == 200 || !strstr((const char *)r.body, "\"sites\""), "%s saw the site list", kits[i]);
+        json_decref(j);
+        gf_https_resp_free(&r);
+        gf_https_client_free(c);
+    }
+    gf_https_client *op = client(&f, "coord");
+    cr_assert_eq(gf_https_get(op, "/metrics", 1 << 20, &r), GF_OK, "%s", gf_errmsg());
+    cr_assert(strstr((const char *)r.body, "gaitfed_refused_connections_total{reason=\"unregistered\"} 1"), "the outsider is not counted as refused");
+    gf_https_resp_free(&r);
+    gf_https_client_free(op);
+    stop(&f);
 }
