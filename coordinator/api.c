@@ -181,6 +181,12 @@ static void post_advert(gf_coordinator *c, gf_https_req *r, gf_site *s)
         json_decref(j);
         return;
     }
+    json_t *clean = NULL; /* aggregates only: what is stored is rebuilt from the known fields */
+    if (val && gf_wire_val_aggregates(val, &clean)) {
+        gf_https_reply_error(r, 422, "invalid", "%s", gf_errmsg());
+        json_decref(j);
+        return;
+    }
     if (adv) {
         uint8_t *msg = NULL;
         size_t ml = 0;
@@ -199,18 +205,20 @@ static void post_advert(gf_coordinator *c, gf_https_req *r, gf_site *s)
         }
         free(msg);
         if (e || gf_https_replied(r)) {
+            json_decref(clean);
             json_decref(j);
             return;
         }
     }
     s->n_samples = wa.n_samples;
-    json_t *tl = val ? json_object_get(val, "train_loss") : NULL;
+    json_t *tl = clean ? json_object_get(clean, "train_loss") : NULL;
     s->train_loss = json_is_number(tl) ? json_number_value(tl) : NAN;
     s->advertised = 1;
-    char *vj = val ? json_dumps(val, JSON_COMPACT) : NULL;
+    char *vj = clean ? json_dumps(clean, JSON_COMPACT) : NULL;
     if (gf_coord_db_round_site(&c->db, c->round, s->name, (int)s->idx, s->n_samples, vj))
         fprintf(stderr, "coordinator: %s\n", gf_errmsg());
     free(vj);
+    json_decref(clean);
     json_decref(j);
     gf_https_reply_json(r, 202, json_pack("{s:s}", "status", "accepted"));
 }

@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "crypto/identity.h"
+#include "sites/dataset.h"
 
 /* POST /v1/rounds/{r}/advert: {"attempt", "n_samples", "val"?, "advert"?}.
  * "advert" (base64) is required when secure != 0. The fields point into
@@ -66,5 +67,18 @@ gf_err gf_wire_xeval_key_fields(const json_t *j, gf_wire_xeval_key *out);
 gf_err gf_wire_xeval_results(const json_t *j, const json_t **results, size_t *n);
 gf_err gf_wire_xeval_result_item(const json_t *results, size_t i, const char **model, const json_t **metrics);
 gf_err gf_wire_xeval_result_unknown(size_t i);
+
+/* Aggregates only (coordinator/wire_metrics.c): what the coordinator keeps of
+ * a hospital's metrics, rebuilt into *out (new) from a fixed schema of known
+ * fields — integers >= 0, numbers or null, cadence labels and the task's
+ * output channel names as keys, task and units equal to the federation's.
+ * Anything else (per-subject rows, unknown fields, other strings) is
+ * GF_EFORMAT naming `what` and the path; an unknown key is never echoed (it
+ * could be a subject id). Cross-site metrics: gf_metrics_to_json's aggregates
+ * (n_cycles, n_subjects, frames, channels, subject_mean (required), pooled,
+ * per_cadence, per_channel) plus task and units. Advert val: gf_local_train's
+ * {train_loss, n_cycles, n_subjects, global, local}. */
+gf_err gf_wire_xeval_aggregates(const json_t *metrics, gf_task task, const char *what, json_t **out);
+gf_err gf_wire_val_aggregates(const json_t *val, json_t **out);
 
 #endif

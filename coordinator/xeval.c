@@ -347,7 +347,7 @@ static void post_results(gf_coordinator *c, gf_https_req *r, gf_site *s)
     }
     int64_t now = gf_now_ms();
     gf_err e = gf_coord_db_begin(&c->db);
-    int status = 400;
+    int status = 400, refused = 0;
     for (size_t i = 0; i < nres && !e; i++) {
         const json_t *m;
         const char *model;
@@ -360,13 +360,30 @@ static void post_results(gf_coordinator *c, gf_https_req *r, gf_site *s)
             status = 422;
             break;
         }
-        char *ms = json_dumps(m, JSON_COMPACT);
+        /* Aggregates only: what is stored is rebuilt from the known fields. */
+        char what[64];
+        json_t *clean = NULL;
+        snprintf(what, sizeof what, "cross-site results[%zu].metrics", i);
+        if ((e = gf_wire_xeval_aggregates(m, c->cfg->task_moments ? GF_TASK_MOMENTS : GF_TASK_FORCES, what, &clean))) {
+            status = 422;
+            refused = 1;
+            break;
+        }
+        char *ms = json_dumps(clean, JSON_COMPACT);
+        json_decref(clean);
         e = ms ? gf_coord_db_put_cross(&c->db, c->xeval_round, model, s->name, ms, now) : gf_fail(GF_ENOMEM, "out of memory");
         free(ms);
         if (e) status = 503;
     }
     if (!e) e = gf_coord_db_commit(&c->db);
     else gf_coord_db_rollback(&c->db);
+    if (refused) { /* nothing of the message is stored; who sent it and why is */
+        char why[512];
+        snprintf(why, sizeof why, "%s", gf_errmsg());
+        audit(c, now, "cross_site_refused",
+              json_pack("{s:I,s:s,s:s}", "round", (json_int_t)c->xeval_round, "site", s->name, "reason", why));
+        gf_fail(e, "%s", why);
+    }
     if (!e) gf_coord_fault(c, "xeval_result", 0);
     json_decref(j);
     if (e) {

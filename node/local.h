@@ -132,10 +132,11 @@ gf_err gf_local_evaluate(gf_model *m, const gf_dataset *ds, gf_task task, const 
 gf_err gf_local_model_from_blob(const uint8_t *safetensors, size_t len, const char *sha256_hex, gf_model **out,
                                 gf_task *task);
 
-/* The full metrics JSON (model/metrics.h gf_metrics_to_json, plus task and
- * units) of m on the cycles with is_val[i] != 0, inputs z-scored with
- * mean/sd: cross-site evaluation at a hospital. GF_ENOTFOUND when there are
- * no such cycles. */
+/* The aggregate metrics JSON (model/metrics.h gf_metrics_to_json without
+ * "per_subject" and "definitions": no subject id leaves the hospital; plus
+ * task and units) of m on the cycles with is_val[i] != 0, inputs z-scored
+ * with mean/sd: cross-site evaluation at a hospital. GF_ENOTFOUND when there
+ * are no such cycles. */
 gf_err gf_local_evaluate_val(gf_model *m, const gf_dataset *ds, gf_task task, const unsigned char *is_val,
                              const float mean[GF_DIN], const float sd[GF_DIN], json_t **metrics);
 

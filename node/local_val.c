@@ -43,6 +43,10 @@ gf_err gf_local_evaluate_val(gf_model *m, const gf_dataset *ds, gf_task task, co
     if (!e) {
         json_t *j = gf_metrics_to_json(&met, gf_task_cols(task));
         gf_metrics_free(&met);
+        /* Aggregates only: the subject ids and per-subject rows stay here
+         * (the coordinator refuses them too); the definitions are constants. */
+        json_object_del(j, "per_subject");
+        json_object_del(j, "definitions");
         if (!j || json_object_set_new(j, "task", json_string(gf_task_name(task))) ||
             json_object_set_new(j, "units", json_string(gf_task_units(task)))) {
             json_decref(j);

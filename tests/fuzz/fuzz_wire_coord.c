@@ -1,6 +1,7 @@
 /* libFuzzer target for the JSON request bodies the coordinator parses
  * (coordinator/wire.h): every input goes through each parser (advert in
- * plain and secure mode, evaluations, the cross-site key and results). What
+ * plain and secure mode, evaluations, the cross-site key and results, and
+ * the aggregates-only schema of the metrics in an advert and a result). What
  * a parser accepts must satisfy what the handlers rely on (types, caps,
  * valid names, decoded lengths); what it refuses must come with a one-line
  * message; nothing may crash or leak. */
@@ -30,13 +31,32 @@ static void lower_eq(const char *hex, const uint8_t *b, size_t n)
     for (size_t i = 0; i < 2 * n; i++) CHECK(h[i] == (hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]));
 }
 
+/* Aggregates only: what is kept is an object with no "per_subject" at the top
+ * (the schema has none anywhere); a refusal is one line. */
+static void aggregates(const json_t *m, int xeval)
+{
+    for (int t = 0; t < (xeval ? 2 : 1); t++) {
+        json_t *out = NULL;
+        gf_err e = xeval ? gf_wire_xeval_aggregates(m, t ? GF_TASK_MOMENTS : GF_TASK_FORCES, "m", &out)
+                         : gf_wire_val_aggregates(m, &out);
+        if (e) {
+            CHECK(!out);
+            one_line();
+            continue;
+        }
+        CHECK(json_is_object(out) && !json_object_get(out, "per_subject"));
+        dumps(out);
+        json_decref(out);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     for (int secure = 0; secure < 2; secure++) {
         gf_wire_advert a;
         if (gf_wire_parse_advert(data, size, secure, &a) == GF_OK) {
             CHECK(json_is_object(a.root) && (!a.val || json_is_object(a.val)) && (!secure || a.advert));
-            if (a.val) dumps(a.val);
+            if (a.val) dumps(a.val), aggregates(a.val, 0);
             uint8_t *m = NULL;
             size_t ml = 0;
             if (a.advert && gf_b64_decode(a.advert, 16384, &m, &ml) == GF_OK) CHECK(ml <= 16384);
@@ -98,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(!strcmp(model, "global") || gf_name_valid(model));
             CHECK(json_is_object(m) && json_is_object(json_object_get(m, "subject_mean")));
             dumps(m);
+            aggregates(m, 1);
         }
     } else {
         one_line();

@@ -46,6 +46,18 @@ coord = {
     'not_object': '[1,2,3]',
     'truncated': '{"attempt":',
 }
+# aggregates only (coordinator/wire_metrics.c): the schema's every field, and per-subject rows
+stats = {'rmse': 1.33, 'mae': 0.9, 'r2': None}
+agg = {'n_cycles': 12, 'n_subjects': 3, 'frames': 180, 'channels': 14, 'subject_mean': stats, 'pooled': stats,
+       'per_cadence': {'med': {'n_cycles': 8, 'n_subjects': 3, 'subject_mean': stats, 'pooled': stats}},
+       'per_channel': {'glmax_r': {'r2': 0.5, 'pearson_r': 0.7, 'nrmse': 0.1, 'rmse': 1.0, 'mae': 0.8}},
+       'task': 'forces', 'units': 'N/kg'}
+coord['xeval_results_aggregates'] = {'version': 4, 'results': [{'model': 'global', 'metrics': agg}]}
+coord['xeval_results_per_subject'] = {'version': 4, 'results': [{'model': 'global', 'metrics': dict(
+    agg, per_subject={'H07': {'n_cycles': 4, 'rmse': 1.0, 'mae': 0.5, 'r2': 0.9}})}]}
+coord['advert_val_aggregates'] = {'attempt': 1, 'n_samples': 120, 'advert': 'AAAA', 'val': {
+    'train_loss': 0.25, 'n_cycles': 12, 'n_subjects': 3, 'global': {'subject_mean': stats, 'pooled': stats},
+    'local': {'subject_mean': stats, 'pooled': stats}}}
 write('wire_coord', coord)
 
 train = {'epochs': 1, 'lr': 1e-3, 'batch': 64, 'weight_decay': 1e-5, 'grad_clip': 0.5, 'mu': 0.0, 'seed': 7,

@@ -6,6 +6,7 @@
  * assertion leaves nothing running. */
 #include <criterion/criterion.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -414,6 +415,82 @@ static void assert_cross_site(const fed *f, int rounds)
     gf_model_free(m);
 }
 
+/* Occurrences of id in text as a whole token (not inside a longer name or number). */
+static int id_hits(const char *text, const char *id)
+{
+    int n = 0;
+    size_t k = strlen(id);
+    for (const char *p = strstr(text, id); p; p = strstr(p + 1, id)) {
+        int before = p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        int after = isalnum((unsigned char)p[k]) || p[k] == '_';
+        n += !before && !after;
+    }
+    return n;
+}
+
+/* stdout of a shell command (asserting exit 0), malloc'd. */
+static char *sh_out(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t cap = 1 << 20, n = 0;
+    char *b = malloc(cap);
+    for (size_t r; b && (r = fread(b + n, 1, cap - n - 1, p)) > 0;)
+        if ((n += r) + 1 == cap) b = realloc(b, cap *= 2);
+    cr_assert_not_null(b);
+    b[n] = 0;
+    cr_assert_eq(pclose(p), 0, "%s failed", cmd);
+    return b;
+}
+
+/* Subject ids stay at the hospital (issue 13): not one subject id of the
+ * hospitals' stores (read from the stores with the sqlite3 tool) appears
+ * anywhere in the coordinator database (its whole `.dump`: every table,
+ * every column), nor in the report written from it. Negative control: the
+ * same search finds an id written into a copy of the database the way a
+ * per-subject cross-site row used to hold it. */
+static void assert_no_subject_ids(const fed *f)
+{
+    char cmd[8192], *ids = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&ids, &len);
+    for (int i = 0; i < N_HOSP; i++) {
+        snprintf(cmd, sizeof cmd, "sqlite3 %s/sites/%s.db 'SELECT subject_id FROM subjects'", fed_data(), hosp[i]);
+        char *o = sh_out(cmd);
+        fputs(o, mem);
+        free(o);
+    }
+    fclose(mem);
+    snprintf(cmd, sizeof cmd, "sqlite3 %s/coordinator.db .dump", f->dir);
+    char *dump = sh_out(cmd);
+    cr_assert_eq(tu_sh("%s report --db %s/coordinator.db --out %s/report > /dev/null 2>&1", tu_bin(), f->dir, f->dir), 0,
+                 "gaitfed report failed on the database");
+    snprintf(cmd, sizeof cmd, "cat %s/report/*", f->dir);
+    char *report = sh_out(cmd);
+    cr_assert(strstr(dump, "CREATE TABLE cross_site") && strstr(dump, "INSERT INTO cross_site"), "no cross-site rows");
+    cr_assert(strstr(report, "cross-site") || strstr(report, "Cross-site"), "the report lost its cross-site part");
+    int n_ids = 0, leaked = 0;
+    char first[64] = "";
+    for (char *save = NULL, *id = strtok_r(ids, "\n", &save); id; id = strtok_r(NULL, "\n", &save)) {
+        n_ids++;
+        int h = id_hits(dump, id) + id_hits(report, id);
+        if (h && !leaked++) snprintf(first, sizeof first, "%s", id);
+    }
+    fprintf(stderr, "federation: %d subject ids of %d hospitals searched in the database dump (%zu bytes) and the "
+                    "report: %d found%s%s\n", n_ids, N_HOSP, strlen(dump), leaked, leaked ? ", e.g. " : "", first);
+    cr_assert_geq(n_ids, 3 * N_HOSP, "too few subject ids read from the stores");
+    cr_assert_eq(leaked, 0, "%d of %d subject ids are in the coordinator database or report (e.g. %s)", leaked, n_ids,
+                 first);
+    /* negative control */
+    char *probe = strtok(ids, "\n");
+    snprintf(cmd, sizeof cmd, "cp %s/coordinator.db %s/probe.db && sqlite3 %s/probe.db \"UPDATE cross_site SET metrics = "
+             "json_set(metrics, '$.per_subject', json_object('%s', 1)) WHERE rowid = (SELECT min(rowid) FROM cross_site)\" "
+             "&& sqlite3 %s/probe.db .dump", f->dir, f->dir, f->dir, probe, f->dir);
+    char *pd = sh_out(cmd);
+    cr_assert_gt(id_hits(pd, probe), 0, "the search does not find an id written into the database");
+    free(pd), free(dump), free(report), free(ids);
+}
+
 /* ---- the tests ---- */
 
 /* (a) A secure federation of three hospitals and an evaluator completes:
@@ -439,6 +516,7 @@ Test(federation, secure_rounds_complete_with_audit_and_evaluations)
         cr_assert_eq(count_in_log(&f, hosp[i], "unmask posted (secure"), ROUNDS, "%s: expected a finished secure round per round",
                      hosp[i]);
     assert_cross_site(&f, ROUNDS);
+    assert_no_subject_ids(&f);
     /* Each closed round's audit row carries the worst site, the spread and the
      * sample-weighted mean of the sites' reports, recomputed here with SQL. */
     char got[256], want[256];

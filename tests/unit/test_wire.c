@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "coordinator/wire.h"
+#include "model/metrics.h"
 #include "node/wire.h"
 #include "testutil.h"
 
@@ -123,6 +124,92 @@ Test(wire, xeval_results)
     cr_assert_eq(gf_wire_parse_object(S("{\"version\":4,\"results\":{}}"), &j), GF_OK);
     expect_fail(gf_wire_xeval_results(j, &res, &n), "cross-site results: expected {version, results[<=257]}");
     json_decref(j);
+}
+
+/* Aggregates only (issue 13): the honest node's cross-site metrics (model/
+ * metrics.h on made-up predictions of two subjects, less per_subject and
+ * definitions, as node/local_val.c sends them) come back equal; the full
+ * gf_metrics_to_json (per-subject rows keyed by subject id), a subject id as
+ * an unknown key anywhere, as a cadence or channel key, or as a string value,
+ * and another task are refused, and no message repeats the id. */
+static json_t *honest_xeval_metrics(int with_subjects)
+{
+    enum { N = 4, T = 3, D = GF_NF };
+    float pred[N * T * D], ref[N * T * D];
+    for (int i = 0; i < N * T * D; i++) ref[i] = (float)(i % 7), pred[i] = (float)(i % 7) + (float)(i % 3) * 0.1f;
+    const char *ids[N] = {"H07", "H07", "H11", "H11"}, *speeds[N] = {"slow", "med", "med", "fast"};
+    gf_metrics met;
+    cr_assert_eq(gf_metrics_compute(&met, pred, ref, N, T, D, ids, speeds), GF_OK, "%s", gf_errmsg());
+    json_t *j = gf_metrics_to_json(&met, gf_force_cols);
+    gf_metrics_free(&met);
+    cr_assert_not_null(j);
+    cr_assert(json_is_object(json_object_get(j, "per_subject")), "the reference must carry the ids it is refused for");
+    if (!with_subjects) json_object_del(j, "per_subject"), json_object_del(j, "definitions");
+    json_object_set_new(j, "task", json_string("forces"));
+    json_object_set_new(j, "units", json_string(gf_task_units(GF_TASK_FORCES)));
+    return j;
+}
+
+static void refused_without_echo(const json_t *m, const char *msg)
+{
+    json_t *out = (json_t *)1;
+    expect_fail(gf_wire_xeval_aggregates(m, GF_TASK_FORCES, "cross-site results[0].metrics", &out), msg);
+    cr_assert_null(out);
+    cr_assert_null(strstr(gf_errmsg(), "H07"), "the refusal repeats a subject id: %s", gf_errmsg());
+}
+
+Test(wire, xeval_metrics_aggregates_only)
+{
+    json_t *h = honest_xeval_metrics(0), *out = NULL;
+    cr_assert_eq(gf_wire_xeval_aggregates(h, GF_TASK_FORCES, "m", &out), GF_OK, "%s", gf_errmsg());
+    cr_assert(json_equal(h, out), "the honest node's aggregates are not kept as sent");
+    json_decref(out);
+    json_t *full = honest_xeval_metrics(1);
+    refused_without_echo(full, "cross-site results[0].metrics: 'per_subject' refused");
+    json_decref(full);
+    /* the id smuggled in as a key at each level, and as a string value */
+    const char *where[] = {"", "/subject_mean", "/per_cadence", "/per_cadence/med", "/per_channel",
+                           "/per_channel/" /* first channel, filled below */};
+    for (size_t k = 0; k < sizeof where / sizeof *where; k++) {
+        json_t *m = json_deep_copy(h), *o = m;
+        char path[128];
+        snprintf(path, sizeof path, "%s%s", where[k], k == 5 ? gf_force_cols[0] : "");
+        for (char *p = strtok(path, "/"); p; p = strtok(NULL, "/")) o = json_object_get(o, p);
+        cr_assert(json_is_object(o), "no object at %s", where[k]);
+        json_object_set_new(o, "H07", json_real(1.0));
+        refused_without_echo(m, k == 2 ? "not a cadence label" : k == 4 ? "not an output channel" : "not echoed");
+        json_decref(m);
+    }
+    json_t *m = json_deep_copy(h);
+    json_object_set_new(json_object_get(m, "pooled"), "rmse", json_string("H07"));
+    refused_without_echo(m, "'rmse' must be a number or null");
+    json_object_set_new(json_object_get(m, "pooled"), "rmse", json_real(1));
+    json_object_set_new(m, "task", json_string("moments"));
+    refused_without_echo(m, "'task' must be \"forces\"");
+    json_object_del(m, "task");
+    json_object_del(m, "subject_mean");
+    refused_without_echo(m, "needs 'subject_mean'");
+    json_decref(m);
+    json_decref(h);
+}
+
+/* The advert's validation report: gf_local_train's aggregates kept, anything else refused. */
+Test(wire, advert_val_aggregates_only)
+{
+    const char *ok = "{\"train_loss\":0.5,\"n_cycles\":12,\"n_subjects\":3,"
+                     "\"global\":{\"subject_mean\":{\"rmse\":1.5,\"mae\":1.25,\"r2\":null},\"pooled\":{\"rmse\":2.5}},"
+                     "\"local\":{\"subject_mean\":{\"rmse\":1.0}}}";
+    json_t *v = json_loads(ok, 0, NULL), *out = NULL;
+    cr_assert_eq(gf_wire_val_aggregates(v, &out), GF_OK, "%s", gf_errmsg());
+    cr_assert(json_equal(v, out));
+    json_decref(out);
+    json_object_set_new(v, "subjects", json_pack("[s]", "H07"));
+    expect_fail(gf_wire_val_aggregates(v, &out), "advert: val: a field that is not one of the aggregates");
+    cr_assert_null(strstr(gf_errmsg(), "H07"));
+    json_object_del(v, "subjects");
+    json_object_set_new(json_object_get(v, "global"), "per_subject", json_object());
+    expect_fail(gf_wire_val_aggregates(v, &out), "advert: val.global: 'per_subject' refused");
+    json_decref(v);
 }
 
 /* ---- node ---- */
