@@ -55,7 +55,10 @@ static gf_err weighted_mean(gf_coordinator *c, float *delta)
     return GF_OK;
 }
 
-/* The statistics session: exact sums of frame counts, Σx, Σx² → pooled mean and SD. */
+/* The statistics session: exact sums of frame counts, Σx, Σx² → pooled mean
+ * and SD, accepted only within the physical bounds of the joint angles
+ * (gf_local_stats_plausible); else the attempt fails with the reason (audited
+ * as attempt_abandoned) and no model version carries them. */
 static gf_err pooled_statistics(gf_coordinator *c)
 {
     uint32_t sum[GF_STATS_WORDS];
@@ -64,6 +67,20 @@ static gf_err pooled_statistics(gf_coordinator *c)
     gf_limbs_decode(sum, GF_STATS_WORDS / 4, v);
     c->pooled_frames = v[0];
     c->n_survivors = gf_secagg_server_u3_count(c->sa);
+    char who[64];
+    snprintf(who, sizeof who, "pooled input statistics of %u sites", c->n_survivors);
+    double sd[GF_DIN];
+    for (int j = 0; j < GF_DIN; j++) sd[j] = NAN; /* when the frame count fails */
+    gf_err e = gf_local_stats_plausible(who, v[0], v + 1, v + 1 + GF_DIN, NULL, sd);
+    fprintf(stderr, "coordinator: round %lld attempt %lld: pooled SD per input channel (deg):", (long long)c->round,
+            (long long)c->attempt);
+    for (int j = 0; j < GF_DIN; j++) fprintf(stderr, " %.4g", sd[j]);
+    fprintf(stderr, "%s\n", e ? " (refused)" : "");
+    if (e) { /* short: the reason goes into worker_msg and the attempt_abandoned audit row */
+        char why[256];
+        snprintf(why, sizeof why, "%s", gf_errmsg());
+        return gf_fail(e, "%s; refused: a site's sums are implausible, secure aggregation hides which", why);
+    }
     return gf_local_pooled_norm(v[0], v + 1, v + 1 + GF_DIN, c->pooled_mean, c->pooled_sd);
 }
 

@@ -66,6 +66,26 @@ gf_err gf_local_stats(const gf_dataset *ds, const unsigned char *is_val, gf_loca
 gf_err gf_local_pooled_norm(int64_t n_frames, const int64_t sum_x[GF_DIN], const int64_t sum_x2[GF_DIN],
                             float mean[GF_DIN], float sd[GF_DIN]);
 
+/* Physical plausibility of input statistics, before a node sends its own and
+ * before the coordinator accepts the pooled ones (issue 13: a site that
+ * multiplied its sum x^2 by 10^6 moved the pooled SD from ~16 to ~10^4).
+ * From exact sums as gf_local_stats makes them: n_frames a positive multiple
+ * of GF_T, and per channel c, with [lo, hi] = gf_local_angle_range[c] (the
+ * joint's range of motion in degrees; node/local_plausible.c says where the
+ * numbers come from): lo <= mean <= hi, variance >= 0 and GF_LOCAL_MIN_SD <=
+ * SD <= (hi - lo) / 2 (no values within [lo, hi] spread more). GF_ERANGE,
+ * one line naming `who`, the first failing channel, the value and the bound.
+ * mean_out / sd_out (may be NULL) get every channel's mean and SD (SD 0 for
+ * a negative variance) unless the frame count fails. A bound on
+ * plausibility, not on honesty: sums scaled by 2 pass. */
+#define GF_LOCAL_MIN_SD 0.5 /* degrees: walking moves every channel by more; angles in radians by less */
+typedef struct {
+    double lo, hi;
+} gf_angle_range;
+extern const gf_angle_range gf_local_angle_range[GF_DIN];
+gf_err gf_local_stats_plausible(const char *who, int64_t n_frames, const int64_t sum_x[GF_DIN],
+                                const int64_t sum_x2[GF_DIN], double mean_out[GF_DIN], double sd_out[GF_DIN]);
+
 /* A round's local training configuration (the work item's "train"). */
 typedef struct {
     int epochs;          /* local epochs E >= 1 */

@@ -525,6 +525,11 @@ static gf_err prepare_statistics(node *n, const json_t *work)
         return gf_fail(GF_EFORMAT, "work item: a statistics session, but the federation's normalization is '%s', not "
                                    "\"global\": nothing sent", norm ? norm : "(absent)");
     GF_TRY(nd_hospital_data(n, task));
+    /* Implausible data (a unit mix-up, a broken export) would spoil every site's
+     * normalization: checked before anything is sent, naming the channel. */
+    char who[96];
+    snprintf(who, sizeof who, "%s's input statistics (not sent)", n->cfg->name);
+    GF_TRY(gf_local_stats_plausible(who, n->data.mom.n_frames, n->data.mom.sum_x, n->data.mom.sum_x2, NULL, NULL));
     int64_t v[1 + 2 * GF_DIN];
     v[0] = n->data.mom.n_frames;
     for (int c = 0; c < GF_DIN; c++) v[1 + c] = n->data.mom.sum_x[c], v[1 + GF_DIN + c] = n->data.mom.sum_x2[c];

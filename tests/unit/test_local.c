@@ -4,7 +4,8 @@
  *    the global model untouched, validation cycles never trained on;
  *  - FedProx (mu > 0) pulls the local model toward the global one;
  *  - the validation split is subject-wise, seeded, deterministic;
- *  - gf_local_stats' sums equal numpy's on the same cycles, exactly;
+ *  - gf_local_stats' sums equal numpy's on the same cycles, exactly; the
+ *    plausibility bounds of input statistics hold at their edges;
  *  - gf_local_evaluate's JSON equals `gaitfed eval --norm own`'s;
  *  - gf_local_model_from_blob refuses a wrong SHA-256 and a truncated blob
  *    with a one-line error. */
@@ -345,6 +346,80 @@ Test(local, stats_sums_equal_numpy)
     cr_assert(strstr(gf_errmsg(), "cycle 0 frame 0"), "%s", gf_errmsg());
     tu_sh("rm -rf %s", dir);
     free(xf); free(of); free(py);
+    gf_dataset_free(&ds);
+}
+
+/* Sums of n frames, half at mid + a and half at mid - a, on channel c (mean
+ * mid, SD a), the other channels at 0 +- 10 degrees. */
+static void two_point_sums(int64_t n, int c, double mid, double a, int64_t sx[GF_DIN], int64_t sx2[GF_DIN])
+{
+    for (int k = 0; k < GF_DIN; k++) {
+        double mu = k == c ? mid : 0, sd = k == c ? a : 10;
+        sx[k] = (int64_t)llround((double)n * mu * GF_LOCAL_FIX_SCALE);
+        sx2[k] = (int64_t)llround((double)n * (mu * mu + sd * sd) * GF_LOCAL_FIX_SCALE);
+    }
+}
+
+static void expect_implausible(gf_err e, const char *channel, const char *what)
+{
+    cr_assert_eq(e, GF_ERANGE, "%s: accepted", what);
+    cr_assert(strstr(gf_errmsg(), "site x: ") && strstr(gf_errmsg(), channel), "%s: '%s' lacks the channel %s", what,
+              gf_errmsg(), channel);
+}
+
+/* Plausibility of input statistics (issue 13): a site's real sums pass and
+ * give its mean and SD; each bound holds exactly at its edge (just inside
+ * passes, just outside is refused naming the channel); the attack of the
+ * issue (sum x^2 x 10^6: SD ~10^4), angles in radians, a negative variance
+ * and a frame count that is not whole cycles are refused. */
+Test(local, stats_plausibility_bounds)
+{
+    gf_dataset ds;
+    make_ds(&ds, 5);
+    gf_local_moments st;
+    cr_assert_eq(gf_local_stats(&ds, NULL, &st), GF_OK, "%s", gf_errmsg());
+    double m[GF_DIN], sd[GF_DIN];
+    cr_assert_eq(gf_local_stats_plausible("site x", st.n_frames, st.sum_x, st.sum_x2, m, sd), GF_OK, "%s", gf_errmsg());
+    for (int c = 0; c < GF_DIN; c++) /* st.mean/sd: gf_zscore_stats, equal to numpy's (stats_sums_equal_numpy) */
+        cr_assert(fabs(m[c] - st.mean[c]) <= 1e-4 && fabs(sd[c] - st.sd[c]) <= 1e-4 * st.sd[c], "channel %d", c);
+    /* each channel's edges */
+    int64_t n = 2 * GF_T, sx[GF_DIN], sx2[GF_DIN];
+    for (int c = 0; c < GF_DIN; c++) {
+        const gf_angle_range *b = &gf_local_angle_range[c];
+        double mid = (b->lo + b->hi) / 2, smax = (b->hi - b->lo) / 2;
+        cr_assert(b->lo < 0 && b->hi > 0 && smax > 10, "channel %d: [%g, %g]", c, b->lo, b->hi);
+        const struct {
+            double mid, a;
+            int ok;
+        } edge[] = {{mid, smax * (1 - 1e-6), 1},          {mid, smax * (1 + 1e-6), 0},
+                    {mid, GF_LOCAL_MIN_SD * (1 + 1e-3), 1}, {mid, GF_LOCAL_MIN_SD * (1 - 1e-3), 0},
+                    {b->hi - 0.01, 1, 1},                 {b->hi + 0.01, 1, 0},
+                    {b->lo + 0.01, 1, 1},                 {b->lo - 0.01, 1, 0}};
+        for (size_t k = 0; k < sizeof edge / sizeof *edge; k++) {
+            two_point_sums(n, c, edge[k].mid, edge[k].a, sx, sx2);
+            gf_err e = gf_local_stats_plausible("site x", n, sx, sx2, m, sd);
+            if (edge[k].ok) cr_assert_eq(e, GF_OK, "channel %s, edge %zu: %s", gf_in_cols[c], k, gf_errmsg());
+            else expect_implausible(e, gf_in_cols[c], "an edge");
+        }
+    }
+    /* sum x^2 x 10^6 (the issue's attack): SD about 10^3 sqrt(E[x^2]) */
+    for (int c = 0; c < GF_DIN; c++) sx[c] = st.sum_x[c], sx2[c] = st.sum_x2[c] * 1000000;
+    expect_implausible(gf_local_stats_plausible("site x", st.n_frames, sx, sx2, m, sd), gf_in_cols[0], "x2 * 1e6");
+    double ex2 = (double)st.sum_x2[0] / GF_LOCAL_FIX_SCALE / (double)st.n_frames;
+    cr_assert(fabs(sd[0] - sqrt(1e6 * ex2 - m[0] * m[0])) <= 1e-6 * sd[0] && sd[0] > 1000, "SD %g", sd[0]);
+    /* angles in radians: every channel moves by less than half a degree */
+    for (size_t i = 0; i < (size_t)ds.n * GF_T * GF_DIN; i++) ds.x[i] *= (float)(M_PI / 180);
+    cr_assert_eq(gf_local_stats(&ds, NULL, &st), GF_OK);
+    expect_implausible(gf_local_stats_plausible("site x", st.n_frames, st.sum_x, st.sum_x2, NULL, NULL), gf_in_cols[0],
+                       "radians");
+    cr_assert(strstr(gf_errmsg(), "not degrees"), "%s", gf_errmsg());
+    /* a negative variance, and not whole cycles */
+    two_point_sums(n, 4, 0, 5, sx, sx2);
+    sx[4] = 10 * n * (int64_t)GF_LOCAL_FIX_SCALE, sx2[4] = 0;
+    expect_implausible(gf_local_stats_plausible("site x", n, sx, sx2, NULL, NULL), gf_in_cols[4], "variance < 0");
+    two_point_sums(n, 4, 0, 5, sx, sx2);
+    cr_assert_eq(gf_local_stats_plausible("site x", n + 1, sx, sx2, NULL, NULL), GF_ERANGE);
+    cr_assert(strstr(gf_errmsg(), "frame-gait cycles") || strstr(gf_errmsg(), "gait cycles"), "%s", gf_errmsg());
     gf_dataset_free(&ds);
 }
 
