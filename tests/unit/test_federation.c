@@ -113,8 +113,8 @@ static void fed_init(fed *f, const char *root, const char *name, int secure, int
     write_text(path, text);
 }
 
-/* Runs `gaitfed args...` with stdout+stderr appended to log; killed with the test. */
-static pid_t spawn(const char *log, const char *const *args)
+/* Runs `exe args...` with stdout+stderr appended to log; killed with the test. */
+static pid_t spawn_exe(const char *exe, const char *log, const char *const *args)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -129,14 +129,16 @@ static pid_t spawn(const char *log, const char *const *args)
         close(fd);
         char *argv[16];
         int n = 0;
-        argv[n++] = (char *)tu_bin();
+        argv[n++] = (char *)exe;
         for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
         argv[n] = NULL;
-        execv(tu_bin(), argv);
+        execv(exe, argv);
         _exit(127);
     }
     return pid;
 }
+
+static pid_t spawn(const char *log, const char *const *args) { return spawn_exe(tu_bin(), log, args); }
 
 static pid_t start_coord(fed *f)
 {
@@ -529,6 +531,127 @@ Test(federation, secure_rounds_complete_with_audit_and_evaluations)
               " FROM (SELECT json_extract(val, '$.global.subject_mean.rmse') AS x, n_samples AS w"
               " FROM round_sites WHERE round = 2)", want, sizeof want);
     cr_assert_str_eq(got, want, "round 2 generalization in the audit row: %s, recomputed: %s", got, want);
+}
+
+/* Pooled statistics poisoned by a hospital (issue 13, finding 5): a secure
+ * federation with "normalization": "global" whose third hospital runs
+ * tests/evil/evil_node --attack stats_x2:1e6 (its sum x^2 times 10^6, after
+ * its own node-side check). The coordinator refuses the pooled statistics
+ * (SD ~10^4 degrees, over the physical bound), audits the abandoned attempt
+ * with the reason and that the culprit is hidden, and stores no model version
+ * carrying them: none is trained. Control: the same federation with the
+ * third hospital honest (evil_node --attack none) accepts its pooled
+ * statistics (SD ~16 degrees) as model version 1. Both pooled SDs are
+ * printed (the coordinator logs them per channel). */
+static void global_init(fed *f, const char *root, const char *name)
+{
+    fed_init(f, root, name, 1, 1, 0);
+    cr_assert_eq(tu_sh("cd %s && sed -i 's/\"normalization\": \"own\"/\"normalization\": \"global\"/' %s.json %s.json %s.json && "
+                       "sed -i 's/\"rounds\": 1,/\"rounds\": 1, \"normalization\": \"global\",/' coordinator.json && "
+                       "grep -q '\"normalization\": \"global\"' coordinator.json",
+                       f->dir, hosp[0], hosp[1], hosp[2]),
+                 0);
+}
+
+static void start_global(fed *f, const char *attack)
+{
+    start_coord(f);
+    f->node[0] = start_node(f, hosp[0], NULL);
+    f->node[1] = start_node(f, hosp[1], NULL);
+    char cfg[1300], log[1300];
+    snprintf(cfg, sizeof cfg, "%s/%s.json", f->dir, hosp[2]);
+    snprintf(log, sizeof log, "%s/%s.log", f->dir, hosp[2]);
+    const char *a[] = {"--attack", attack, "--config", cfg, "--verbose", NULL};
+    f->node[2] = spawn_exe(tu_evil(), log, a);
+}
+
+static void stop_all(fed *f)
+{
+    for (int i = 0; i < N_HOSP; i++) kill(f->node[i], SIGKILL), wait_exit(f->node[i], 10);
+    kill(f->coord, SIGTERM);
+    cr_assert_eq(wait_exit(f->coord, 60), 0, "the coordinator did not stop cleanly");
+}
+
+/* The largest pooled SD of the last "pooled SD per input channel" line of the coordinator's log (NAN: none). */
+static double logged_pooled_sd(const fed *f)
+{
+    char cmd[1400], out[512];
+    snprintf(cmd, sizeof cmd, "grep 'pooled SD per input channel' %s/coordinator.log | tail -n 1 | sed 's/.*(deg)://'",
+             f->dir);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    pclose(p);
+    double m = NAN;
+    char *end;
+    for (char *q = out; *q;) {
+        double v = strtod(q, &end);
+        if (end == q) break;
+        m = isnan(m) || v > m ? v : m;
+        q = end;
+    }
+    return m;
+}
+
+/* 1 once the coordinator database answers sql with a count > 0. */
+static int wait_db(const fed *f, const char *sql, double timeout_s)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "test \"$(sqlite3 %s/coordinator.db \"%s\" 2>/dev/null)\" -gt 0 2>/dev/null", f->dir, sql);
+    for (double t0 = now_s(); now_s() - t0 < timeout_s; sleep_ms(200))
+        if (tu_sh("%s", cmd) == 0) return 1;
+    return 0;
+}
+
+Test(federation, poisoned_pooled_statistics_refused_and_audited)
+{
+    const char *root = tu_dir();
+    make_pki(root);
+    fed h, p;
+    global_init(&h, root, "honest");
+    global_init(&p, root, "poisoned");
+    /* Control: three honest hospitals (one through evil_node doing nothing). */
+    start_global(&h, "none");
+    int ok = wait_db(&h, "SELECT count(*) FROM audit WHERE event = 'pooled_statistics'", LIVENESS_S(60));
+    stop_all(&h);
+    if (!ok) dump_logs(&h);
+    cr_assert(ok, "control: the honest pooled statistics were not accepted");
+    double sd_honest = logged_pooled_sd(&h);
+    char stored[64];
+    query(&h, "SELECT max(value) FROM audit, json_each(json_extract(detail, '$.x_std')) WHERE event = 'pooled_statistics'",
+          stored, sizeof stored);
+    /* The attack. */
+    start_global(&p, "stats_x2:1e6");
+    ok = wait_db(&p, "SELECT count(*) FROM audit WHERE event IN ('attempt_abandoned', 'pooled_statistics')",
+                 LIVENESS_S(60));
+    sleep_ms(1000); /* a moment for anything that would follow */
+    stop_all(&p);
+    if (!ok) dump_logs(&p);
+    cr_assert(ok, "the statistics session neither failed nor succeeded");
+    double sd_poisoned = logged_pooled_sd(&p);
+    char poisoned[64] = "";
+    if (query_long(&p, "SELECT count(*) FROM audit WHERE event = 'pooled_statistics'"))
+        query(&p, "SELECT max(value) FROM audit, json_each(json_extract(detail, '$.x_std')) WHERE event = 'pooled_statistics'",
+              poisoned, sizeof poisoned);
+    tu_sh("grep -h 'pooled SD per input channel' %s/coordinator.log %s/coordinator.log >&2", h.dir, p.dir);
+    fprintf(stderr, "federation: largest pooled SD (deg): honest %s stored, with stats_x2:1e6 %.4g logged%s%s\n", stored,
+            sd_poisoned, *poisoned ? ", STORED " : " (refused)", poisoned);
+    cr_assert(strtod(stored, NULL) > 5 && strtod(stored, NULL) < 50, "control: pooled SD %s stored", stored);
+    cr_assert(isnan(sd_honest) || fabs(strtod(stored, NULL) - sd_honest) <= 1e-3 * sd_honest,
+              "control: pooled SD %g logged, %s stored", sd_honest, stored);
+    cr_assert_eq(query_long(&p, "SELECT count(*) FROM audit WHERE event = 'pooled_statistics'"), 0,
+                 "poisoned pooled statistics were accepted (largest SD %s)", poisoned);
+    cr_assert_eq(query_long(&p, "SELECT count(*) FROM models"), 1, "a model version beyond 0 was stored");
+    cr_assert_eq(query_long(&p, "SELECT count(*) FROM rounds WHERE outcome IN ('aggregated', 'statistics')"), 0);
+    char reason[512];
+    query(&p, "SELECT json_extract(detail, '$.reason') FROM audit WHERE event = 'attempt_abandoned' ORDER BY seq LIMIT 1",
+          reason, sizeof reason);
+    cr_assert(strstr(reason, "pooled input statistics of 3 sites") && strstr(reason, "hip_flexion_r") &&
+                  strstr(reason, "secure aggregation hides which"),
+              "audited reason: %s", reason);
+    cr_assert(sd_poisoned > 1000, "poisoned pooled SD %g", sd_poisoned);
+    assert_audit_intact(&p);
 }
 
 /* (b) The same federation without secure aggregation, on the same seeds,
