@@ -8,7 +8,9 @@
  * shape) or the lie "own"; a node configured "global" refuses a statistics
  * item claiming "own" the same way. Negative control: a consenting node
  * asked the honest way posts its statistics advert to the same server, so
- * the recorder does see posts. */
+ * the recorder does see posts. Second test: a consenting site whose data are
+ * implausible (angles in radians) sends nothing either and names the channel
+ * (finding 5, node side). */
 #include <criterion/criterion.h>
 
 #include <fcntl.h>
@@ -87,31 +89,57 @@ static int count_lines(const char *path, const char *prefix)
     return n;
 }
 
-/* Node config root/<name>-<tag>.json: the hospital kit `name`, a site store
- * of the shared synthetic cohort, the node's own normalization setting. */
-static void node_config(const char *root, const char *name, const char *tag, int port, const char *norm, char *path,
-                        size_t cap)
+/* Node config root/<name>-<tag>.json: the hospital kit `name`, site store db
+ * (NULL: one of the shared synthetic cohort), the node's own normalization. */
+static void node_config_db(const char *root, const char *name, const char *tag, int port, const char *norm,
+                           const char *db, char *path, size_t cap)
 {
     char text[4096];
     snprintf(path, cap, "%s/%s-%s.json", root, name, tag);
     snprintf(text, sizeof text,
              "{\"name\": \"%s\", \"role\": \"hospital\", \"coordinator_url\": \"https://localhost:%d\",\n"
              " \"key\": \"%s/ca/kits/%s/key.pem\", \"cert\": \"%s/ca/kits/%s/cert.pem\", \"ca\": \"%s/ca/ca.pem\",\n"
-             " \"site_db\": \"%s/sites/imu-clinic.db\", \"state_dir\": \"state-%s-%s\", \"normalization\": \"%s\",\n"
+             " \"site_db\": \"%s%s\", \"state_dir\": \"state-%s-%s\", \"normalization\": \"%s\",\n"
              " \"threads\": 1, \"poll_ms\": 100, \"backoff_max_ms\": 400}\n",
-             name, port, root, name, root, name, root, fed_data(), name, tag, norm);
+             name, port, root, name, root, name, root, db ? db : fed_data(), db ? "" : "/sites/imu-clinic.db", name, tag,
+             norm);
     write_text(path, text);
 }
 
-Test(consent, own_node_sends_no_statistics_to_a_hostile_coordinator)
+static void node_config(const char *root, const char *name, const char *tag, int port, const char *norm, char *path,
+                        size_t cap)
 {
-    const char *root = tu_dir();
+    node_config_db(root, name, tag, port, norm, NULL, path, cap);
+}
+
+/* The node at cfg until it exits or posts to h (then it is stopped): its exit status, -1 if stopped. */
+static int run_node(const hostile *h, const char *cfg, const char *err)
+{
+    char *argv[] = {(char *)tu_bin(), "node", "--config", (char *)cfg, NULL};
+    pid_t node = spawn_argv(err, argv);
+    int rc = -1;
+    for (double t0 = now_s(); rc < 0 && now_s() - t0 < 120 && !count_lines(h->log, "POST "); sleep_ms(50)) {
+        int st;
+        if (waitpid(node, &st, WNOHANG) == node) rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    }
+    if (rc < 0) kill(node, SIGKILL), wait_exit(node, 10);
+    return rc;
+}
+
+static void make_pki(const char *root)
+{
     cr_assert_eq(tu_sh("%s pki init --dir %s/ca --consortium consent > /dev/null && "
                        "%s pki issue --dir %s/ca --name coord --role coordinator > /dev/null && "
                        "%s pki issue --dir %s/ca --name own-clinic --role hospital > /dev/null && "
                        "%s pki issue --dir %s/ca --name pooling-clinic --role hospital > /dev/null",
                        tu_bin(), root, tu_bin(), root, tu_bin(), root, tu_bin(), root),
                  0);
+}
+
+Test(consent, own_node_sends_no_statistics_to_a_hostile_coordinator)
+{
+    const char *root = tu_dir();
+    make_pki(root);
     /* The node, its own setting, the work item's train.normalization, and
      * the last line it must leave with (NULL: it consents and must post). */
     static const struct {
@@ -129,15 +157,7 @@ Test(consent, own_node_sends_no_statistics_to_a_hostile_coordinator)
         hostile_start(&h, root, cases[k].claim, tag);
         node_config(root, cases[k].node, tag, h.port, cases[k].own, cfg, sizeof cfg);
         snprintf(err, sizeof err, "%s/%s.err", root, tag);
-        char *argv[] = {(char *)tu_bin(), "node", "--config", cfg, NULL};
-        pid_t node = spawn_argv(err, argv);
-        /* Until the node leaves or posts (then it is stopped). */
-        int rc = -1;
-        for (double t0 = now_s(); rc < 0 && now_s() - t0 < 120 && !count_lines(h.log, "POST "); sleep_ms(50)) {
-            int st;
-            if (waitpid(node, &st, WNOHANG) == node) rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-        }
-        if (rc < 0) kill(node, SIGKILL), wait_exit(node, 10);
+        int rc = run_node(&h, cfg, err);
         hostile_stop(&h);
         tu_sh("echo '== %s: node exit %d; requests:' >&2; sort %s | uniq -c >&2; tail -n 1 %s >&2", tag, rc, h.log, err);
         cr_assert_gt(count_lines(h.log, "GET /v1/work"), 0, "%s: the node never asked for work", tag);
@@ -149,5 +169,47 @@ Test(consent, own_node_sends_no_statistics_to_a_hostile_coordinator)
         cr_assert_eq(rc, 1, "%s: the node should leave with exit 1, got %d", tag, rc);
         cr_assert_eq(tu_sh("tail -n 1 %s | grep -q '^gaitfed: .*%s'", err, cases[k].why), 0,
                      "%s: the last line should say why (see %s)", tag, err);
+    }
+}
+
+/* Plausibility before sending (issue 13, finding 5, the node's side): a
+ * consenting site whose store holds the synthetic cohort's angles in radians
+ * (a unit mix-up) is asked the honest way for its statistics; it posts
+ * nothing, exits 1 and names the channel and why. The same cohort in degrees
+ * is the control: it posts. */
+Test(consent, implausible_site_statistics_are_not_sent)
+{
+    const char *root = tu_dir();
+    make_pki(root);
+    const char *data = fed_data();
+    cr_assert_eq(tu_sh("cd %s && %s -c \"import numpy as np, sys\n"
+                       "for f in ('JM60', 'MF60'):\n"
+                       "    z = dict(np.load('%s/Gait2Hip_' + f + '.npz'))\n"
+                       "    z['X'] = (z['X'] * (np.pi / 180)).astype(np.float32)\n"
+                       "    np.savez('rad_' + f + '.npz', **z)\n\" && "
+                       "%s import --db rad.db --site radians --npz rad_MF60.npz --npz rad_JM60.npz > import.log 2>&1",
+                       root, tu_python(), data, tu_bin()),
+                 0, "making the store in radians failed (see %s/import.log)", root);
+    const char *stores[] = {"rad.db", NULL};
+    for (int k = 0; k < 2; k++) {
+        char db[1200], tag[32], cfg[1300], err[1300];
+        snprintf(db, sizeof db, "%s/rad.db", root);
+        snprintf(tag, sizeof tag, "%s", stores[k] ? "radians" : "degrees");
+        hostile h;
+        hostile_start(&h, root, "global", tag);
+        node_config_db(root, "pooling-clinic", tag, h.port, "global", stores[k] ? db : NULL, cfg, sizeof cfg);
+        snprintf(err, sizeof err, "%s/%s.err", root, tag);
+        int rc = run_node(&h, cfg, err);
+        hostile_stop(&h);
+        tu_sh("echo '== %s: node exit %d; requests:' >&2; sort %s | uniq -c >&2; tail -n 1 %s >&2", tag, rc, h.log, err);
+        if (!stores[k]) {
+            cr_assert_eq(count_lines(h.log, "POST /v1/rounds/1/advert"), 1, "control: the node in degrees did not post");
+            continue;
+        }
+        cr_assert_eq(count_lines(h.log, "POST "), 0, "the node posted implausible statistics");
+        cr_assert_eq(rc, 1, "exit %d", rc);
+        cr_assert_eq(tu_sh("tail -n 1 %s | grep -q \"^gaitfed: pooling-clinic's input statistics (not sent): channel "
+                           "hip_flexion_r: SD 0.2.* deg is outside 0.5..85 deg (.*not degrees)\"", err),
+                     0, "the last line should name the channel and why (see %s)", err);
     }
 }
