@@ -11,11 +11,15 @@
  *   words:V         secure mode: every encoded word = round(V·scale), unclipped (saturated to int32)
  *   stats_x2:K      statistics session: every Σx² *= K
  *   forge_unmask:D  adds D (mod p) to chunk 0 of every self-mask-seed (b) share it reveals
+ *   subject_ids:ID  cross-site results: adds a per-subject row keyed by subject id ID to
+ *                   every result's metrics (what an unmodified node no longer sends)
  *
  * Built by `make test` as $(BUILD)/tests/evil_node; tests find it through
  * GF_EVIL. Never installed: the release binary has no such switches. */
 #include <math.h>
 #include <signal.h>
+
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +33,7 @@ typedef struct {
     double scale, value, words, stats_x2;
     long long samples;
     uint64_t forge;
+    char subject[64];     /* subject_ids: "" when not set */
 } attack;
 
 static void on_update(void *ctx, float *d, size_t L, int64_t *ns)
@@ -64,10 +69,28 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* POST /v1/xeval/results: a per-subject row in every result's metrics. */
+static void add_subject_rows(const attack *a, const char *path, uint8_t **body, size_t *len)
+{
+    if (!a->subject[0] || !ends_with(path, "/v1/xeval/results")) return;
+    json_t *j = json_loadb((const char *)*body, *len, 0, NULL), *it;
+    size_t i;
+    json_array_foreach(json_object_get(j, "results"), i, it)
+        json_object_set_new(json_object_get(it, "metrics"), "per_subject",
+                            json_pack("{s:{s:i,s:f,s:f,s:f}}", a->subject, "n_cycles", 1, "rmse", 1.0, "mae", 1.0, "r2", 0.5));
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!s) return;
+    free(*body);
+    *body = (uint8_t *)s, *len = strlen(s);
+    fprintf(stderr, "evil_node: added per-subject rows of %s to %s\n", a->subject, path);
+}
+
 /* UNMASK body: from u32 | count u32 | count × (about u32 | kind u8 | y[5] u64 LE). */
 static void on_post(void *ctx, const char *path, uint8_t **body, size_t *len)
 {
     const attack *a = ctx;
+    add_subject_rows(a, path, body, len);
     if (!a->forge_set || !ends_with(path, "/unmask") || *len < GF_SA_HDR + 8) return;
     uint8_t *b = *body + GF_SA_HDR;
     uint32_t count = gf_sa_u32(b + 4);
@@ -104,6 +127,10 @@ static int parse_attack(const char *spec, attack *a)
         double v = strtod(arg, &end);
         int num = *arg && !*end;
         if (!strcmp(t, "none")) continue;
+        if (!strcmp(t, "subject_ids") && *arg) {
+            snprintf(a->subject, sizeof a->subject, "%s", arg);
+            continue;
+        }
         if (!num) return fprintf(stderr, "evil_node: attack '%s' needs a number\n", t), -1;
         if (!strcmp(t, "scale")) a->scale_set = 1, a->scale = v;
         else if (!strcmp(t, "set")) a->value_set = 1, a->value = v;

@@ -654,6 +654,49 @@ Test(federation, poisoned_pooled_statistics_refused_and_audited)
     assert_audit_intact(&p);
 }
 
+/* Subject ids from a modified node (issue 13, finding 7): a secure federation
+ * with cross-site evaluation whose third hospital runs tests/evil/evil_node
+ * --attack subject_ids:<one of its subject ids>, adding per-subject rows to
+ * its cross-site results. The coordinator refuses that post (422, audited
+ * cross_site_refused naming the site), keeps the others' results, and no
+ * subject id of any hospital store reaches its database or the report. */
+Test(federation, subject_ids_from_a_modified_node_are_refused)
+{
+    const char *root = tu_dir();
+    make_pki(root);
+    fed f;
+    fed_init(&f, root, "leaky", 1, 1, 0);
+    /* the stage waits for the refused site until its deadline: a short one */
+    cr_assert_eq(tu_sh("cd %s && sed -i 's/\"evaluate\": \\([0-9.]*\\)}/\"evaluate\": \\1, \"cross_eval\": %g}/' coordinator.json && "
+                       "grep -q cross_eval coordinator.json", f.dir, 15 * slow()), 0);
+    char cmd[1400], id[64];
+    snprintf(cmd, sizeof cmd, "sqlite3 %s/sites/%s.db 'SELECT subject_id FROM subjects ORDER BY subject_id LIMIT 1'",
+             fed_data(), hosp[2]);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p && fgets(id, sizeof id, p));
+    pclose(p);
+    id[strcspn(id, "\n")] = 0;
+    char attack[96], cfg[1300], log[1300];
+    snprintf(attack, sizeof attack, "subject_ids:%s", id);
+    start_coord(&f);
+    f.node[0] = start_node(&f, hosp[0], NULL);
+    f.node[1] = start_node(&f, hosp[1], NULL);
+    snprintf(cfg, sizeof cfg, "%s/%s.json", f.dir, hosp[2]);
+    snprintf(log, sizeof log, "%s/%s.log", f.dir, hosp[2]);
+    const char *a[] = {"--attack", attack, "--config", cfg, "--verbose", NULL};
+    f.node[2] = spawn_exe(tu_evil(), log, a);
+    wait_all(&f, LIVENESS_S(90));
+    cr_assert_eq(count_in_log(&f, hosp[2], "evil_node: added per-subject rows"), 1, "the attack did not run");
+    assert_no_subject_ids(&f);
+    cr_assert_eq(query_long(&f, "SELECT count(*) FROM audit WHERE event = 'cross_site_refused' AND "
+                                "json_extract(detail, '$.site') = 'video-clinic' AND "
+                                "json_extract(detail, '$.reason') LIKE '%per_subject%refused%'"),
+                 1, "no cross_site_refused audit row naming the site");
+    cr_assert_eq(query_long(&f, "SELECT count(*) FROM cross_site WHERE at_site = 'video-clinic'"), 0);
+    cr_assert_eq(query_long(&f, "SELECT count(DISTINCT at_site) FROM cross_site"), 2, "the honest results are lost");
+    assert_audit_intact(&f);
+}
+
 /* (b) The same federation without secure aggregation, on the same seeds,
  * ends at the same model within the fixed-point quantization bound. */
 Test(federation, plain_and_secure_agree_within_fixpoint_bound)
