@@ -185,6 +185,7 @@ gf_err gf_mkdirs(const char *path, int private_)
 {
     char *p = strdup(path);
     if (!p) return gf_fail(GF_ENOMEM, "out of memory");
+    gf_path_trim(p);
     for (char *s = p + 1;; s++) {
         if (*s == '/' || *s == 0) {
             char c = *s;
@@ -198,8 +199,15 @@ gf_err gf_mkdirs(const char *path, int private_)
             if (!c) break;
         }
     }
+    gf_err e = private_ ? private_dir(p) : GF_OK;
     free(p);
-    return private_ ? private_dir(path) : GF_OK;
+    return e;
+}
+
+void gf_path_trim(char *path)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') path[--n] = 0;
 }
 
 char *gf_path_join(const char *dir, const char *name)

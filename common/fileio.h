@@ -40,6 +40,10 @@ gf_err gf_write_file_atomic(const char *path, const void *buf, size_t len);
  * tightened to 0700 when group or others have access (refused if not ours). */
 gf_err gf_mkdirs(const char *path, int private_);
 
+/* Drops trailing slashes ("kit/" -> "kit"; "/" stays): "link/" would resolve
+ * the link even with O_NOFOLLOW. */
+void gf_path_trim(char *path);
+
 /* Joins a directory and a name into a newly allocated string (NULL on ENOMEM). */
 char *gf_path_join(const char *dir, const char *name);
 

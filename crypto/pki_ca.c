@@ -176,8 +176,9 @@ gf_err gf_pki_issue_at(const char *ca_dir, const gf_pki_issue_opts *o, time_t no
         e = gf_fail(GF_EINVAL, "days %d: the certificate would outlive the CA (not after %s)", days, b);
     }
     if (!e) {
-        if (o->kit_dir) kit = strdup(o->kit_dir);
-        else {
+        if (o->kit_dir) {
+            if ((kit = strdup(o->kit_dir))) gf_path_trim(kit); /* "link/" is a link too */
+        } else {
             char rel[GF_NAME_MAX + 8];
             snprintf(rel, sizeof rel, "kits/%s", o->name);
             kit = gf_pki_path(ca_dir, rel);

@@ -155,6 +155,9 @@ Test(files, folders_are_created_0700_and_private_ones_checked)
     cr_assert_eq(symlink(real, link), 0);
     cr_assert_eq(gf_mkdirs(link, 1), GF_ESTATE);
     cr_assert(strstr(gf_errmsg(), link) && strstr(gf_errmsg(), "symbolic link"), "%s", gf_errmsg());
+    char slash[1200]; /* "link/" resolves the link even with O_NOFOLLOW */
+    snprintf(slash, sizeof slash, "%s//", link);
+    cr_assert_eq(gf_mkdirs(slash, 1), GF_ESTATE, "%s", slash);
     cr_assert_eq(mode_of(real), 0755);
     /* Someone else's open folder is refused, not taken over (needs root to chown). */
     if (geteuid() == 0) {
@@ -252,6 +255,10 @@ Test(files, ca_and_kits_are_private_and_kit_links_refused)
     o.name = "h3", o.kit_dir = link;
     cr_assert_eq(gf_pki_issue(ca, &o, NULL), GF_ESTATE, "a kit was written through the link %s", link);
     cr_assert(strstr(gf_errmsg(), link) && strstr(gf_errmsg(), "symbolic link"), "%s", gf_errmsg());
+    char slash[1200];
+    snprintf(slash, sizeof slash, "%s/", link);
+    o.kit_dir = slash;
+    cr_assert_eq(gf_pki_issue(ca, &o, NULL), GF_ESTATE, "a kit was written through %s", slash);
     cr_assert_eq(tu_sh("test -z \"$(ls -A %s)\"", real), 0, "files appeared in the link's target %s", real);
     /* A kit folder holding a link at a kit file's name (even to nothing): refused. */
     char *kit2 = tu_path(d, "kit-planted"), *plant = tu_path(d, "kit-planted/cert.pem"), *gone = tu_path(d, "gone.pem");
