@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sqlite3.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -129,6 +131,65 @@ Test(files, temporary_names_are_unpredictable_private_and_distinct)
     cr_assert_eq(mode_of(out), 0600);
     cr_assert_eq(tu_sh("test $(ls -A %s | wc -l) -eq 1", d), 0, "a temporary was left in %s", d);
     free(out);
+}
+
+/* getrandom as this binary sees it (a definition here wins over libc's at
+ * link time): the kernel's bytes, except that while `replay` is set every
+ * call returns the bytes of the first call after it was set, and `replays`
+ * of them in a row — so a test can learn the next temporary name, plant a
+ * link there, and have the writer draw that very name again. */
+static int replay, replays;
+static unsigned char replay_buf[64];
+static size_t replay_len;
+
+ssize_t getrandom(void *buf, size_t n, unsigned int flags)
+{
+    if (!replay || n > sizeof replay_buf) return syscall(SYS_getrandom, buf, n, flags);
+    if (replay_len != n) {
+        if (syscall(SYS_getrandom, replay_buf, n, flags) != (long)n) return -1;
+        replay_len = n;
+    }
+    if (replays == 0) return syscall(SYS_getrandom, buf, n, flags);
+    replays--;
+    memcpy(buf, replay_buf, n);
+    return (ssize_t)n;
+}
+
+/* The writer draws the exact name where a link to a victim was planted:
+ * the exclusive, no-follow create refuses it, the next name is used, the
+ * victim and the link are untouched. (The old code never drew a name: its
+ * temporary was <path>.tmp.<pid>, which the same learning plants at.) */
+Test(files, a_link_planted_at_the_drawn_temporary_name_is_skipped)
+{
+    umask(022);
+    const char *d = tu_dir();
+    char *victim = make_victim(d, "victim"), *out = tu_path(d, "report.html");
+    replay = 1, replay_len = 0, replays = 1;
+    gf_atomic_file af;
+    cr_assert_eq(gf_atomic_open(&af, out), GF_OK, "%s", gf_errmsg());
+    char planted[1200];
+    snprintf(planted, sizeof planted, "%s", af.tmp);
+    gf_atomic_abort(&af);
+    cr_assert_eq(symlink(victim, planted), 0, "%s: %s", planted, strerror(errno));
+    replays = 1; /* the next draw repeats the learned name, later ones are fresh */
+    gf_err e = gf_write_file_atomic(out, "<html>", 6);
+    replay = 0;
+    cr_assert_eq(e, GF_OK, "%s", gf_errmsg());
+    assert_victim(victim);
+    assert_file_is(out, "<html>");
+    cr_assert_eq(mode_of(out), 0600);
+    char target[1200] = "";
+    cr_assert_gt(readlink(planted, target, sizeof target - 1), 0, "the planted link was replaced or removed");
+    cr_assert_str_eq(target, victim);
+    /* Every draw the planted name: refused in one line after the bounded retries. */
+    replay = 1, replays = 1000;
+    e = gf_write_file_atomic(out, "again", 5);
+    replay = 0;
+    cr_assert_eq(e, GF_EIO);
+    cr_assert(strstr(gf_errmsg(), out) && strstr(gf_errmsg(), "already exists"), "%s", gf_errmsg());
+    assert_victim(victim);
+    assert_file_is(out, "<html>");
+    free(victim), free(out);
 }
 
 /* ---- folders ---------------------------------------------------------- */
