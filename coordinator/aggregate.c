@@ -34,17 +34,17 @@ static gf_err plain_aggregate(gf_coordinator *c, float *delta)
 }
 
 /* Secure mode: what honest senders can produce. Each encodes w_i·Δ_i with
- * ||Δ_i||_2 <= clip (node.c scales it so), w_i the weight this coordinator
- * announced, so the weighted mean Σ w_i Δ_i / W has L2 and L∞ <= clip, up
- * to the encoding's rounding (0.5/scale per word and sender), the weight
- * each sender derives from the integer total it was told (relative 0.5/S)
- * and float32 decoding. An aggregate beyond that is not the mean of honest
- * clipped updates: refused, though whose update it was cannot be known. */
+ * ||Δ_i||_2 <= clip (node.c scales it so) and w_i = n_i / S_i the weight
+ * this coordinator announced, so the mean Σ w_i Δ_i / W (W = Σ w_i) is a
+ * convex combination with L2 and L∞ <= clip, up to the encoding's rounding
+ * (0.5/scale per word and sender) and float32 decoding (relative 1e-5 is
+ * ample). An aggregate beyond that is not the mean of honest clipped
+ * updates: refused, though whose update it was cannot be known. */
 static gf_err check_bound(gf_coordinator *c, const float *delta, uint32_t n, double W)
 {
     gf_update_norms un;
     gf_update_norms_of(delta, c->L, &un);
-    double clip = c->sp.clip, rel = 1e-5 + 0.5 / (double)c->total_samples;
+    double clip = c->sp.clip, rel = 1e-5;
     double per_coord = n * 0.5 / (c->sp.scale * W);
     double max_inf = clip * (1 + rel) + per_coord, max_l2 = clip * (1 + rel) + per_coord * sqrt((double)c->L);
     if (un.nonfinite || un.linf > max_inf || un.l2 > max_l2) {
@@ -69,12 +69,12 @@ static gf_err weighted_mean(gf_coordinator *c, float *delta)
     }
     free(sum);
     if (e) return e;
-    /* The survivors encoded (c_i / S)·Δ_i: divide by Σ_{U3} c_i / S for their weighted mean. */
+    /* The survivors encoded (n_i / S_i)·Δ_i: divide by the sum of those weights for their weighted mean. */
     double W = 0;
     uint32_t n = 0;
     for (uint32_t i = 0; i < c->n_sel; i++)
         if (gf_secagg_server_in_u3(c->sa, c->sel[i]->idx)) {
-            W += (double)gf_coord_counted(c, c->sel[i]) / (double)c->total_samples;
+            W += c->sel[i]->weight_den > 0 ? (double)c->sel[i]->n_samples / (double)c->sel[i]->weight_den : 0;
             n++;
         }
     if (!(W > 0)) return gf_fail(GF_ESTATE, "aggregation: survivors carry no samples");

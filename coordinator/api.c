@@ -455,13 +455,8 @@ void gf_coord_handle(gf_https_req *r, void *ctx)
         } else if (!c->cfg->secure) {
             gf_https_reply_error(r, 404, "not_found", "%s: no secure aggregation in this federation", path);
         } else if (get && !strcmp(rest, "adverts")) {
-            /* The denominator S_i of this site's weight n_i / S_i, chosen so that it is the weight the
-             * coordinator fixed, c_i / S (c_i = gf_coord_counted, S their total): S itself when the claim
-             * is counted in full, n_i·k under equal weights (k advertisers). */
-            char tot[32];
-            int64_t ci = gf_coord_counted(c, s);
-            double si = ci > 0 ? nearbyint((double)s->n_samples * (double)c->total_samples / (double)ci) : 0;
-            snprintf(tot, sizeof tot, "%lld", (long long)(si < 0x1p62 ? si : 0x1p62));
+            char tot[32]; /* S_i: this site's weight is n_i / S_i (gf_coord_weight_den) */
+            snprintf(tot, sizeof tot, "%lld", (long long)s->weight_den);
             if (c->phase >= GF_PH_SHARES && s->advertised) gf_https_add_header(r, "X-Gaitfed-Total-Samples", tot);
             get_blob(r, c->adverts, c->adverts_len, c->phase >= GF_PH_SHARES && s->advertised, "the advert list");
         } else if (post && !strcmp(rest, "shares")) {

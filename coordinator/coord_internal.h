@@ -40,6 +40,7 @@ typedef struct {
     int64_t n_samples;         /* claimed */
     int64_t max_samples;       /* the config's cap for this site; 0: none */
     int refused;               /* plain mode: its update was refused on arrival (excluded from this attempt) */
+    int64_t weight_den;        /* secure: S_i announced to it, its weight n_samples / S_i (gf_coord_weight_den) */
     double train_loss;         /* from its validation report (NAN if absent) */
     float *update;             /* plain mode: Δ (owned) */
     /* cross-site evaluation (xeval.c) */
@@ -142,6 +143,11 @@ void gf_coord_reject(gf_coordinator *c, const char *why, const char *sites);
 /* The sample count a site's update is weighted by: 1 under "equal", its
  * claim capped by max_samples under "samples_capped". */
 int64_t gf_coord_counted(const gf_coordinator *c, const gf_site *s);
+/* Secure mode: the denominator S_i a node divides its own claim n_i by, so
+ * that n_i / S_i is the weight the coordinator fixed, counted / S (S the
+ * total counted over the advertisers): S itself for a claim counted in full,
+ * n_i·k under equal weights; rounded when a claim is over its cap. */
+int64_t gf_coord_weight_den(const gf_coordinator *c, const gf_site *s);
 /* A transition the state machine relies on could not be committed (the
  * database reports an error, e.g. the disk is full): logs one line, stops the
  * event loop and leaves the database at its last committed state (restart

@@ -143,7 +143,7 @@ static void reset_participation(gf_coordinator *c)
         gf_site *s = &c->sites[i];
         s->idx = 0;
         s->advertised = s->shared = s->masked = s->signed_ = s->unmasked = s->updated = s->refused = 0;
-        s->n_samples = 0;
+        s->n_samples = s->weight_den = 0;
         s->train_loss = NAN;
         free(s->update);
         s->update = NULL;
@@ -163,6 +163,13 @@ int64_t gf_coord_counted(const gf_coordinator *c, const gf_site *s)
 {
     if (c->cfg->weighting == GF_WEIGHT_EQUAL) return 1;
     return s->max_samples && s->n_samples > s->max_samples ? s->max_samples : s->n_samples;
+}
+
+int64_t gf_coord_weight_den(const gf_coordinator *c, const gf_site *s)
+{
+    int64_t ci = gf_coord_counted(c, s);
+    double si = ci > 0 ? nearbyint((double)s->n_samples * (double)c->total_samples / (double)ci) : 0;
+    return si < 0x1p62 ? (int64_t)si : INT64_C(1) << 62;
 }
 
 /* ---- model versions ---- */
@@ -660,6 +667,8 @@ static void close_phase(gf_coordinator *c, int64_t now)
         c->total_samples = 0;
         for (uint32_t i = 0; i < c->n_sel; i++)
             if (c->sel[i]->advertised) c->total_samples += gf_coord_counted(c, c->sel[i]);
+        for (uint32_t i = 0; i < c->n_sel; i++)
+            if (c->sel[i]->advertised) c->sel[i]->weight_den = gf_coord_weight_den(c, c->sel[i]);
         e = gf_secagg_server_close_adverts(c->sa, &c->adverts, &c->adverts_len);
         if (!e) set_phase(c, GF_PH_SHARES, now);
         break;
