@@ -1,8 +1,10 @@
 /* Bounded influence and the pause (issue 13, findings 2-4), with real
  * processes: a coordinator, three honest `gaitfed node` hospitals and one
  * registered hospital running modified code (tests/evil/evil_node, GF_EVIL),
- * a tiny LSTM. The rogue attacks one round at a time (a fresh evil_node per
- * round, same kit); every stored model version is checked against
+ * a tiny LSTM. The rogue attacks one round at a time; each round is a run of
+ * its own (coordinator restarted with "rounds" one higher, fresh nodes), since
+ * a node drops a round's cached update once it trains the next and the
+ * reference below needs them. Every stored model version is checked against
  *   - the bound: |θ_r − θ_{r−1}| in L∞ and L2 <= update_clip (FedAvg, server
  *     step 1), up to float32 rounding;
  *   - the reference: θ_{r−1} + the equal-weight mean of the four cached
@@ -45,7 +47,7 @@ static double slow(void)
     return f >= 1 ? f : 1;
 }
 
-static void setup(fed *f, int secure, int rounds)
+static void setup(fed *f, int secure)
 {
     memset(f, 0, sizeof *f);
     f->secure = secure;
@@ -57,19 +59,6 @@ static void setup(fed *f, int secure, int rounds)
         cr_assert_eq(tu_sh("%s pki issue --dir %s/ca --name %s --role hospital > /dev/null", tu_bin(), d, hosp[i]), 0);
     f->port = free_port();
     char path[1200], text[8192];
-    snprintf(path, sizeof path, "%s/coordinator.json", d);
-    double s = slow();
-    snprintf(text, sizeof text,
-             "{\"name\": \"coord\", \"listen\": \"127.0.0.1:%d\", \"key\": \"%s/ca/kits/coord/key.pem\",\n"
-             " \"cert\": \"%s/ca/kits/coord/cert.pem\", \"ca\": \"%s/ca/ca.pem\", \"crl\": \"%s/ca/crl.pem\",\n"
-             " \"db\": \"coordinator.db\", \"secure_aggregation\": %s, \"rounds\": %d, \"min_sites\": %d,\n"
-             " \"local_epochs\": 1, \"batch\": 32, \"lr\": 0.001, \"seed\": 7, \"update_clip\": %g,\n"
-             " \"cross_site_eval\": false, \"model\": {\"arch\": \"lstm\", \"d_model\": 16, \"layers\": 1, \"dropout\": 0},\n"
-             " \"timeouts_s\": {\"train\": %g, \"advert\": %g, \"shares\": %g, \"masked\": %g, \"consistency\": %g,\n"
-             "                \"unmask\": %g, \"evaluate\": %g}}\n",
-             f->port, d, d, d, d, secure ? "true" : "false", rounds, N_H, CLIP, 60 * s, 15 * s, 15 * s, 15 * s, 15 * s,
-             15 * s, 5 * s);
-    write_text(path, text);
     for (int i = 0; i < N_H; i++) {
         snprintf(path, sizeof path, "%s/%s.json", d, hosp[i]);
         snprintf(text, sizeof text,
@@ -82,7 +71,27 @@ static void setup(fed *f, int secure, int rounds)
     }
 }
 
-static pid_t start(fed *f, int i, const char *attack, int one_round)
+/* The coordinator's config for a run to model version `rounds`. */
+static void coordinator_config(const fed *f, int rounds)
+{
+    const char *d = f->dir;
+    char path[1200], text[8192];
+    snprintf(path, sizeof path, "%s/coordinator.json", d);
+    double s = slow();
+    snprintf(text, sizeof text,
+             "{\"name\": \"coord\", \"listen\": \"127.0.0.1:%d\", \"key\": \"%s/ca/kits/coord/key.pem\",\n"
+             " \"cert\": \"%s/ca/kits/coord/cert.pem\", \"ca\": \"%s/ca/ca.pem\", \"crl\": \"%s/ca/crl.pem\",\n"
+             " \"db\": \"coordinator.db\", \"secure_aggregation\": %s, \"rounds\": %d, \"min_sites\": %d,\n"
+             " \"local_epochs\": 1, \"batch\": 32, \"lr\": 0.001, \"seed\": 7, \"update_clip\": %g,\n"
+             " \"cross_site_eval\": false, \"model\": {\"arch\": \"lstm\", \"d_model\": 16, \"layers\": 1, \"dropout\": 0},\n"
+             " \"timeouts_s\": {\"train\": %g, \"advert\": %g, \"shares\": %g, \"masked\": %g, \"consistency\": %g,\n"
+             "                \"unmask\": %g, \"evaluate\": %g}}\n",
+             f->port, d, d, d, d, f->secure ? "true" : "false", rounds, N_H, CLIP, 60 * s, 15 * s, 15 * s, 15 * s,
+             15 * s, 15 * s, 5 * s);
+    write_text(path, text);
+}
+
+static pid_t start(fed *f, int i, const char *attack)
 {
     char cfg[1200], log[1200];
     snprintf(cfg, sizeof cfg, "%s/%s.json", f->dir, hosp[i]);
@@ -91,7 +100,7 @@ static pid_t start(fed *f, int i, const char *attack, int one_round)
         const char *a[] = {"node", "--config", cfg, NULL};
         return f->node[i] = tu_spawn(log, tu_bin(), a);
     }
-    const char *a[] = {"--attack", attack, "--config", cfg, one_round ? "--max-rounds" : NULL, "1", NULL};
+    const char *a[] = {"--attack", attack, "--config", cfg, NULL};
     return f->node[i] = tu_spawn(log, tu_evil(), a);
 }
 
@@ -338,7 +347,7 @@ static void stall_then_resume(fed *f, int r, const char *attack)
     char cached[1300];
     snprintf(cached, sizeof cached, "%s/state-%s/update-r%d-v%d.bin", f->dir, hosp[ROGUE], r, r - 1);
     unlink(cached); /* it trains again, honestly (a words attack left an honest update there anyway) */
-    start(f, ROGUE, "none", 0);
+    start(f, ROGUE, "none");
     char cfg[1200];
     snprintf(cfg, sizeof cfg, "%s/coordinator.json", f->dir);
     cr_assert_eq(tu_sh("%s coordinator resume --config %s > %s/resume.out 2>&1", tu_bin(), cfg, f->dir), 0);
@@ -360,27 +369,34 @@ static void finish(fed *f, int rounds)
     cr_assert_eq(tu_sh("%s audit verify --db %s/coordinator.db > /dev/null", tu_bin(), f->dir), 0);
 }
 
-/* Runs round r with the rogue attacking (one evil_node process for the round). */
+/* Runs the federation to model version `rounds`: the coordinator, the
+ * honest nodes and the rogue running `attack`, all started afresh (they
+ * stop at "done", so the cached updates of the last round stay for the
+ * reference). */
+static void run_to(fed *f, int rounds, const char *attack)
+{
+    coordinator_config(f, rounds);
+    char cfg[1200], log[1200];
+    snprintf(cfg, sizeof cfg, "%s/coordinator.json", f->dir);
+    snprintf(log, sizeof log, "%s/coordinator.log", f->dir);
+    const char *a[] = {"coordinator", "--config", cfg, NULL};
+    f->coord = tu_spawn(log, tu_bin(), a);
+    for (int i = 0; i < ROGUE; i++) start(f, i, NULL);
+    start(f, ROGUE, attack);
+}
+
+/* Round r with the rogue attacking: run, stop, check. */
 static change attack_round(fed *f, int r, const char *attack, const change *honest)
 {
-    if (f->node[ROGUE] > 0) cr_assert_eq(wait_exit(f->node[ROGUE], 120 * slow()), 0, "the rogue of round %d", r - 1);
-    start(f, ROGUE, attack, 1);
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM models WHERE version = %d", r);
-    wait_for(f, 120 * slow(), attack, sql);
+    run_to(f, r, attack);
+    finish(f, r);
     return check_round(f, r, attack, honest);
 }
 
 Test(influence, plain_updates_clipped_weights_fixed_stall_pauses)
 {
     fed f;
-    setup(&f, 0, 5);
-    char cfg[1200], log[1200];
-    snprintf(cfg, sizeof cfg, "%s/coordinator.json", f.dir);
-    snprintf(log, sizeof log, "%s/coordinator.log", f.dir);
-    const char *a[] = {"coordinator", "--config", cfg, NULL};
-    f.coord = tu_spawn(log, tu_bin(), a);
-    for (int i = 0; i < ROGUE; i++) start(&f, i, NULL, 0);
+    setup(&f, 0);
     change honest = attack_round(&f, 1, "none", NULL);
     attack_round(&f, 2, "scale:1000", &honest);
     cr_assert_geq(query_ll(&f, "SELECT count(*) FROM audit WHERE event = 'update_clipped' AND json_extract(detail, "
@@ -393,36 +409,26 @@ Test(influence, plain_updates_clipped_weights_fixed_stall_pauses)
                  100000000, "the claim is recorded (and ignored: equal weights)");
     /* Round 5: every update NaN. Refused on arrival, the rogue is left out
      * (audited by name); min_sites 4 then fails each attempt. */
-    cr_assert_eq(wait_exit(f.node[ROGUE], 120 * slow()), 0);
-    start(&f, ROGUE, "set:nan", 0);
+    run_to(&f, 5, "set:nan");
     stall_then_resume(&f, 5, "set:nan");
     cr_assert_geq(query_ll(&f, "SELECT count(*) FROM audit WHERE event = 'update_refused' AND json_extract(detail, "
                                "'$.site') = '%s'", hosp[ROGUE]), 3);
-    wait_for(&f, 120 * slow(), "round 5 after the resume", "SELECT count(*) FROM models WHERE version = 5");
-    check_round(&f, 5, "none (after resume)", &honest);
     finish(&f, 5);
+    check_round(&f, 5, "none (after resume)", &honest);
 }
 
 Test(influence, secure_weights_fixed_aggregate_bounded_stall_pauses)
 {
     fed f;
-    setup(&f, 1, 3);
-    char cfg[1200], log[1200];
-    snprintf(cfg, sizeof cfg, "%s/coordinator.json", f.dir);
-    snprintf(log, sizeof log, "%s/coordinator.log", f.dir);
-    const char *a[] = {"coordinator", "--config", cfg, NULL};
-    f.coord = tu_spawn(log, tu_bin(), a);
-    for (int i = 0; i < ROGUE; i++) start(&f, i, NULL, 0);
+    setup(&f, 1);
     change honest = attack_round(&f, 1, "none", NULL);
     attack_round(&f, 2, "samples:100000000", &honest);
     char p[1200];
     snprintf(p, sizeof p, "%s/%s.log", f.dir, hosp[0]);
     cr_assert_eq(tu_sh("grep -q 'round 2 .*weight 0.2500' %s", p), 0, "an honest site's weight is 1/4 despite the claim");
     /* Round 3: raw words of 7.99 (unclipped): the aggregate is out of bounds, every attempt. */
-    cr_assert_eq(wait_exit(f.node[ROGUE], 120 * slow()), 0);
-    start(&f, ROGUE, "words:7.99", 0);
+    run_to(&f, 3, "words:7.99");
     stall_then_resume(&f, 3, "words:7.99");
-    wait_for(&f, 120 * slow(), "round 3 after the resume", "SELECT count(*) FROM models WHERE version = 3");
-    check_round(&f, 3, "none (after resume)", &honest);
     finish(&f, 3);
+    check_round(&f, 3, "none (after resume)", &honest);
 }
