@@ -261,9 +261,9 @@ static void post_update(gf_coordinator *c, gf_https_req *r, gf_site *s)
         gf_https_reply_error(r, 409, "wrong_phase", "plaintext updates are refused: secure aggregation is on");
         return;
     }
-    if (c->phase != GF_PH_TRAIN || !s->advertised || s->updated || s->refused) {
-        gf_https_reply_error(r, 409, s->updated || s->refused ? "duplicate" : "wrong_phase", "update: %s",
-                             s->updated || s->refused ? "already received" : "post the advert (sample count) first");
+    if (c->phase != GF_PH_TRAIN || !s->advertised || s->updated) {
+        gf_https_reply_error(r, 409, s->updated ? "duplicate" : "wrong_phase", "update: %s",
+                             s->updated ? "already received" : "post the advert (sample count) first");
         return;
     }
     if (!want_type(r, "application/octet-stream")) return;
@@ -321,12 +321,13 @@ static void post_update(gf_coordinator *c, gf_https_req *r, gf_site *s)
     if (un.nonfinite) {
         c->updates_refused++;
         s->refused = 1;
-        gf_https_reply_error(r, 422, "invalid", "update[%zu] is not finite: refused, left out of this attempt",
+        gf_https_reply_error(r, 422, "invalid", "update[%zu] is not finite: refused (the round goes on without it)",
                              un.nonfinite - 1);
         free(u);
         return;
     }
     c->updates_clipped += f < 1;
+    s->refused = 0; /* a valid update after a refused one counts */
     s->update = u;
     s->updated = 1;
     gf_https_reply_json(r, 202, json_pack("{s:s}", "status", "accepted"));

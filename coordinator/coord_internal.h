@@ -39,7 +39,8 @@ typedef struct {
     int told_done;             /* has been answered "done" (the federation is over) */
     int64_t n_samples;         /* claimed */
     int64_t max_samples;       /* the config's cap for this site; 0: none */
-    int refused;               /* plain mode: its update was refused on arrival (excluded from this attempt) */
+    int refused;               /* plain mode: its last update was refused on arrival (not finite): the
+                                * attempt goes on without it, or waits for a valid one if min_sites needs it */
     int64_t weight_den;        /* secure: S_i announced to it, its weight n_samples / S_i (gf_coord_weight_den) */
     double train_loss;         /* from its validation report (NAN if absent) */
     float *update;             /* plain mode: Δ (owned) */
@@ -121,7 +122,7 @@ struct gf_coordinator {
     uint64_t updates_refused, updates_clipped, aggregates_rejected;
     int64_t paused_seq;        /* audit seq of the federation_paused row (R_PAUSED) */
     int64_t paused_ms, resume_checked_ms;
-    char paused_reason[256], paused_site[GF_NAME_MAX + 1];
+    char paused_reason[256], paused_site[256]; /* paused_site: the refused sites, comma-separated */
     gf_err fatal;              /* a state transition could not be committed: the loop stops */
     char fatal_msg[512];
 };

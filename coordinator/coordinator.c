@@ -629,7 +629,11 @@ static int phase_complete(const gf_coordinator *c)
 {
     uint32_t adv = count(c, did_advert), sh = count(c, did_share), ma = count(c, did_mask), si = count(c, did_sign);
     switch (c->phase) {
-    case GF_PH_TRAIN: return c->cfg->secure ? adv == c->n_sel : count(c, did_update) + count(c, was_refused) == c->n_sel;
+    case GF_PH_TRAIN: { /* plain: a site whose update was refused is not waited for unless min_sites needs it */
+        if (c->cfg->secure) return adv == c->n_sel;
+        uint32_t up = count(c, did_update);
+        return up == c->n_sel || (up + count(c, was_refused) == c->n_sel && up >= (uint32_t)c->cfg->min_sites);
+    }
     case GF_PH_SHARES: return sh == adv;
     case GF_PH_MASKED: return ma == sh;
     case GF_PH_CONSISTENCY: return si == ma;

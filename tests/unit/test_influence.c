@@ -71,8 +71,8 @@ static void setup(fed *f, int secure)
     }
 }
 
-/* The coordinator's config for a run to model version `rounds`. */
-static void coordinator_config(const fed *f, int rounds)
+/* The coordinator's config for a run to model version `rounds`; train_s: the train deadline. */
+static void coordinator_config(const fed *f, int rounds, int min_sites, double train_s)
 {
     const char *d = f->dir;
     char path[1200], text[8192];
@@ -86,7 +86,7 @@ static void coordinator_config(const fed *f, int rounds)
              " \"cross_site_eval\": false, \"model\": {\"arch\": \"lstm\", \"d_model\": 16, \"layers\": 1, \"dropout\": 0},\n"
              " \"timeouts_s\": {\"train\": %g, \"advert\": %g, \"shares\": %g, \"masked\": %g, \"consistency\": %g,\n"
              "                \"unmask\": %g, \"evaluate\": %g}}\n",
-             f->port, d, d, d, d, f->secure ? "true" : "false", rounds, N_H, CLIP, 60 * s, 15 * s, 15 * s, 15 * s,
+             f->port, d, d, d, d, f->secure ? "true" : "false", rounds, min_sites, CLIP, train_s * s, 15 * s, 15 * s, 15 * s,
              15 * s, 15 * s, 5 * s);
     write_text(path, text);
 }
@@ -373,9 +373,9 @@ static void finish(fed *f, int rounds)
  * honest nodes and the rogue running `attack`, all started afresh (they
  * stop at "done", so the cached updates of the last round stay for the
  * reference). */
-static void run_to(fed *f, int rounds, const char *attack)
+static void run_to(fed *f, int rounds, const char *attack, int min_sites, double train_s)
 {
-    coordinator_config(f, rounds);
+    coordinator_config(f, rounds, min_sites, train_s);
     char cfg[1200], log[1200];
     snprintf(cfg, sizeof cfg, "%s/coordinator.json", f->dir);
     snprintf(log, sizeof log, "%s/coordinator.log", f->dir);
@@ -388,7 +388,7 @@ static void run_to(fed *f, int rounds, const char *attack)
 /* Round r with the rogue attacking: run, stop, check. */
 static change attack_round(fed *f, int r, const char *attack, const change *honest)
 {
-    run_to(f, r, attack);
+    run_to(f, r, attack, N_H, 30);
     finish(f, r);
     return check_round(f, r, attack, honest);
 }
@@ -407,14 +407,25 @@ Test(influence, plain_updates_clipped_weights_fixed_stall_pauses)
     attack_round(&f, 4, "samples:100000000", &honest);
     cr_assert_eq(query_ll(&f, "SELECT n_samples FROM round_sites WHERE round = 4 AND site = '%s'", hosp[ROGUE]),
                  100000000, "the claim is recorded (and ignored: equal weights)");
-    /* Round 5: every update NaN. Refused on arrival, the rogue is left out
-     * (audited by name); min_sites 4 then fails each attempt. */
-    run_to(&f, 5, "set:nan");
-    stall_then_resume(&f, 5, "set:nan");
+    /* Rounds 5 and 6: every update NaN, min_sites 3. Round 5 opens when the
+     * third hospital polls (with or without the rogue); round 6 opens with all
+     * four online: the rogue's update is refused on arrival (audited by name)
+     * and the round goes on at once without it (the reference leaves the
+     * non-finite update out). Round 5's cached updates are gone by then. */
+    run_to(&f, 6, "set:nan", N_H - 1, 5);
+    finish(&f, 6);
+    check_round(&f, 6, "set:nan (min_sites 3)", &honest);
+    cr_assert_eq(query_ll(&f, "SELECT count(*) FROM audit WHERE event = 'update_refused' AND json_extract(detail, "
+                              "'$.site') = '%s' AND json_extract(detail, '$.round') = 6", hosp[ROGUE]), 1);
+    cr_assert_eq(query_ll(&f, "SELECT n_survivors FROM rounds WHERE round = 6"), N_H - 1);
+    /* Round 7: the same with min_sites 4, which needs the rogue: each attempt
+     * waits for a valid update until the train deadline (5 s) and is rejected. */
+    run_to(&f, 7, "set:nan", N_H, 5);
+    stall_then_resume(&f, 7, "set:nan");
     cr_assert_geq(query_ll(&f, "SELECT count(*) FROM audit WHERE event = 'update_refused' AND json_extract(detail, "
-                               "'$.site') = '%s'", hosp[ROGUE]), 3);
-    finish(&f, 5);
-    check_round(&f, 5, "none (after resume)", &honest);
+                               "'$.site') = '%s' AND json_extract(detail, '$.round') = 7", hosp[ROGUE]), 3);
+    finish(&f, 7);
+    check_round(&f, 7, "none (after resume)", &honest);
 }
 
 Test(influence, secure_weights_fixed_aggregate_bounded_stall_pauses)
@@ -427,7 +438,7 @@ Test(influence, secure_weights_fixed_aggregate_bounded_stall_pauses)
     snprintf(p, sizeof p, "%s/%s.log", f.dir, hosp[0]);
     cr_assert_eq(tu_sh("grep -q 'round 2 .*weight 0.2500' %s", p), 0, "an honest site's weight is 1/4 despite the claim");
     /* Round 3: raw words of 7.99 (unclipped): the aggregate is out of bounds, every attempt. */
-    run_to(&f, 3, "words:7.99");
+    run_to(&f, 3, "words:7.99", N_H, 30);
     stall_then_resume(&f, 3, "words:7.99");
     finish(&f, 3);
     check_round(&f, 3, "none (after resume)", &honest);
