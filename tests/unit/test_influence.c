@@ -341,6 +341,24 @@ static void stall_then_resume(fed *f, int r, const char *attack)
     cr_assert_eq(query_ll(f, "SELECT max(attempt) FROM rounds"), attempt, "attempts opened while paused");
     cr_assert_eq(file_size(f, "coordinator.db") + file_size(f, "coordinator.db-wal"), bytes, "the database grew while paused");
     cr_assert_leq(log_lines(f, 0) - lines, 2, "an honest node logged %lld lines in 4 s of pause", log_lines(f, 0) - lines);
+    if (f->secure) { /* the pause survives a restart of the coordinator (SIGTERM: state committed) */
+        kill(f->coord, SIGTERM);
+        cr_assert_eq(wait_exit(f->coord, 60 * slow()), 0);
+        char cfg[1200], log[1200];
+        snprintf(cfg, sizeof cfg, "%s/coordinator.json", f->dir);
+        snprintf(log, sizeof log, "%s/coordinator.log", f->dir);
+        const char *a[] = {"coordinator", "--config", cfg, NULL};
+        f->coord = tu_spawn(log, tu_bin(), a);
+        int paused = 0;
+        for (double t0 = now_s(); !paused && now_s() - t0 < 60 * slow(); sleep_ms(200)) {
+            char cmd[1500];
+            snprintf(cmd, sizeof cmd, "curl -s --max-time 5 --cacert %s/ca/ca.pem --cert %s/ca/kits/coord/cert.pem --key "
+                                      "%s/ca/kits/coord/key.pem https://localhost:%d/v1/status | grep -q '\"state\": *\"paused\"'",
+                     f->dir, f->dir, f->dir, f->port);
+            paused = tu_sh("%s", cmd) == 0;
+        }
+        cr_assert(paused, "the restarted coordinator is not paused");
+    }
     /* The rogue turns honest; the operator resumes (twice: the second is refused). */
     kill(f->node[ROGUE], SIGTERM);
     cr_assert_geq(wait_exit(f->node[ROGUE], 30 * slow()), 0);
