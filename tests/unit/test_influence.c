@@ -433,8 +433,8 @@ Test(influence, plain_updates_clipped_weights_fixed_stall_pauses)
     run_to(&f, 6, "set:nan", N_H - 1, 5);
     finish(&f, 6);
     check_round(&f, 6, "set:nan (min_sites 3)", &honest);
-    cr_assert_eq(query_ll(&f, "SELECT count(*) FROM audit WHERE event = 'update_refused' AND json_extract(detail, "
-                              "'$.site') = '%s' AND json_extract(detail, '$.round') = 6", hosp[ROGUE]), 1);
+    cr_assert_geq(query_ll(&f, "SELECT count(*) FROM audit WHERE event = 'update_refused' AND json_extract(detail, "
+                               "'$.site') = '%s' AND json_extract(detail, '$.round') = 6", hosp[ROGUE]), 1);
     cr_assert_eq(query_ll(&f, "SELECT n_survivors FROM rounds WHERE round = 6"), N_H - 1);
     /* Round 7: the same with min_sites 4, which needs the rogue: each attempt
      * waits for a valid update until the train deadline (5 s) and is rejected. */
