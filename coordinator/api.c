@@ -285,8 +285,10 @@ static void post_update(gf_coordinator *c, gf_https_req *r, gf_site *s)
         return;
     }
     memcpy(u, b, n);
-    /* Bounded influence (robust.h): refused when not finite (the site is left
-     * out of this attempt), scaled to L2 <= update_clip when over it. */
+    /* Bounded influence (robust.h): refused when not finite (the round goes on
+     * without the site unless min_sites needs it), scaled to L2 <= update_clip
+     * when over it. A refusal is audited once per site and attempt: resending
+     * cannot grow the log. */
     gf_update_norms un;
     gf_update_norms_of(u, c->L, &un);
     double clip = c->cfg->update_clip, f = un.nonfinite ? 0 : gf_update_clip_l2(u, c->L, un.l2, clip);
@@ -302,7 +304,7 @@ static void post_update(gf_coordinator *c, gf_https_req *r, gf_site *s)
         json_object_set_new(aj, "update_clip", json_real(clip));
         json_object_set_new(aj, "scaled_by", json_real(f));
     }
-    char *ad = aj && (un.nonfinite || f < 1) ? json_dumps(aj, JSON_COMPACT) : NULL;
+    char *ad = aj && ((un.nonfinite && !s->refused) || f < 1) ? json_dumps(aj, JSON_COMPACT) : NULL;
     json_decref(aj);
     if (ad) {
         gf_err e = gf_coord_db_begin(&c->db);
