@@ -266,7 +266,7 @@ static gf_err parse(gf_coord_config *o)
     GF_TRY(gf_cfg_num(c, r, "", "lr", 1e-12, 10, 1e-3, 0, &o->lr));
     GF_TRY(gf_cfg_num(c, r, "", "weight_decay", 0, 10, 1e-5, 0, &o->weight_decay));
     GF_TRY(gf_cfg_num(c, r, "", "grad_clip", 0, 1e6, 0.5, 0, &o->grad_clip));
-    GF_TRY(gf_cfg_num(c, r, "", "update_clip", 1e-9, 1e6, 1.0, 0, &o->update_clip));
+    GF_TRY(gf_cfg_num(c, r, "", "update_clip", 1e-9, 1e6, 10.0, 0, &o->update_clip));
     GF_TRY(gf_cfg_num(c, r, "", "mu", 0, 1e6, o->strategy == GF_FED_FEDPROX ? 0.01 : 0, 0, &o->mu));
     int adaptive = o->strategy >= GF_FED_FEDADAM;
     GF_TRY(gf_cfg_num(c, r, "", "server_lr", 1e-9, 100, adaptive ? 1e-2 : 1.0, 0, &o->server_lr));

@@ -73,6 +73,7 @@ Test(config, fields_and_defaults)
     cr_assert_eq(c.weighting, GF_WEIGHT_EQUAL, "never the sites' unchecked claims by default");
     cr_assert_eq(c.aggregator, GF_AGG_MEAN);
     cr_assert_eq(c.max_attempt_failures, 3);
+    cr_assert_float_eq(c.update_clip, 10.0, 1e-12, "above the default Transformer's honest updates (L2 2-5)");
     gf_coord_config_free(&c);
     /* Per-site caps; robust aggregators in plain mode. */
     cr_assert_eq(parse_with(",\"sites\":[{\"name\":\"a\",\"max_samples\":500},{\"name\":\"b\",\"max_samples\":7}],"
