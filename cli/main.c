@@ -22,7 +22,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "metrics of a model on a data set"},
     {"predict", cmd_predict, "model outputs for an NPZ of inputs"},
     {"pki", cmd_pki, "consortium CA and site kits (init, issue, revoke, list)"},
-    {"coordinator", cmd_coordinator, "run the federation coordinator (--config F)"},
+    {"coordinator", cmd_coordinator, "run the federation coordinator (--config F); resume a paused one (resume --config F)"},
     {"node", cmd_node, "run a hospital or evaluator node (--config F)"},
     {"report", cmd_report, "HTML report with plots (--db COORD.db --out DIR)"},
     {"audit", cmd_audit, "the audit chain (audit verify --db) and leave-one-site-out (audit loso --config)"},

@@ -4,6 +4,7 @@
  * of the round state while c->state == R_AGGREGATING. */
 #include "coordinator/coord_internal.h"
 
+#include "coordinator/robust.h"
 #include "node/local.h"
 
 #include <math.h>
@@ -12,25 +13,52 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Plain mode: the accepted updates (each checked and clipped on arrival,
+ * api.c) combined by the configured aggregator; the mean weighted by the
+ * counts the coordinator fixed (gf_coord_counted). */
+static gf_err plain_aggregate(gf_coordinator *c, float *delta)
+{
+    const float **u = malloc((c->n_sel ? c->n_sel : 1) * sizeof *u);
+    double *w = malloc((c->n_sel ? c->n_sel : 1) * sizeof *w);
+    gf_err e = u && w ? GF_OK : gf_fail(GF_ENOMEM, "aggregation: out of memory");
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->n_sel && !e; i++)
+        if (c->sel[i]->updated) {
+            u[n] = c->sel[i]->update;
+            w[n++] = (double)gf_coord_counted(c, c->sel[i]);
+        }
+    if (!e) e = gf_aggregate(c->cfg->aggregator, u, w, n, c->L, c->cfg->trim_fraction, delta);
+    free(u), free(w);
+    c->n_survivors = n;
+    return e;
+}
+
+/* Secure mode: what honest senders can produce. Each encodes w_i·Δ_i with
+ * ||Δ_i||_2 <= clip (node.c scales it so) and w_i = n_i / S_i the weight
+ * this coordinator announced, so the mean Σ w_i Δ_i / W (W = Σ w_i) is a
+ * convex combination with L2 and L∞ <= clip, up to the encoding's rounding
+ * (0.5/scale per word and sender) and float32 decoding (relative 1e-5 is
+ * ample). An aggregate beyond that is not the mean of honest clipped
+ * updates: refused, though whose update it was cannot be known. */
+static gf_err check_bound(gf_coordinator *c, const float *delta, uint32_t n, double W)
+{
+    gf_update_norms un;
+    gf_update_norms_of(delta, c->L, &un);
+    double clip = c->sp.clip, rel = 1e-5;
+    double per_coord = n * 0.5 / (c->sp.scale * W);
+    double max_inf = clip * (1 + rel) + per_coord, max_l2 = clip * (1 + rel) + per_coord * sqrt((double)c->L);
+    if (un.nonfinite || un.linf > max_inf || un.l2 > max_l2) {
+        c->worker_rejected = 1;
+        return gf_fail(GF_ERANGE, "aggregate out of bounds: L-inf %.6g (at most %.6g), L2 %.6g (at most %.6g) for "
+                                  "update_clip %g", un.linf, max_inf, un.l2, max_l2, clip);
+    }
+    return GF_OK;
+}
+
 static gf_err weighted_mean(gf_coordinator *c, float *delta)
 {
     const size_t L = c->L;
-    if (!c->cfg->secure) { /* Σ n_i Δ_i / Σ n_i in double */
-        double *acc = calloc(L, sizeof *acc), w = 0;
-        if (!acc) return gf_fail(GF_ENOMEM, "aggregation: out of memory");
-        uint32_t n = 0;
-        for (uint32_t i = 0; i < c->n_sel; i++) {
-            const gf_site *s = c->sel[i];
-            if (!s->updated) continue;
-            for (size_t j = 0; j < L; j++) acc[j] += (double)s->n_samples * s->update[j];
-            w += (double)s->n_samples;
-            n++;
-        }
-        for (size_t j = 0; j < L; j++) delta[j] = (float)(acc[j] / w);
-        free(acc);
-        c->n_survivors = n;
-        return GF_OK;
-    }
+    if (!c->cfg->secure) return plain_aggregate(c, delta);
     uint32_t *sum = malloc(L * sizeof *sum);
     if (!sum) return gf_fail(GF_ENOMEM, "aggregation: out of memory");
     gf_err e = gf_secagg_server_finish(c->sa, sum);
@@ -41,18 +69,18 @@ static gf_err weighted_mean(gf_coordinator *c, float *delta)
     }
     free(sum);
     if (e) return e;
-    /* The survivors encoded (n_i / S)·Δ_i: divide by Σ_{U3} n_i / S for their weighted mean. */
+    /* The survivors encoded (n_i / S_i)·Δ_i: divide by the sum of those weights for their weighted mean. */
     double W = 0;
     uint32_t n = 0;
     for (uint32_t i = 0; i < c->n_sel; i++)
         if (gf_secagg_server_in_u3(c->sa, c->sel[i]->idx)) {
-            W += (double)c->sel[i]->n_samples / (double)c->total_samples;
+            W += c->sel[i]->weight_den > 0 ? (double)c->sel[i]->n_samples / (double)c->sel[i]->weight_den : 0;
             n++;
         }
     if (!(W > 0)) return gf_fail(GF_ESTATE, "aggregation: survivors carry no samples");
     for (size_t j = 0; j < L; j++) delta[j] = (float)(delta[j] / W);
     c->n_survivors = n;
-    return GF_OK;
+    return check_bound(c, delta, n, W);
 }
 
 /* The statistics session: exact sums of frame counts, Σx, Σx² → pooled mean and SD. */
@@ -83,6 +111,7 @@ static void *work(void *arg)
     if (!e) {
         gf_arena_pack(&c->model->params, c->next_theta);
         e = gf_strategy_step(&c->next_strat, c->next_theta, delta);
+        if (e == GF_ENUMERIC) c->worker_rejected = 1;
     }
     free(delta);
     c->worker_err = e;
@@ -105,6 +134,7 @@ gf_err gf_coord_start_aggregate(gf_coordinator *c)
     }
     c->next_strat.step = c->strat.step;
     if (e) return e;
+    c->worker_rejected = 0;
     c->state = R_AGGREGATING;
     if (pthread_create(&c->worker, NULL, work, c)) {
         c->state = R_OPEN;
@@ -121,9 +151,11 @@ void gf_coord_finish_aggregate(gf_coordinator *c)
     c->worker_running = 0;
     c->state = R_OPEN;
     if (c->worker_err) {
-        gf_coord_abandon(c, c->worker_msg);
+        if (c->worker_rejected) c->aggregates_rejected++, gf_coord_reject(c, c->worker_msg, NULL);
+        else gf_coord_abandon(c, c->worker_msg);
         return;
     }
+    c->rejections = 0; /* committed below or abandoned for another reason */
     if (c->statistics) { /* θ unchanged; the model now carries the pooled statistics */
         int d = c->model->cfg.d_in;
         memcpy(c->model->x_mean, c->pooled_mean, (size_t)d * sizeof(float));
@@ -147,8 +179,8 @@ void gf_coord_finish_aggregate(gf_coordinator *c)
     double loss = 0, w = 0;
     for (uint32_t i = 0; i < c->n_sel; i++)
         if (isfinite(c->sel[i]->train_loss) && c->sel[i]->n_samples > 0) {
-            loss += c->sel[i]->train_loss * (double)c->sel[i]->n_samples;
-            w += (double)c->sel[i]->n_samples;
+            loss += c->sel[i]->train_loss * (double)gf_coord_counted(c, c->sel[i]);
+            w += (double)gf_coord_counted(c, c->sel[i]);
         }
     loss = w > 0 ? loss / w : NAN;
     gf_err ce = gf_coord_commit_version(c, loss);

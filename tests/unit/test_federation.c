@@ -113,29 +113,7 @@ static void fed_init(fed *f, const char *root, const char *name, int secure, int
 }
 
 /* Runs `gaitfed args...` with stdout+stderr appended to log; killed with the test. */
-static pid_t spawn(const char *log, const char *const *args)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd < 0) _exit(127);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-        char *argv[16];
-        int n = 0;
-        argv[n++] = (char *)tu_bin();
-        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(tu_bin(), argv);
-        _exit(127);
-    }
-    return pid;
-}
+static pid_t spawn(const char *log, const char *const *args) { return tu_spawn(log, tu_bin(), args); }
 
 static pid_t start_coord(fed *f)
 {
