@@ -36,6 +36,7 @@ typedef struct {
     uint32_t idx;              /* 1..n when selected, else 0 */
     int advertised, shared, masked, signed_, unmasked, updated, evaluated;
     int told_done;             /* has been answered "done" (the federation is over) */
+    int cheated;               /* caught cheating in secure aggregation: never sampled again by this process */
     int64_t n_samples;
     double train_loss;         /* from its validation report (NAN if absent) */
     float *update;             /* plain mode: Δ (owned) */

@@ -343,7 +343,8 @@ static uint32_t online_hospitals(gf_coordinator *c, int64_t now, gf_site **out)
 {
     uint32_t n = 0;
     for (size_t i = 0; i < c->n_sites; i++)
-        if (c->sites[i].role == GF_ROLE_HOSPITAL && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS)
+        if (c->sites[i].role == GF_ROLE_HOSPITAL && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS &&
+            !c->sites[i].cheated)
             out[n++] = &c->sites[i];
     return n;
 }
