@@ -48,6 +48,12 @@ $(BIN): $(CLI_OBJ) $(BUILD)/libgaitfed.a
 $(BUILD)/unit_tests: $(TEST_OBJ) $(BUILD)/libgaitfed.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libgaitfed.a $(PKG_LIBS) -lcriterion $(LDLIBS)
 
+# A hospital node running modified code, for the red-team tests (tests/evil/).
+EVIL := $(BUILD)/tests/evil_node
+$(EVIL): tests/evil/evil_node.c $(BUILD)/libgaitfed.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgaitfed.a $(PKG_LIBS) $(LDLIBS)
+
 deps:
 	@sh scripts/deps.sh
 
@@ -55,9 +61,9 @@ deps:
 test: deps
 	@if grep -n '\.timeout *=' tests/unit/*.c; then \
 	  echo "tests: Criterion .timeout leaks its watcher under LeakSanitizer; drop it (CI has its own limit)"; exit 1; fi
-	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/unit_tests
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/unit_tests $(EVIL)
 	@rm -rf $(BUILD)/tmp && mkdir -p $(BUILD)/tmp
-	TMPDIR=$(CURDIR)/$(BUILD)/tmp GF_ROOT=$(CURDIR) GF_BIN=$(CURDIR)/$(BIN) GF_PYTHON=$(PYTHON) \
+	TMPDIR=$(CURDIR)/$(BUILD)/tmp GF_ROOT=$(CURDIR) GF_BIN=$(CURDIR)/$(BIN) GF_EVIL=$(CURDIR)/$(EVIL) GF_PYTHON=$(PYTHON) \
 	  $(BUILD)/unit_tests --jobs 2 $(if $(filter 1,$(SAN)),--no-early-exit)
 	@rm -rf $(BUILD)/tmp
 

@@ -121,6 +121,17 @@ gf_err nd_get(node *n, const char *path, size_t cap, gf_https_resp *r)
 gf_err nd_post(node *n, const char *path, const char *ct, const char *hdr, const void *b, size_t len,
                    gf_https_resp *r)
 {
+    const gf_node_tamper *t = n->o->tamper;
+    if (t && t->post) {
+        uint8_t *copy = malloc(len ? len : 1);
+        if (!copy) return gf_fail(GF_ENOMEM, "out of memory");
+        memcpy(copy, b, len);
+        t->post(t->ctx, path, &copy, &len);
+        gf_err e = gf_https_post_hdr(n->http, path, ct, hdr, copy, len, REPLY_CAP, r);
+        free(copy);
+        n->tx = e != GF_OK;
+        return e;
+    }
     gf_err e = gf_https_post_hdr(n->http, path, ct, hdr, b, len, REPLY_CAP, r);
     n->tx = e != GF_OK;
     return e;
@@ -448,6 +459,7 @@ static gf_err ensure_update_(node *n, const json_t *work)
         free(d);
         return e;
     }
+    if (n->o->tamper && n->o->tamper->update) n->o->tamper->update(n->o->tamper->ctx, d, L, &ns);
     char *vj = json_is_object(val) ? json_dumps(val, JSON_COMPACT) : NULL;
     json_decref(val);
     int64_t old_r = n->up_round, old_v = n->up_version;
@@ -523,6 +535,7 @@ static gf_err prepare_statistics(node *n, const json_t *work)
     int64_t v[1 + 2 * GF_DIN];
     v[0] = n->data.mom.n_frames;
     for (int c = 0; c < GF_DIN; c++) v[1 + c] = n->data.mom.sum_x[c], v[1 + GF_DIN + c] = n->data.mom.sum_x2[c];
+    if (n->o->tamper && n->o->tamper->statistics) n->o->tamper->statistics(n->o->tamper->ctx, v, 1 + 2 * GF_DIN);
     gf_limbs_encode(v, 1 + 2 * GF_DIN, n->stat_words);
     n->n_samples = n->data.mom.n_frames / GF_T;
     free(n->val_json);
@@ -626,6 +639,7 @@ static gf_err secagg_phase(node *n, const json_t *work, out_kind kind)
             e = x ? gf_fixpoint_plan(n->sp.n, n->sp.clip, n->sp.scale, &fp) : gf_fail(GF_ENOMEM, "out of memory");
             /* FedAvg weight n_i / S applied inside the masked sum */
             if (!e) e = gf_fixpoint_encode(&fp, n->delta, n->L, (double)n->n_samples / (double)n->total, x);
+            if (!e && n->o->tamper && n->o->tamper->words) n->o->tamper->words(n->o->tamper->ctx, x, n->L, fp.scale);
             if (!e) e = gf_secagg_client_mask(n->sa, r.body, r.len, x, &msg, &ml);
             free(x);
             break;

@@ -23,6 +23,8 @@ static inline const char *tu_opensim_dir(void)
 }
 static inline const char *tu_python(void) { const char *p = getenv("GF_PYTHON"); return p ? p : "/usr/bin/python3"; }
 static inline const char *tu_bin(void) { const char *p = getenv("GF_BIN"); return p ? p : "bin/gaitfed"; }
+/* tests/evil/evil_node: a hospital node running modified code (red-team tests). */
+static inline const char *tu_evil(void) { const char *p = getenv("GF_EVIL"); return p ? p : "build/tests/evil_node"; }
 static inline const char *tu_root(void) { const char *p = getenv("GF_ROOT"); return p ? p : "."; }
 
 /* A fresh temporary directory (mkdtemp) under $TMPDIR; `make test` points TMPDIR at
