@@ -145,8 +145,8 @@ typedef enum {
  * messages as a modified client would). */
 typedef enum {
     GF_SA_HONEST = 0,
-    GF_SA_FORGE_B,       /* adds 1 to chunk 0 of every b share it reveals in UNMASK */
-    GF_SA_FORGE_S,       /* adds 1 to chunk 0 of every s share it reveals in UNMASK */
+    GF_SA_FORGE_B,       /* adds 2^16 to chunk 0 of every b share it reveals in UNMASK */
+    GF_SA_FORGE_S,       /* adds 2^16 to chunk 0 of every s share it reveals in UNMASK */
     GF_SA_FORGE_COMMIT,  /* a dealer whose commitment to b is not the b it shared */
 } gf_secagg_forge;
 

@@ -32,7 +32,8 @@ typedef struct {
         ps[i].up[ph] = e == GF_OK ? mlen : 0;                                                       \
     } while (0)
 
-/* A forging holder: adds 1 (mod p) to chunk 0 of every revealed share of the given kind. */
+/* A forging holder: adds 2^16 (mod p) to chunk 0 of every revealed share of the given kind (2^16: a mask
+ * key rebuilt off by less than 8 would be clamped back to the same X25519 scalar). */
 static void forge_unmask(uint8_t *msg, size_t len, uint8_t kind)
 {
     if (len < GF_SA_HDR + 8) return;
@@ -41,7 +42,7 @@ static void forge_unmask(uint8_t *msg, size_t len, uint8_t kind)
         uint8_t *e = msg + GF_SA_HDR + 8 + (size_t)i * GF_SA_UNMASK_ENTRY;
         if (e[4] != kind) continue;
         uint64_t y = gf_get_u64le(e + 5);
-        gf_put_u64le(e + 5, y + 1 == GF_SHAMIR_P ? 0 : y + 1);
+        gf_put_u64le(e + 5, (y + 0x10000) % GF_SHAMIR_P);
     }
 }
 

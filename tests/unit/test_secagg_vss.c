@@ -15,7 +15,7 @@
 
 /* What a modified party does in a round driven by hand. */
 typedef struct {
-    uint32_t forge_b[4], forge_s[4]; /* parties (0-terminated) adding 1 to chunk 0 of every revealed b / s share */
+    uint32_t forge_b[4], forge_s[4]; /* parties (0-terminated) forging every b / s share they reveal */
     uint32_t drop_mask;              /* party that shares but never sends a masked input (0: none) */
     uint32_t lie_dealer, lie_holder; /* dealer whose commitment to holder's b share is wrong (0: none) */
 } misbehaviour;
@@ -27,7 +27,8 @@ static int listed(const uint32_t *l, uint32_t u)
     return 0;
 }
 
-/* Adds 1 (mod p) to chunk 0 of every share of the given kind in an UNMASK message. */
+/* Adds 2^16 (mod p) to chunk 0 of every share of the given kind in an UNMASK message (not 1: an X25519
+ * key rebuilt 1 off in its lowest bits is clamped back to the same scalar, and the forgery would be moot). */
 static void forge(uint8_t *m, uint8_t kind)
 {
     uint32_t cnt = gf_get_u32le(m + GF_SA_HDR + 4);
@@ -35,7 +36,7 @@ static void forge(uint8_t *m, uint8_t kind)
         uint8_t *e = m + GF_SA_HDR + 8 + (size_t)i * GF_SA_UNMASK_ENTRY;
         if (e[4] != kind) continue;
         uint64_t y = gf_get_u64le(e + 5);
-        gf_put_u64le(e + 5, y + 1 == GF_SHAMIR_P ? 0 : y + 1);
+        gf_put_u64le(e + 5, (y + 0x10000) % GF_SHAMIR_P);
     }
 }
 
