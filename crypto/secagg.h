@@ -125,7 +125,8 @@ typedef struct {
     char secret;            /* 'b' (self-mask seed) or 's' (mask key) */
     uint32_t count;         /* SHARE: how many of its revealed shares failed */
 } gf_secagg_cheat;
-/* The parties caught so far (ascending); writes at most cap, returns how many. */
+/* The parties caught so far (ascending); writes at most cap into out (NULL with cap 0:
+ * just the count) and returns how many. */
 uint32_t gf_secagg_server_cheaters(const gf_secagg_server *s, gf_secagg_cheat *out, uint32_t cap);
 /* The survivor set U3 (after close_masked): count, and membership. */
 uint32_t gf_secagg_server_u3_count(const gf_secagg_server *s);
