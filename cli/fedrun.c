@@ -54,7 +54,7 @@ pid_t gf_fedrun_spawn(const char *log, char *const *args)
     fflush(stderr);
     pid_t pid = fork();
     if (pid != 0) return pid;
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
     if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -56,6 +57,9 @@ static void openblas_single_thread(char **argv)
 int main(int argc, char **argv)
 {
     openblas_single_thread(argv);
+    /* Defence in depth: what a library call creates is 0600/0700 already
+     * (common/fileio.h); this covers anything else, e.g. SQLite's side files. */
+    umask(077);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

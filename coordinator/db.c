@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "common/fileio.h"
 #include "coordinator/audit.h"
 #include "crypto/hash.h"
 
@@ -123,6 +124,14 @@ gf_err gf_coord_db_open(const char *path, gf_coord_db *out)
     memset(out, 0, sizeof *out);
     out->path = strdup(path);
     if (!out->path) return gf_fail(GF_ENOMEM, "out of memory");
+    /* Created 0600 before SQLite sees it: SQLite would make it 0644 and gives
+     * -wal/-shm/-journal the database's mode. */
+    int created;
+    gf_err ce = gf_create_private(path, &created);
+    if (ce) {
+        gf_coord_db_close(out);
+        return ce;
+    }
     if (sqlite3_open_v2(path, &out->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         gf_err e = gf_fail(GF_EDB, "%s: cannot open: %s", path, out->db ? sqlite3_errmsg(out->db) : "out of memory");
         gf_coord_db_close(out);

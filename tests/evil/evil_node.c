@@ -8,7 +8,7 @@
  *   scale:K         update *= K
  *   set:V           every update value = V (V may be nan, inf, 3e38)
  *   samples:N       claims N samples
- *   words:V         secure mode: every encoded word = round(V·scale), unclipped
+ *   words:V         secure mode: every encoded word = round(V·scale), unclipped (saturated to int32)
  *   stats_x2:K      statistics session: every Σx² *= K
  *   forge_unmask:D  adds D (mod p) to chunk 0 of every self-mask-seed (b) share it reveals
  *
@@ -53,7 +53,8 @@ static void on_words(void *ctx, uint32_t *x, size_t L, double scale)
 {
     const attack *a = ctx;
     if (!a->words_set) return;
-    uint32_t w = (uint32_t)(int32_t)llround(a->words * scale);
+    double q = fmax(-2147483647.0, fmin(2147483647.0, round(a->words * scale))); /* saturate: no wrap-around */
+    uint32_t w = (uint32_t)(int32_t)q;
     for (size_t i = 0; i < L; i++) x[i] = w;
 }
 
