@@ -164,6 +164,32 @@ static void audit_cheaters(gf_coordinator *c)
     }
 }
 
+void gf_coord_note_excluded_wait(gf_coordinator *c, uint32_t eligible, uint32_t need, int64_t now)
+{
+    if (c->excluded_wait_round == c->round) return;
+    json_t *names = json_array();
+    for (size_t i = 0; i < c->n_sites && names; i++)
+        if (c->sites[i].cheated && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS)
+            json_array_append_new(names, json_string(c->sites[i].name));
+    if (!names || !json_array_size(names)) {
+        json_decref(names);
+        return;
+    }
+    c->excluded_wait_round = c->round;
+    fprintf(stderr, "coordinator: round %lld waits: %u eligible hospitals online, %u needed (min_sites); %zu online "
+            "site(s) excluded for cheating\n", (long long)c->round, eligible, need, json_array_size(names));
+    json_t *j = json_pack("{s:I,s:i,s:i,s:o}", "round", (json_int_t)c->round, "eligible", (int)eligible, "needed",
+                          (int)need, "excluded", names);
+    char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    gf_err e = d ? gf_coord_db_begin(&c->db) : GF_ENOMEM;
+    if (!e) e = gf_coord_db_audit(&c->db, now, "round_waiting", d);
+    if (!e) e = gf_coord_db_commit(&c->db);
+    else if (d) gf_coord_db_rollback(&c->db);
+    free(d);
+    if (e == GF_EDB) gf_coord_fatal(c, e);
+}
+
 void gf_coord_finish_aggregate(gf_coordinator *c)
 {
     if (!c->worker_running) return;

@@ -383,6 +383,7 @@ static void try_open(gf_coordinator *c, int64_t now)
     uint32_t n_on = online_hospitals(c, now, on);
     uint32_t need = (uint32_t)c->cfg->min_sites < 2 && c->cfg->secure ? 2 : (uint32_t)c->cfg->min_sites;
     if (n_on < need) {
+        gf_coord_note_excluded_wait(c, n_on, need, now);
         free(on);
         return;
     }

@@ -138,8 +138,9 @@ static int wait_log(const fed *f, const char *name, const char *needle, double t
 }
 
 /* The coordinator first, then (with_rogue) the forger, which must be online
- * when the third honest hospital makes round 1 possible, then the others. */
-static void start_fed(fed *f, int with_rogue)
+ * when the third honest hospital makes round 1 possible, then n_honest
+ * honest hospitals and the evaluator. */
+static void start_fed(fed *f, int with_rogue, int n_honest)
 {
     char cfg[1300];
     snprintf(cfg, sizeof cfg, "%s/coordinator.json", f->dir);
@@ -150,7 +151,7 @@ static void start_fed(fed *f, int with_rogue)
         cr_assert(wait_log(f, "coordinator", "site " ROGUE " (hospital) joined", 60 * slow()),
                   "the forging node never reached the coordinator");
     }
-    for (int i = 0; i < N_HONEST; i++) f->node[i] = start_node(f, honest[i], NULL);
+    for (int i = 0; i < n_honest; i++) f->node[i] = start_node(f, honest[i], NULL);
     f->eval = start_node(f, "bench", NULL);
 }
 
@@ -246,8 +247,8 @@ Test(evil_vss, forged_unmask_shares_forger_named_and_dropped_rounds_match_a_fede
     fed atk, ref;
     fed_init(&atk, root, "attacked");
     fed_init(&ref, root, "without-rogue");
-    start_fed(&atk, 1);
-    start_fed(&ref, 0);
+    start_fed(&atk, 1, N_HONEST);
+    start_fed(&ref, 0, N_HONEST);
     wait_fed(&atk, 360 * slow());
     wait_fed(&ref, 360 * slow());
 
@@ -298,4 +299,38 @@ Test(evil_vss, forged_unmask_shares_forger_named_and_dropped_rounds_match_a_fede
     load_version(&ref, 0, &z);
     cr_assert_gt(max_diff(&b, &z, NULL), 1000 * tol, "training barely moved the model: the comparison proves nothing");
     gf_safetensors_free(&a), gf_safetensors_free(&b), gf_safetensors_free(&z);
+}
+
+/* Two honest hospitals and the forger with min_sites 3: once the forger is
+ * excluded the round cannot reopen (two sites would learn each other's
+ * update). The federation says so — one "round_waiting" audit row naming the
+ * excluded site and one line in the log — and does not spin through attempts. */
+Test(evil_vss, forger_excluded_below_min_sites_round_waits_and_says_so)
+{
+    const char *root = tu_dir();
+    cr_assert_eq(tu_sh("%s pki init --dir %s/ca --consortium redteam > /dev/null && "
+                       "%s pki issue --dir %s/ca --name coord --role coordinator > /dev/null && "
+                       "%s pki issue --dir %s/ca --name bench --role evaluator > /dev/null",
+                       tu_bin(), root, tu_bin(), root, tu_bin(), root), 0);
+    const char *all[] = {honest[0], honest[1], ROGUE};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(tu_sh("%s pki issue --dir %s/ca --name %s --role hospital > /dev/null", tu_bin(), root, all[i]), 0);
+    fed f;
+    fed_init(&f, root, "short");
+    start_fed(&f, 1, 2);
+    int waited = wait_log(&f, "coordinator", "round 1 waits", 120 * slow());
+    if (!waited) tu_sh("for l in %s/*.log; do echo \"== $l\"; tail -n 25 $l; done >&2", f.dir);
+    cr_assert(waited, "the coordinator never reported waiting for eligible sites");
+    sleep_ms(2000); /* it must stay put, not cycle through attempts */
+    kill(f.coord, SIGTERM);
+    cr_assert_eq(wait_exit(f.coord, 30), 0);
+    char row[512];
+    query(&f, "SELECT json_extract(detail, '$.site') FROM audit WHERE event = 'secagg_cheater'", row, sizeof row);
+    cr_assert_str_eq(row, ROGUE);
+    query(&f, "SELECT json_extract(detail, '$.eligible') || '/' || json_extract(detail, '$.needed') || ' ' || "
+              "json_extract(detail, '$.excluded') FROM audit WHERE event = 'round_waiting'", row, sizeof row);
+    cr_assert_str_eq(row, "2/3 [\"" ROGUE "\"]", "round_waiting: %s", row);
+    cr_assert_eq(query_long(&f, "SELECT count(*) FROM audit WHERE event IN ('attempt_abandoned', 'round_reopened')"), 1,
+                 "attempts kept cycling");
+    cr_assert_eq(query_long(&f, "SELECT count(*) FROM models"), 1, "a model was aggregated below min_sites");
 }
