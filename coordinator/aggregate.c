@@ -55,13 +55,23 @@ static gf_err check_bound(gf_coordinator *c, const float *delta, uint32_t n, dou
     return GF_OK;
 }
 
+/* The unmasked sum, refused when someone was caught cheating: the cheater's own
+ * masked input is inside the sum, so the attempt is redone without it. */
+static gf_err unmask(gf_coordinator *c, uint32_t *sum)
+{
+    GF_TRY(gf_secagg_server_finish(c->sa, sum));
+    uint32_t n = gf_secagg_server_cheaters(c->sa, NULL, 0);
+    if (n) return gf_fail(GF_ECRYPTO, "secure aggregation: %u site(s) caught revealing forged shares", n);
+    return GF_OK;
+}
+
 static gf_err weighted_mean(gf_coordinator *c, float *delta)
 {
     const size_t L = c->L;
     if (!c->cfg->secure) return plain_aggregate(c, delta);
     uint32_t *sum = malloc(L * sizeof *sum);
     if (!sum) return gf_fail(GF_ENOMEM, "aggregation: out of memory");
-    gf_err e = gf_secagg_server_finish(c->sa, sum);
+    gf_err e = unmask(c, sum);
     if (!e) {
         gf_fixpoint fp;
         e = gf_fixpoint_plan(c->sp.n, c->sp.clip, c->sp.scale, &fp);
@@ -88,7 +98,7 @@ static gf_err pooled_statistics(gf_coordinator *c)
 {
     uint32_t sum[GF_STATS_WORDS];
     int64_t v[GF_STATS_WORDS / 4];
-    GF_TRY(gf_secagg_server_finish(c->sa, sum));
+    GF_TRY(unmask(c, sum));
     gf_limbs_decode(sum, GF_STATS_WORDS / 4, v);
     c->pooled_frames = v[0];
     c->n_survivors = gf_secagg_server_u3_count(c->sa);
@@ -144,6 +154,72 @@ gf_err gf_coord_start_aggregate(gf_coordinator *c)
     return GF_OK;
 }
 
+/* Secure aggregation caught sites cheating (forged shares, inconsistent
+ * dealing): one audit row each, with the site's name and what failed, and
+ * the site is not sampled again (docs/SECURE_AGGREGATION.md, "Verifiable
+ * sharing"). */
+static void audit_cheaters(gf_coordinator *c)
+{
+    gf_secagg_cheat ch[64];
+    uint32_t n = c->sa ? gf_secagg_server_cheaters(c->sa, ch, 64) : 0;
+    if (n > 64) n = 64;
+    int64_t now = gf_now_ms();
+    for (uint32_t i = 0; i < n; i++) {
+        if (ch[i].party < 1 || ch[i].party > c->n_sel || ch[i].about < 1 || ch[i].about > c->n_sel) continue;
+        gf_site *s = c->sel[ch[i].party - 1];
+        const char *check = ch[i].check == GF_SA_CHEAT_SHARE ? "forged_share" : "inconsistent_dealer";
+        char secret[2] = {ch[i].secret, 0}, reason[256];
+        if (ch[i].check == GF_SA_CHEAT_SHARE)
+            snprintf(reason, sizeof reason, "revealed %u share(s) not matching their dealer's commitment (first: its %s "
+                     "share of %s)", ch[i].count, ch[i].secret == 'b' ? "self-mask seed" : "mask key",
+                     c->sel[ch[i].about - 1]->name);
+        else
+            snprintf(reason, sizeof reason, "dealt %s shares that rebuild another secret than the one it committed to",
+                     ch[i].secret == 'b' ? "self-mask seed" : "mask key");
+        json_t *j = json_pack("{s:I,s:I,s:s,s:i,s:s,s:s,s:s,s:i,s:s}", "round", (json_int_t)c->round, "attempt",
+                              (json_int_t)c->attempt, "site", s->name, "index", (int)ch[i].party, "check", check,
+                              "secret", secret, "about", c->sel[ch[i].about - 1]->name, "shares", (int)ch[i].count,
+                              "reason", reason);
+        char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        gf_err e = d ? gf_coord_db_begin(&c->db) : GF_ENOMEM;
+        if (!e) e = gf_coord_db_audit(&c->db, now, "secagg_cheater", d);
+        if (!e) e = gf_coord_db_commit(&c->db);
+        else if (d) gf_coord_db_rollback(&c->db);
+        free(d);
+        if (e == GF_EDB) gf_coord_fatal(c, e);
+        s->cheated = 1;
+        fprintf(stderr, "coordinator: round %lld attempt %lld: site %s caught cheating: %s; it is not sampled again\n",
+                (long long)c->round, (long long)c->attempt, s->name, reason);
+    }
+}
+
+void gf_coord_note_excluded_wait(gf_coordinator *c, uint32_t eligible, uint32_t need, int64_t now)
+{
+    if (c->excluded_wait_round == c->round) return;
+    json_t *names = json_array();
+    for (size_t i = 0; i < c->n_sites && names; i++)
+        if (c->sites[i].cheated && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS)
+            json_array_append_new(names, json_string(c->sites[i].name));
+    if (!names || !json_array_size(names)) {
+        json_decref(names);
+        return;
+    }
+    c->excluded_wait_round = c->round;
+    fprintf(stderr, "coordinator: round %lld waits: %u eligible hospitals online, %u needed (min_sites); %zu online "
+            "site(s) excluded for cheating\n", (long long)c->round, eligible, need, json_array_size(names));
+    json_t *j = json_pack("{s:I,s:i,s:i,s:o}", "round", (json_int_t)c->round, "eligible", (int)eligible, "needed",
+                          (int)need, "excluded", names);
+    char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    gf_err e = d ? gf_coord_db_begin(&c->db) : GF_ENOMEM;
+    if (!e) e = gf_coord_db_audit(&c->db, now, "round_waiting", d);
+    if (!e) e = gf_coord_db_commit(&c->db);
+    else if (d) gf_coord_db_rollback(&c->db);
+    free(d);
+    if (e == GF_EDB) gf_coord_fatal(c, e);
+}
+
 void gf_coord_finish_aggregate(gf_coordinator *c)
 {
     if (!c->worker_running) return;
@@ -151,6 +227,8 @@ void gf_coord_finish_aggregate(gf_coordinator *c)
     c->worker_running = 0;
     c->state = R_OPEN;
     if (c->worker_err) {
+        if (c->cfg->secure) audit_cheaters(c);
+        if (c->fatal) return;
         if (c->worker_rejected) c->aggregates_rejected++, gf_coord_reject(c, c->worker_msg, NULL);
         else gf_coord_abandon(c, c->worker_msg);
         return;

@@ -37,6 +37,7 @@ typedef struct {
     uint32_t idx;              /* 1..n when selected, else 0 */
     int advertised, shared, masked, signed_, unmasked, updated, evaluated;
     int told_done;             /* has been answered "done" (the federation is over) */
+    int cheated;               /* caught cheating in secure aggregation: never sampled again by this process */
     int64_t n_samples;         /* claimed */
     int64_t max_samples;       /* the config's cap for this site; 0: none */
     int refused;               /* plain mode: its last update was refused on arrival (not finite): the
@@ -111,6 +112,7 @@ struct gf_coordinator {
     int64_t base_version;      /* first version training rounds start from (1 with pooled statistics) */
     float pooled_mean[16], pooled_sd[16];
     int64_t pooled_frames;
+    int64_t excluded_wait_round; /* the round whose wait on excluded sites was reported */
     int finished;
     int64_t finished_ms;
     int64_t last_done_ms;      /* when a site was last answered "done" */
@@ -174,6 +176,10 @@ gf_err gf_coord_metrics(const gf_coordinator *c, int64_t now, char **out, size_t
 void gf_coord_phase_done(gf_coordinator *c, int64_t now);
 /* The HTTP entry point (api.c). */
 void gf_coord_handle(gf_https_req *r, void *ctx);
+/* Fewer eligible hospitals online than a round needs while some online ones
+ * are excluded for cheating (aggregate.c): one stderr line and one audit row
+ * ("round_waiting") per round, so a federation held up by the exclusion says so. */
+void gf_coord_note_excluded_wait(gf_coordinator *c, uint32_t eligible, uint32_t need, int64_t now);
 /* Aggregation on the worker thread (aggregate.c). */
 gf_err gf_coord_start_aggregate(gf_coordinator *c);
 void gf_coord_finish_aggregate(gf_coordinator *c);

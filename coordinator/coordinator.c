@@ -358,7 +358,8 @@ static uint32_t online_hospitals(gf_coordinator *c, int64_t now, gf_site **out)
 {
     uint32_t n = 0;
     for (size_t i = 0; i < c->n_sites; i++)
-        if (c->sites[i].role == GF_ROLE_HOSPITAL && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS)
+        if (c->sites[i].role == GF_ROLE_HOSPITAL && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS &&
+            !c->sites[i].cheated)
             out[n++] = &c->sites[i];
     return n;
 }
@@ -397,6 +398,7 @@ static void try_open(gf_coordinator *c, int64_t now)
     uint32_t n_on = online_hospitals(c, now, on);
     uint32_t need = (uint32_t)c->cfg->min_sites < 2 && c->cfg->secure ? 2 : (uint32_t)c->cfg->min_sites;
     if (n_on < need) {
+        gf_coord_note_excluded_wait(c, n_on, need, now);
         free(on);
         return;
     }
