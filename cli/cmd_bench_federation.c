@@ -79,7 +79,7 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
 /* `gaitfed <args…>` (this binary), stdout+stderr appended to log. */
 static int copy_file(const char *from, const char *to)
 {
-    int in = open(from, O_RDONLY), out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int in = open(from, O_RDONLY), out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
     char buf[1 << 16];
     ssize_t n = 0;
     int rc = in >= 0 && out >= 0 ? 0 : -1;

@@ -7,15 +7,52 @@
  * scripts that start it on an ephemeral port ("listen": "127.0.0.1:0"). */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "cli/cli.h"
 #include "common/fileio.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/db.h"
 
-static const char *USAGE = "gaitfed coordinator --config F [--port-file P]";
+static const char *USAGE = "gaitfed coordinator --config F [--port-file P]\n"
+                            "       gaitfed coordinator resume --config F";
+
+/* resume: the operator's action that ends a pause (README "`gaitfed
+ * coordinator`"): a "federation_resumed" audit row in the coordinator's
+ * database, which the running coordinator polls while paused (a stopped one
+ * reads it at start). */
+static int resume(int argc, char **argv)
+{
+    const char *config = NULL;
+    cli_opt opts[] = {{"--config", 1, &config}};
+    int rc = cli_parse("coordinator resume", "gaitfed coordinator resume --config F", argc, argv, opts, 1, NULL, 0, NULL);
+    if (rc) return rc;
+    if (!config) return cli_usage("coordinator resume", "gaitfed coordinator resume --config F", "--config is required");
+    gf_coord_config cfg;
+    gf_err e = gf_coord_config_load(config, &cfg);
+    if (e) return cli_fail(e);
+    gf_coord_db db;
+    char reason[1024] = "", by[96];
+    const char *user = getenv("USER");
+    snprintf(by, sizeof by, "operator (uid %u%s%.40s)", (unsigned)getuid(), user ? ", " : "", user ? user : "");
+    int64_t seq = 0;
+    e = gf_coord_db_open(cfg.db, &db);
+    if (!e) {
+        e = gf_coord_db_paused(&db, &seq, reason, sizeof reason);
+        if (!e) e = gf_coord_db_resume(&db, (int64_t)time(NULL) * 1000, by);
+        gf_coord_db_close(&db);
+    }
+    gf_coord_config_free(&cfg);
+    if (e) return cli_fail(e);
+    printf("coordinator: federation resumed (it was paused: %s); a running coordinator continues within %d s, a "
+           "stopped one when started\n", reason, GF_RESUME_CHECK_MS / 1000);
+    return 0;
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -33,6 +70,7 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
 
 int cmd_coordinator(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "resume")) return resume(argc - 1, argv + 1);
     const char *config = NULL, *port_file = NULL;
     cli_opt opts[] = {{"--config", 1, &config}, {"--port-file", 1, &port_file}};
     int rc = cli_parse("coordinator", USAGE, argc, argv, opts, 2, NULL, 0, NULL);

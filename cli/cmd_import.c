@@ -2,8 +2,6 @@
  * of the same cycles) or one OpenSim trial into a site store, in one
  * transaction: everything is read and checked before anything is written, and
  * a store this import created is removed again when the import fails. */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/fileio.h"
 #include "sites/gaitcycle.h"
 #include "sites/npz.h"
 #include "sites/store.h"
@@ -33,15 +32,6 @@ static int capture_json(const char *name, char *buf, size_t cap)
     return -1;
 }
 
-/* Creates path if absent (O_EXCL, so it is certain this run made it).
- * Returns 1 created, 0 already there, -1 with errno. */
-static int create_new(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0) { close(fd); return 1; }
-    return errno == EEXIST ? 0 : -1;
-}
-
 /* Removes a store this import created, with SQLite's side files. */
 static void remove_store(const char *path)
 {
@@ -55,8 +45,8 @@ static void remove_store(const char *path)
 /* Writes ds (and the site identity when site != NULL) into db in one transaction. */
 static gf_err store_write(const char *db, const gf_dataset *ds, const char *prov, const char *site, const char *capture)
 {
-    int created = create_new(db);
-    if (created < 0) return gf_fail(GF_EIO, "%s: cannot create the site store: %s", db, strerror(errno));
+    int created; /* O_EXCL, so it is certain this run made it (mode 0600) */
+    GF_TRY(gf_create_private(db, &created));
     gf_store *st = NULL;
     gf_err e = gf_store_open(db, 1, &st);
     if (!e) e = gf_store_add_site(st, ds, prov, site, capture);

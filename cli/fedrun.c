@@ -54,7 +54,7 @@ pid_t gf_fedrun_spawn(const char *log, char *const *args)
     fflush(stderr);
     pid_t pid = fork();
     if (pid != 0) return pid;
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
     if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
@@ -354,7 +354,7 @@ int gf_fedrun(const gf_fedrun_opts *o, gf_fedrun_result *res)
     json_object_set_new(c, "normalization", json_string(norm));
     json_object_set_new(c, "strategy", json_string(o->strategy ? o->strategy : "fedavg")); /* checked by the coordinator's config */
     if (o->server_lr > 0) json_object_set_new(c, "server_lr", json_real(o->server_lr));
-    json_object_set_new(c, "update_clip", json_real(1.0));
+    json_object_set_new(c, "update_clip", json_real(10.0)); /* above the Transformer's honest updates (L2 2-5) */
     if (o->initial_model) {
         char absm[4096];
         if (!realpath(o->initial_model, absm)) {

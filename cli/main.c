@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -21,7 +22,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "metrics of a model on a data set"},
     {"predict", cmd_predict, "model outputs for an NPZ of inputs"},
     {"pki", cmd_pki, "consortium CA and site kits (init, issue, revoke, list)"},
-    {"coordinator", cmd_coordinator, "run the federation coordinator (--config F)"},
+    {"coordinator", cmd_coordinator, "run the federation coordinator (--config F); resume a paused one (resume --config F)"},
     {"node", cmd_node, "run a hospital or evaluator node (--config F)"},
     {"report", cmd_report, "HTML report with plots (--db COORD.db --out DIR)"},
     {"audit", cmd_audit, "the audit chain (audit verify --db) and leave-one-site-out (audit loso --config)"},
@@ -56,6 +57,9 @@ static void openblas_single_thread(char **argv)
 int main(int argc, char **argv)
 {
     openblas_single_thread(argv);
+    /* Defence in depth: what a library call creates is 0600/0700 already
+     * (common/fileio.h); this covers anything else, e.g. SQLite's side files. */
+    umask(077);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

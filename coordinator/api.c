@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coordinator/robust.h"
 #include "coordinator/wire.h"
 #include "crypto/hash.h"
 #include "crypto/secagg_msg.h"
@@ -78,8 +79,10 @@ static void get_work(gf_coordinator *c, gf_https_req *r, gf_site *s)
     const char *st = state_for(c, s);
     if (!strcmp(st, "done")) s->told_done = 1, c->last_done_ms = gf_now_ms();
     json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:b}", "state", st, "round", (json_int_t)c->round, "attempt",
-                          (json_int_t)c->attempt, "retry_after_ms", (json_int_t)GF_POLL_MS, "secure_aggregation",
+                          (json_int_t)c->attempt, "retry_after_ms",
+                          (json_int_t)(c->state == R_PAUSED ? GF_PAUSED_POLL_MS : GF_POLL_MS), "secure_aggregation",
                           c->cfg->secure);
+    if (j && c->state == R_PAUSED) json_object_set_new(j, "paused", json_true()); /* until an operator resumes */
     if (j && strcmp(st, "wait") && strcmp(st, "done")) {
         json_object_set_new(j, "deadline_ms", json_integer(c->deadline_ms));
         json_object_set_new(j, "model", model_json(c));
@@ -290,12 +293,51 @@ static void post_update(gf_coordinator *c, gf_https_req *r, gf_site *s)
         return;
     }
     memcpy(u, b, n);
-    for (size_t i = 0; i < c->L; i++)
-        if (!isfinite(u[i])) {
-            gf_https_reply_error(r, 422, "invalid", "update[%zu] is not finite", i);
+    /* Bounded influence (robust.h): refused when not finite (the round goes on
+     * without the site unless min_sites needs it), scaled to L2 <= update_clip
+     * when over it. A refusal is audited once per site and attempt: resending
+     * cannot grow the log. */
+    gf_update_norms un;
+    gf_update_norms_of(u, c->L, &un);
+    double clip = c->cfg->update_clip, f = un.nonfinite ? 0 : gf_update_clip_l2(u, c->L, un.l2, clip);
+    json_t *aj = json_pack("{s:I,s:I,s:s}", "round", (json_int_t)c->round, "attempt", (json_int_t)c->attempt, "site",
+                           s->name);
+    if (aj && un.nonfinite) {
+        char why[64];
+        snprintf(why, sizeof why, "update[%zu] is not finite", un.nonfinite - 1);
+        json_object_set_new(aj, "reason", json_string(why));
+    } else if (aj && f < 1) {
+        json_object_set_new(aj, "l2", json_real(un.l2));
+        json_object_set_new(aj, "linf", json_real(un.linf));
+        json_object_set_new(aj, "update_clip", json_real(clip));
+        json_object_set_new(aj, "scaled_by", json_real(f));
+    }
+    char *ad = aj && ((un.nonfinite && !s->refused) || f < 1) ? json_dumps(aj, JSON_COMPACT) : NULL;
+    json_decref(aj);
+    if (ad) {
+        gf_err e = gf_coord_db_begin(&c->db);
+        if (!e) e = gf_coord_db_audit(&c->db, gf_now_ms(), un.nonfinite ? "update_refused" : "update_clipped", ad);
+        if (!e) e = gf_coord_db_commit(&c->db);
+        else gf_coord_db_rollback(&c->db);
+        free(ad);
+        if (e) {
             free(u);
+            reply_err(r, e);
             return;
         }
+        fprintf(stderr, "coordinator: round %lld: update of %s %s (L2 %.4g, L-inf %.4g, update_clip %g)\n",
+                (long long)c->round, s->name, un.nonfinite ? "REFUSED: not finite" : "clipped", un.l2, un.linf, clip);
+    }
+    if (un.nonfinite) {
+        c->updates_refused++;
+        s->refused = 1;
+        gf_https_reply_error(r, 422, "invalid", "update[%zu] is not finite: refused (the round goes on without it)",
+                             un.nonfinite - 1);
+        free(u);
+        return;
+    }
+    c->updates_clipped += f < 1;
+    s->refused = 0; /* a valid update after a refused one counts */
     s->update = u;
     s->updated = 1;
     gf_https_reply_json(r, 202, json_pack("{s:s}", "status", "accepted"));
@@ -354,12 +396,17 @@ static void get_status(gf_coordinator *c, gf_https_req *r)
         json_array_append_new(sites, json_pack("{s:s,s:s,s:I}", "name", c->sites[i].name, "role",
                                                gf_role_name(c->sites[i].role), "last_seen_ms",
                                                (json_int_t)c->sites[i].last_seen_ms));
-    static const char *states[] = {"idle", "open", "aggregating", "evaluate", "cross_eval", "done"};
-    gf_https_reply_json(r, 200, json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:o,s:b}", "round", (json_int_t)c->round, "attempt",
+    static const char *states[] = {"idle", "open", "aggregating", "evaluate", "cross_eval", "done", "paused"};
+    json_t *j = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:o,s:b}", "round", (json_int_t)c->round, "attempt",
                                           (json_int_t)c->attempt, "state", states[c->state], "phase",
                                           gf_phase_name(c->phase), "model_version", (json_int_t)c->version,
                                           "model_sha256", c->sha, "sites", sites, "secure_aggregation",
-                                          c->cfg->secure));
+                                          c->cfg->secure);
+    if (j && c->state == R_PAUSED)
+        json_object_set_new(j, "paused", json_pack("{s:s,s:s,s:I,s:s}", "reason", c->paused_reason, "sites",
+                                                   c->paused_site, "since_ms", (json_int_t)c->paused_ms, "resume",
+                                                   "gaitfed coordinator resume --config <the coordinator's config>"));
+    gf_https_reply_json(r, 200, j);
 }
 
 
@@ -422,8 +469,8 @@ void gf_coord_handle(gf_https_req *r, void *ctx)
         } else if (!c->cfg->secure) {
             gf_https_reply_error(r, 404, "not_found", "%s: no secure aggregation in this federation", path);
         } else if (get && !strcmp(rest, "adverts")) {
-            char tot[32];
-            snprintf(tot, sizeof tot, "%lld", (long long)c->total_samples);
+            char tot[32]; /* S_i: this site's weight is n_i / S_i (gf_coord_weight_den) */
+            snprintf(tot, sizeof tot, "%lld", (long long)s->weight_den);
             if (c->phase >= GF_PH_SHARES && s->advertised) gf_https_add_header(r, "X-Gaitfed-Total-Samples", tot);
             get_blob(r, c->adverts, c->adverts_len, c->phase >= GF_PH_SHARES && s->advertised, "the advert list");
         } else if (post && !strcmp(rest, "shares")) {

@@ -15,6 +15,8 @@
 static const char *const strategies[] = {"fedavg", "fedprox", "fedadam", "fedyogi", "fedadagrad", NULL};
 static const char *const phases[] = {"train", "advert", "shares", "masked", "consistency", "unmask", "evaluate", "cross_eval", NULL};
 static const char *const norms[] = {"own", "global", "model", NULL};
+static const char *const weightings[] = {"equal", "samples_capped", NULL};
+static const char *const aggregators[] = {"mean", "trimmed_mean", "median", NULL};
 static const char *const archs[] = {"transformer", "lstm", "gru", "tcn", NULL};
 static const char *const tasks[] = {"forces", "moments", NULL};
 /* Default deadlines (s): training dominates; key phases are messages only. */
@@ -23,6 +25,8 @@ static const double default_timeout[GF_PH_COUNT] = {900, 60, 60, 120, 60, 60, 90
 const char *gf_fed_strategy_name(gf_fed_strategy s) { return s <= GF_FED_FEDADAGRAD ? strategies[s] : "?"; }
 const char *gf_phase_name(gf_phase p) { return p < GF_PH_COUNT ? phases[p] : "?"; }
 const char *gf_norm_name(gf_norm_policy n) { return n <= GF_NORM_MODEL ? norms[n] : "?"; }
+const char *gf_weighting_name(gf_weighting w) { return w <= GF_WEIGHT_SAMPLES_CAPPED ? weightings[w] : "?"; }
+const char *gf_aggregator_name(gf_aggregator a) { return a <= GF_AGG_MEDIAN ? aggregators[a] : "?"; }
 
 static gf_err parse_listen(const gf_cfg *c, const char *s, gf_coord_config *o)
 {
@@ -38,24 +42,68 @@ static gf_err parse_listen(const gf_cfg *c, const char *s, gf_coord_config *o)
     return GF_OK;
 }
 
+/* "sites": names, or {"name": N, "max_samples": M} (the cap on the sample
+ * count the site may claim: what the consortium knows of its cohort). */
 static gf_err parse_sites(const gf_cfg *c, gf_coord_config *o)
 {
+    static const char *const keys[] = {"name", "max_samples", NULL};
     const json_t *a = json_object_get(c->root, "sites");
     if (!a || json_is_null(a)) return GF_OK;
     if (!json_is_array(a) || !json_array_size(a) || json_array_size(a) > 4096)
         return gf_fail(GF_EINVAL, "%s: field 'sites': expected a list of 1..4096 site names", c->path);
     o->n_sites = json_array_size(a);
     o->sites = calloc(o->n_sites, sizeof *o->sites);
-    if (!o->sites) return gf_fail(GF_ENOMEM, "%s: out of memory", c->path);
+    o->max_samples = calloc(o->n_sites, sizeof *o->max_samples);
+    if (!o->sites || !o->max_samples) return gf_fail(GF_ENOMEM, "%s: out of memory", c->path);
     for (size_t i = 0; i < o->n_sites; i++) {
-        const char *s = json_string_value(json_array_get(a, i));
+        const json_t *it = json_array_get(a, i);
+        const char *s = json_string_value(it);
+        char at[32];
+        snprintf(at, sizeof at, "sites[%zu]", i);
+        if (json_is_object(it)) {
+            GF_TRY(gf_cfg_only(c, it, at, keys));
+            GF_TRY(gf_cfg_str(c, it, at, "name", 1, NULL, &s));
+            GF_TRY(gf_cfg_int(c, it, at, "max_samples", 1, 100000000, 0, 0, &o->max_samples[i]));
+        }
         if (!s || !gf_name_valid(s))
-            return gf_fail(GF_EINVAL, "%s: field 'sites[%zu]': expected a site name ([A-Za-z0-9._-], 1..%d chars)",
-                           c->path, i, GF_NAME_MAX);
+            return gf_fail(GF_EINVAL, "%s: field '%s': expected a site name ([A-Za-z0-9._-], 1..%d chars) or "
+                                      "{\"name\": NAME, \"max_samples\": N}", c->path, at, GF_NAME_MAX);
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(o->sites[j], s)) return gf_fail(GF_EINVAL, "%s: field 'sites[%zu]': '%s' listed twice", c->path, i, s);
+            if (!strcmp(o->sites[j], s)) return gf_fail(GF_EINVAL, "%s: field '%s': '%s' listed twice", c->path, at, s);
         o->sites[i] = s;
     }
+    return GF_OK;
+}
+
+/* Weighting, aggregator and the pause rule (README "`gaitfed coordinator`"). */
+static gf_err parse_influence(const gf_cfg *c, gf_coord_config *o)
+{
+    const json_t *r = c->root;
+    int v;
+    GF_TRY(gf_cfg_enum(c, r, "", "weighting", weightings, GF_WEIGHT_EQUAL, &v));
+    o->weighting = (gf_weighting)v;
+    GF_TRY(gf_cfg_enum(c, r, "", "aggregator", aggregators, GF_AGG_MEAN, &v));
+    o->aggregator = (gf_aggregator)v;
+    GF_TRY(gf_cfg_num(c, r, "", "trim_fraction", 0, 0.49, 0.2, 0, &o->trim_fraction));
+    GF_TRY(gf_cfg_int(c, r, "", "max_attempt_failures", 1, 1000, 3, 0, &o->max_attempt_failures));
+    if (o->weighting == GF_WEIGHT_SAMPLES_CAPPED) {
+        if (!o->n_sites)
+            return gf_fail(GF_EINVAL, "%s: field 'weighting': \"samples_capped\" needs 'sites' with a \"max_samples\" "
+                                      "for each site (a claimed count is capped by what the consortium knows)", c->path);
+        for (size_t i = 0; i < o->n_sites; i++)
+            if (!o->max_samples[i])
+                return gf_fail(GF_EINVAL, "%s: field 'sites[%zu]': '%s' has no \"max_samples\", which \"weighting\": "
+                                          "\"samples_capped\" needs for every site", c->path, i, o->sites[i]);
+    }
+    if (o->aggregator != GF_AGG_MEAN && o->secure)
+        return gf_fail(GF_EINVAL, "%s: field 'aggregator': \"%s\" needs each site's update, but secure aggregation "
+                                  "unmasks only their sum: use \"mean\" or \"secure_aggregation\": false", c->path,
+                        aggregators[o->aggregator]);
+    if (o->aggregator != GF_AGG_MEAN && o->weighting != GF_WEIGHT_EQUAL)
+        return gf_fail(GF_EINVAL, "%s: field 'weighting': \"%s\" counts every site once; weights apply to \"mean\" "
+                                  "only", c->path, aggregators[o->aggregator]);
+    if (json_object_get(r, "trim_fraction") && o->aggregator != GF_AGG_TRIMMED_MEAN)
+        return gf_fail(GF_EINVAL, "%s: field 'trim_fraction': only used with \"aggregator\": \"trimmed_mean\"", c->path);
     return GF_OK;
 }
 
@@ -187,7 +235,8 @@ static gf_err parse(gf_coord_config *o)
         "name", "listen", "key", "cert", "ca", "crl", "db", "sites", "secure_aggregation", "strategy", "rounds",
         "min_sites", "threshold", "neighbours", "sample_fraction", "local_epochs", "batch", "lr", "weight_decay",
         "grad_clip", "update_clip", "mu", "server_lr", "beta1", "beta2", "tau", "normalization", "model", "seed",
-        "timeouts_s", "cross_site_eval", "initial_model", NULL};
+        "timeouts_s", "cross_site_eval", "initial_model", "weighting", "aggregator", "trim_fraction",
+        "max_attempt_failures", NULL};
     const gf_cfg *c = &o->src;
     const json_t *r = c->root;
     const char *listen;
@@ -217,7 +266,7 @@ static gf_err parse(gf_coord_config *o)
     GF_TRY(gf_cfg_num(c, r, "", "lr", 1e-12, 10, 1e-3, 0, &o->lr));
     GF_TRY(gf_cfg_num(c, r, "", "weight_decay", 0, 10, 1e-5, 0, &o->weight_decay));
     GF_TRY(gf_cfg_num(c, r, "", "grad_clip", 0, 1e6, 0.5, 0, &o->grad_clip));
-    GF_TRY(gf_cfg_num(c, r, "", "update_clip", 1e-9, 1e6, 1.0, 0, &o->update_clip));
+    GF_TRY(gf_cfg_num(c, r, "", "update_clip", 1e-9, 1e6, 10.0, 0, &o->update_clip));
     GF_TRY(gf_cfg_num(c, r, "", "mu", 0, 1e6, o->strategy == GF_FED_FEDPROX ? 0.01 : 0, 0, &o->mu));
     int adaptive = o->strategy >= GF_FED_FEDADAM;
     GF_TRY(gf_cfg_num(c, r, "", "server_lr", 1e-9, 100, adaptive ? 1e-2 : 1.0, 0, &o->server_lr));
@@ -233,6 +282,7 @@ static gf_err parse(gf_coord_config *o)
     GF_TRY(parse_initial(c, o));
     GF_TRY(gf_cfg_int(c, r, "", "seed", 0, 0x7fffffff, 1, 0, &o->seed));
     GF_TRY(parse_timeouts(c, o));
+    GF_TRY(parse_influence(c, o));
     if (o->normalization == GF_NORM_GLOBAL && !o->secure)
         return gf_fail(GF_EINVAL, "%s: field 'normalization': \"global\" pools the sites' statistics through secure "
                                   "aggregation, which this config turns off", c->path);
@@ -273,6 +323,7 @@ void gf_coord_config_free(gf_coord_config *c)
     gf_model_free(c->initial);
     json_decref(c->initial_meta);
     free(c->sites);
+    free(c->max_samples);
     gf_cfg_free(&c->src);
     memset(c, 0, sizeof *c);
 }

@@ -13,6 +13,12 @@ typedef enum { GF_FED_FEDAVG, GF_FED_FEDPROX, GF_FED_FEDADAM, GF_FED_FEDYOGI, GF
 /* own: each site its own statistics; global: pooled through secure
  * aggregation; model: the initial model's x_mean/x_std (nothing leaves a site). */
 typedef enum { GF_NORM_OWN, GF_NORM_GLOBAL, GF_NORM_MODEL } gf_norm_policy;
+/* How much each site's update counts (README "`gaitfed coordinator`"): equal,
+ * or its claimed sample count capped by the config's per-site max_samples.
+ * Never an unchecked claim. */
+typedef enum { GF_WEIGHT_EQUAL, GF_WEIGHT_SAMPLES_CAPPED } gf_weighting;
+/* Plain mode only: the coordinate-wise rule combining the accepted updates. */
+typedef enum { GF_AGG_MEAN, GF_AGG_TRIMMED_MEAN, GF_AGG_MEDIAN } gf_aggregator;
 /* Phases with deadlines, in round order. */
 typedef enum { GF_PH_TRAIN, GF_PH_ADVERT, GF_PH_SHARES, GF_PH_MASKED, GF_PH_CONSISTENCY, GF_PH_UNMASK, GF_PH_EVALUATE,
                GF_PH_CROSS, GF_PH_COUNT } gf_phase; /* GF_PH_CROSS: cross-site evaluation after the last round */
@@ -20,6 +26,8 @@ typedef enum { GF_PH_TRAIN, GF_PH_ADVERT, GF_PH_SHARES, GF_PH_MASKED, GF_PH_CONS
 const char *gf_fed_strategy_name(gf_fed_strategy s);
 const char *gf_phase_name(gf_phase p);
 const char *gf_norm_name(gf_norm_policy n); /* "own", "global", "model" */
+const char *gf_weighting_name(gf_weighting w);
+const char *gf_aggregator_name(gf_aggregator a);
 
 typedef struct {
     gf_cfg src;                 /* owns the JSON the strings point into */
@@ -28,7 +36,12 @@ typedef struct {
     int port;                   /* 0: ephemeral (tests, demo) */
     char *key, *cert, *ca, *crl, *db; /* resolved paths (owned); crl may be NULL */
     const char **sites;         /* registered site names (owned array); NULL: every consortium certificate */
+    long *max_samples;          /* per site (owned, parallel to sites); 0: no cap given */
     size_t n_sites;
+    gf_weighting weighting;
+    gf_aggregator aggregator;
+    double trim_fraction;       /* trimmed_mean: floor(trim_fraction·n) values cut at each end */
+    long max_attempt_failures;  /* rejected attempts of a round in a row before the federation pauses */
     int secure;                 /* secure_aggregation */
     int cross_site_eval;        /* after the last round, hospitals evaluate each other's local models */
     gf_fed_strategy strategy;

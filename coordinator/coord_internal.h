@@ -24,6 +24,7 @@
 #define GF_EVAL_CAP (8u << 20) /* an evaluator's results with curves: ~120 KB per cohort and normalization */
 #define GF_STATS_WORDS (4 * 21)  /* frame count, Σx[10], Σx²[10] as 16-bit limbs (crypto/fixpoint.h) */
 #define GF_REFUSAL_AUDIT_MS 10000 /* at most one "connections_refused" audit row per 10 s */
+#define GF_PAUSED_POLL_MS 5000 /* retry_after_ms while the federation is paused */
 #define GF_DONE_FLUSH_MS 1000  /* after the last "done" answer, before exiting (the reply is written by the loop) */
 #define GF_DONE_LINGER_MS 60000 /* after the last round: keep answering "done" until online sites heard it
                                  * (a site slowed down by load can take well over 10 s to poll again) */
@@ -36,7 +37,12 @@ typedef struct {
     uint32_t idx;              /* 1..n when selected, else 0 */
     int advertised, shared, masked, signed_, unmasked, updated, evaluated;
     int told_done;             /* has been answered "done" (the federation is over) */
-    int64_t n_samples;
+    int cheated;               /* caught cheating in secure aggregation: never sampled again by this process */
+    int64_t n_samples;         /* claimed */
+    int64_t max_samples;       /* the config's cap for this site; 0: none */
+    int refused;               /* plain mode: its last update was refused on arrival (not finite): the
+                                * attempt goes on without it, or waits for a valid one if min_sites needs it */
+    int64_t weight_den;        /* secure: S_i announced to it, its weight n_samples / S_i (gf_coord_weight_den) */
     double train_loss;         /* from its validation report (NAN if absent) */
     float *update;             /* plain mode: Δ (owned) */
     /* cross-site evaluation (xeval.c) */
@@ -46,7 +52,7 @@ typedef struct {
     size_t x_cert_len, x_body_len;
 } gf_site;
 
-typedef enum { R_IDLE, R_OPEN, R_AGGREGATING, R_EVALUATE, R_XEVAL, R_DONE } gf_round_state;
+typedef enum { R_IDLE, R_OPEN, R_AGGREGATING, R_EVALUATE, R_XEVAL, R_DONE, R_PAUSED } gf_round_state;
 
 struct gf_coordinator {
     const gf_coord_config *cfg;
@@ -80,12 +86,13 @@ struct gf_coordinator {
     gf_secagg_server *sa;
     uint8_t *adverts, *survivors, *unmask_req;
     size_t adverts_len, survivors_len, unmask_req_len;
-    int64_t total_samples;     /* S over U1 */
+    int64_t total_samples;     /* S: the counted samples (gf_coord_counted) over U1 */
 
     /* worker (aggregation); fields below are the worker's until it signals */
     pthread_t worker;
     int worker_running;
     gf_err worker_err;
+    int worker_rejected;       /* the aggregate failed an integrity check (bound, non-finite) */
     char worker_msg[256];
     float *next_theta;         /* worker output: θ_{v+1} packed */
     gf_strategy next_strat;    /* the strategy after this step (swapped in on commit) */
@@ -105,12 +112,19 @@ struct gf_coordinator {
     int64_t base_version;      /* first version training rounds start from (1 with pooled statistics) */
     float pooled_mean[16], pooled_sd[16];
     int64_t pooled_frames;
+    int64_t excluded_wait_round; /* the round whose wait on excluded sites was reported */
     int finished;
     int64_t finished_ms;
     int64_t last_done_ms;      /* when a site was last answered "done" */
     int xeval_step;            /* cross-site evaluation: 0 keys, 1 share, 2 evaluate */
     int64_t xeval_round;       /* the last round, under which results are stored */
     int64_t started_ms;        /* when this process opened the database */
+    /* bounded influence (robust.h) and the pause after repeated rejections */
+    int64_t rejections;        /* rejected attempts of this round in a row */
+    uint64_t updates_refused, updates_clipped, aggregates_rejected;
+    int64_t paused_seq;        /* audit seq of the federation_paused row (R_PAUSED) */
+    int64_t paused_ms, resume_checked_ms;
+    char paused_reason[256], paused_site[256]; /* paused_site: the refused sites, comma-separated */
     gf_err fatal;              /* a state transition could not be committed: the loop stops */
     char fatal_msg[512];
 };
@@ -122,6 +136,21 @@ gf_site *gf_coord_site(gf_coordinator *c, const gf_peer *p, int64_t now);
 /* Round machinery (coordinator.c). */
 void gf_coord_advance(gf_coordinator *c);   /* closes phases whose members answered or whose deadline passed */
 void gf_coord_abandon(gf_coordinator *c, const char *why);
+/* An attempt whose result failed an integrity check (an aggregate over the
+ * bound or not finite; in plain mode too few updates once the refused were
+ * left out): abandoned as above, audited as "attempt_rejected" naming the
+ * sites (NULL: unknown, secure aggregation), and after max_attempt_failures
+ * in a row the federation pauses (R_PAUSED, "federation_paused") until an
+ * operator runs `gaitfed coordinator resume`. */
+void gf_coord_reject(gf_coordinator *c, const char *why, const char *sites);
+/* The sample count a site's update is weighted by: 1 under "equal", its
+ * claim capped by max_samples under "samples_capped". */
+int64_t gf_coord_counted(const gf_coordinator *c, const gf_site *s);
+/* Secure mode: the denominator S_i a node divides its own claim n_i by, so
+ * that n_i / S_i is the weight the coordinator fixed, counted / S (S the
+ * total counted over the advertisers): S itself for a claim counted in full,
+ * n_i·k under equal weights; rounded when a claim is over its cap. */
+int64_t gf_coord_weight_den(const gf_coordinator *c, const gf_site *s);
 /* A transition the state machine relies on could not be committed (the
  * database reports an error, e.g. the disk is full): logs one line, stops the
  * event loop and leaves the database at its last committed state (restart
@@ -147,6 +176,10 @@ gf_err gf_coord_metrics(const gf_coordinator *c, int64_t now, char **out, size_t
 void gf_coord_phase_done(gf_coordinator *c, int64_t now);
 /* The HTTP entry point (api.c). */
 void gf_coord_handle(gf_https_req *r, void *ctx);
+/* Fewer eligible hospitals online than a round needs while some online ones
+ * are excluded for cheating (aggregate.c): one stderr line and one audit row
+ * ("round_waiting") per round, so a federation held up by the exclusion says so. */
+void gf_coord_note_excluded_wait(gf_coordinator *c, uint32_t eligible, uint32_t need, int64_t now);
 /* Aggregation on the worker thread (aggregate.c). */
 gf_err gf_coord_start_aggregate(gf_coordinator *c);
 void gf_coord_finish_aggregate(gf_coordinator *c);

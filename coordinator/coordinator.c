@@ -119,6 +119,8 @@ gf_site *gf_coord_site(gf_coordinator *c, const gf_peer *p, int64_t now)
     gf_site *s = &c->sites[c->n_sites++];
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "%s", p->name);
+    for (size_t k = 0; k < c->cfg->n_sites; k++)
+        if (!strcmp(c->cfg->sites[k], p->name)) s->max_samples = c->cfg->max_samples[k];
     s->role = p->role;
     s->last_seen_ms = now;
     s->train_loss = NAN;
@@ -140,8 +142,8 @@ static void reset_participation(gf_coordinator *c)
     for (size_t i = 0; i < c->n_sites; i++) {
         gf_site *s = &c->sites[i];
         s->idx = 0;
-        s->advertised = s->shared = s->masked = s->signed_ = s->unmasked = s->updated = 0;
-        s->n_samples = 0;
+        s->advertised = s->shared = s->masked = s->signed_ = s->unmasked = s->updated = s->refused = 0;
+        s->n_samples = s->weight_den = 0;
         s->train_loss = NAN;
         free(s->update);
         s->update = NULL;
@@ -155,6 +157,19 @@ static void reset_participation(gf_coordinator *c)
     c->adverts = c->survivors = c->unmask_req = NULL;
     c->adverts_len = c->survivors_len = c->unmask_req_len = 0;
     c->total_samples = 0;
+}
+
+int64_t gf_coord_counted(const gf_coordinator *c, const gf_site *s)
+{
+    if (c->cfg->weighting == GF_WEIGHT_EQUAL) return 1;
+    return s->max_samples && s->n_samples > s->max_samples ? s->max_samples : s->n_samples;
+}
+
+int64_t gf_coord_weight_den(const gf_coordinator *c, const gf_site *s)
+{
+    int64_t ci = gf_coord_counted(c, s);
+    double si = ci > 0 ? nearbyint((double)s->n_samples * (double)c->total_samples / (double)ci) : 0;
+    return si < 0x1p62 ? (int64_t)si : INT64_C(1) << 62;
 }
 
 /* ---- model versions ---- */
@@ -343,7 +358,8 @@ static uint32_t online_hospitals(gf_coordinator *c, int64_t now, gf_site **out)
 {
     uint32_t n = 0;
     for (size_t i = 0; i < c->n_sites; i++)
-        if (c->sites[i].role == GF_ROLE_HOSPITAL && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS)
+        if (c->sites[i].role == GF_ROLE_HOSPITAL && now - c->sites[i].last_seen_ms <= GF_ONLINE_MS &&
+            !c->sites[i].cheated)
             out[n++] = &c->sites[i];
     return n;
 }
@@ -382,6 +398,7 @@ static void try_open(gf_coordinator *c, int64_t now)
     uint32_t n_on = online_hospitals(c, now, on);
     uint32_t need = (uint32_t)c->cfg->min_sites < 2 && c->cfg->secure ? 2 : (uint32_t)c->cfg->min_sites;
     if (n_on < need) {
+        gf_coord_note_excluded_wait(c, n_on, need, now);
         free(on);
         return;
     }
@@ -458,36 +475,88 @@ static void try_open(gf_coordinator *c, int64_t now)
          (long long)c->attempt, k, (long long)c->version);
 }
 
-void gf_coord_abandon(gf_coordinator *c, const char *why)
+/* Reads the pause the database records (an operator's resume clears it). */
+static void load_pause(gf_coordinator *c)
+{
+    char detail[1024] = "";
+    int64_t seq = 0;
+    gf_err e = gf_coord_db_paused(&c->db, &seq, detail, sizeof detail);
+    if (e) {
+        if (e == GF_EDB) gf_coord_fatal(c, e);
+        return;
+    }
+    if (!seq) {
+        if (c->state == R_PAUSED) {
+            note(c, "federation resumed by the operator (round %lld continues as attempt %lld)", (long long)c->round,
+                 (long long)c->attempt);
+            c->state = R_IDLE;
+            c->rejections = 0;
+            c->paused_seq = 0;
+        }
+        return;
+    }
+    json_t *j = json_loads(detail, 0, NULL);
+    snprintf(c->paused_reason, sizeof c->paused_reason, "%s", j && json_string_value(json_object_get(j, "reason"))
+                                                                ? json_string_value(json_object_get(j, "reason")) : "?");
+    const char *site = json_string_value(json_object_get(j, "sites"));
+    snprintf(c->paused_site, sizeof c->paused_site, "%s", site ? site : "");
+    json_t *t = json_object_get(j, "time_ms");
+    c->paused_ms = json_is_integer(t) ? json_integer_value(t) : gf_now_ms();
+    json_decref(j);
+    c->paused_seq = seq;
+    c->state = R_PAUSED;
+}
+
+static void end_attempt(gf_coordinator *c, const char *why, int rejected, const char *sites)
 {
     int64_t now = gf_now_ms();
-    char detail[400];
+    int pause = rejected && c->rejections + 1 >= c->cfg->max_attempt_failures;
     json_t *j = json_pack("{s:I,s:I,s:s,s:s}", "round", (json_int_t)c->round, "attempt", (json_int_t)c->attempt,
                           "phase", gf_phase_name(c->phase), "reason", why);
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (j && rejected) /* secure aggregation hides whose update it was */
+        json_object_set_new(j, sites ? "sites" : "culprit",
+                            json_string(sites ? sites : c->cfg->secure ? "unknown: secure aggregation reveals only the sum"
+                                                                       : "unknown"));
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL, *ps = NULL;
+    if (j && pause) {
+        json_object_set_new(j, "rejected_attempts", json_integer(c->rejections + 1));
+        json_object_set_new(j, "time_ms", json_integer(now));
+        json_object_set_new(j, "resume", json_string("gaitfed coordinator resume --config <the coordinator's config>"));
+        ps = json_dumps(j, JSON_COMPACT);
+    }
     json_decref(j);
-    snprintf(detail, sizeof detail, "%s", s ? s : "{}");
-    free(s);
     /* The attempt number lives in the database: one that could not record
      * the restart stops here rather than diverge from it. */
-    gf_err e = gf_coord_db_begin(&c->db);
-    if (!e) e = gf_coord_db_audit(&c->db, now, "attempt_abandoned", detail);
+    gf_err e = s && (!pause || ps) ? gf_coord_db_begin(&c->db) : gf_fail(GF_ENOMEM, "out of memory");
+    if (!e) e = gf_coord_db_audit(&c->db, now, rejected ? "attempt_rejected" : "attempt_abandoned", s);
     if (!e) e = gf_coord_db_restart_round(&c->db, c->round, why, now);
+    if (!e && pause) e = gf_coord_db_audit(&c->db, now, "federation_paused", ps);
     if (!e) e = gf_coord_db_commit(&c->db);
     else gf_coord_db_rollback(&c->db);
+    free(s), free(ps);
     if (e) {
         reset_participation(c);
         gf_coord_fatal(c, e);
         return;
     }
-    note(c, "round %lld attempt %lld abandoned in %s: %s", (long long)c->round, (long long)c->attempt,
-         gf_phase_name(c->phase), why);
+    note(c, "round %lld attempt %lld %s in %s: %s%s%s", (long long)c->round, (long long)c->attempt,
+         rejected ? "rejected" : "abandoned", gf_phase_name(c->phase), why, sites ? "; sites: " : "", sites ? sites : "");
     reset_participation(c);
     c->phase_started_ms = 0; /* an abandoned phase is not a duration */
     c->attempts_abandoned++;
     c->attempt++;
     c->state = R_IDLE;
+    if (rejected) c->rejections++;
+    if (pause) {
+        load_pause(c);
+        note(c, "federation PAUSED after %lld rejected attempts of round %lld: %s (resume: gaitfed coordinator resume "
+                "--config F)", (long long)c->rejections, (long long)c->round, why);
+    }
 }
+
+void gf_coord_abandon(gf_coordinator *c, const char *why) { end_attempt(c, why, 0, NULL); }
+
+void gf_coord_reject(gf_coordinator *c, const char *why, const char *sites) { end_attempt(c, why, 1, sites); }
 
 /* Records the sites that answered the previous phase but not this one (one
  * audit row per closing phase that lost someone; a site is listed once, in
@@ -546,7 +615,9 @@ static int did_share(const gf_site *s) { return s->shared; }
 static int did_mask(const gf_site *s) { return s->masked; }
 static int did_sign(const gf_site *s) { return s->signed_; }
 static int did_update(const gf_site *s) { return s->updated; }
+static int did_update_or_refused(const gf_site *s) { return s->updated || s->refused; } /* refusals are audited apart */
 static int did_unmask(const gf_site *s) { return s->unmasked; }
+static int was_refused(const gf_site *s) { return s->refused; }
 
 static uint32_t count(const gf_coordinator *c, int (*f)(const gf_site *))
 {
@@ -560,7 +631,11 @@ static int phase_complete(const gf_coordinator *c)
 {
     uint32_t adv = count(c, did_advert), sh = count(c, did_share), ma = count(c, did_mask), si = count(c, did_sign);
     switch (c->phase) {
-    case GF_PH_TRAIN: return c->cfg->secure ? adv == c->n_sel : count(c, did_update) == c->n_sel;
+    case GF_PH_TRAIN: { /* plain: a site whose update was refused is not waited for unless min_sites needs it */
+        if (c->cfg->secure) return adv == c->n_sel;
+        uint32_t up = count(c, did_update);
+        return up == c->n_sel || (up + count(c, was_refused) == c->n_sel && up >= (uint32_t)c->cfg->min_sites);
+    }
     case GF_PH_SHARES: return sh == adv;
     case GF_PH_MASKED: return ma == sh;
     case GF_PH_CONSISTENCY: return si == ma;
@@ -578,12 +653,18 @@ static void close_phase(gf_coordinator *c, int64_t now)
     gf_err e = GF_OK;
     switch (c->phase) {
     case GF_PH_TRAIN:
-        audit_dropouts(c, "train", now, c->cfg->secure ? did_advert : did_update, NULL);
+        audit_dropouts(c, "train", now, c->cfg->secure ? did_advert : did_update_or_refused, NULL);
         if (c->fatal) return;
         if (!c->cfg->secure) {
             gf_coord_phase_done(c, now);
             if (count(c, did_update) < (uint32_t)c->cfg->min_sites) {
-                gf_coord_abandon(c, "fewer updates than min_sites");
+                char refused[256] = "";
+                for (uint32_t i = 0; i < c->n_sel; i++)
+                    if (c->sel[i]->refused)
+                        snprintf(refused + strlen(refused), sizeof refused - strlen(refused), "%s%s",
+                                 refused[0] ? "," : "", c->sel[i]->name);
+                if (refused[0]) gf_coord_reject(c, "fewer accepted updates than min_sites (updates refused)", refused);
+                else gf_coord_abandon(c, "fewer updates than min_sites");
                 return;
             }
             if ((e = gf_coord_start_aggregate(c))) break;
@@ -591,7 +672,9 @@ static void close_phase(gf_coordinator *c, int64_t now)
         }
         c->total_samples = 0;
         for (uint32_t i = 0; i < c->n_sel; i++)
-            if (c->sel[i]->advertised) c->total_samples += c->sel[i]->n_samples;
+            if (c->sel[i]->advertised) c->total_samples += gf_coord_counted(c, c->sel[i]);
+        for (uint32_t i = 0; i < c->n_sel; i++)
+            if (c->sel[i]->advertised) c->sel[i]->weight_den = gf_coord_weight_den(c, c->sel[i]);
         e = gf_secagg_server_close_adverts(c->sa, &c->adverts, &c->adverts_len);
         if (!e) set_phase(c, GF_PH_SHARES, now);
         break;
@@ -684,6 +767,12 @@ void gf_coord_advance(gf_coordinator *c)
             note(c, "federation finished: %lld rounds and the cross-site evaluation",
                  (long long)(c->version - c->base_version));
             return;
+        case R_PAUSED:
+            if (now - c->resume_checked_ms < GF_RESUME_CHECK_MS) return;
+            c->resume_checked_ms = now;
+            load_pause(c);
+            if (c->state == R_PAUSED) return;
+            continue;
         default: return; /* R_AGGREGATING, R_DONE */
         }
     }
@@ -822,6 +911,11 @@ gf_err gf_coordinator_new(const gf_coord_config *cfg, struct event_base *base, g
         } else if (!e) {
             c->round = last + 1;
         }
+    }
+    if (!e) { /* paused before a restart: still paused */
+        load_pause(c);
+        if (c->fatal) e = c->fatal;
+        else if (c->state == R_PAUSED) note(c, "the federation is PAUSED (%s): resume with gaitfed coordinator resume", c->paused_reason);
     }
     if (!e && pipe(c->wake_fd)) e = gf_fail(GF_EIO, "coordinator: pipe failed");
     if (!e) {

@@ -9,6 +9,10 @@
 #include "common/err.h"
 #include "coordinator/config.h"
 
+/* A paused coordinator (too many rejected attempts) looks for the operator's
+ * `gaitfed coordinator resume` (an audit row) this often. */
+#define GF_RESUME_CHECK_MS 1000
+
 struct event_base;
 typedef struct gf_coordinator gf_coordinator;
 

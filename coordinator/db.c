@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "common/fileio.h"
 #include "coordinator/audit.h"
 #include "crypto/hash.h"
 
@@ -123,6 +124,14 @@ gf_err gf_coord_db_open(const char *path, gf_coord_db *out)
     memset(out, 0, sizeof *out);
     out->path = strdup(path);
     if (!out->path) return gf_fail(GF_ENOMEM, "out of memory");
+    /* Created 0600 before SQLite sees it: SQLite would make it 0644 and gives
+     * -wal/-shm/-journal the database's mode. */
+    int created;
+    gf_err ce = gf_create_private(path, &created);
+    if (ce) {
+        gf_coord_db_close(out);
+        return ce;
+    }
     if (sqlite3_open_v2(path, &out->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         gf_err e = gf_fail(GF_EDB, "%s: cannot open: %s", path, out->db ? sqlite3_errmsg(out->db) : "out of memory");
         gf_coord_db_close(out);
@@ -541,4 +550,39 @@ gf_err gf_coord_db_put_loso(gf_coord_db *d, const char *site, const char *result
     char what[128];
     snprintf(what, sizeof what, "leave-one-site-out result for %s", site);
     return audit_obj(d, now_ms, "loso_result", o, what);
+}
+
+gf_err gf_coord_db_paused(gf_coord_db *d, int64_t *seq, char *detail, size_t cap)
+{
+    *seq = 0;
+    if (cap) detail[0] = 0;
+    sqlite3_stmt *q;
+    GF_TRY(prep(d, "SELECT seq, detail FROM audit WHERE event = 'federation_paused' AND seq > coalesce("
+                   "(SELECT max(seq) FROM audit WHERE event = 'federation_resumed'), 0) ORDER BY seq DESC LIMIT 1", &q));
+    int rc = sqlite3_step(q);
+    gf_err e = rc == SQLITE_ROW || rc == SQLITE_DONE ? GF_OK : fail(d, "reading the pause");
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(q, 0);
+        const char *t = (const char *)sqlite3_column_text(q, 1);
+        if (cap) snprintf(detail, cap, "%s", t ? t : "");
+    }
+    sqlite3_finalize(q);
+    return e;
+}
+
+gf_err gf_coord_db_resume(gf_coord_db *d, int64_t now_ms, const char *by)
+{
+    GF_TRY(gf_coord_db_begin(d));
+    int64_t seq = 0;
+    gf_err e = gf_coord_db_paused(d, &seq, NULL, 0);
+    if (!e && !seq) e = gf_fail(GF_ESTATE, "%s: the federation is not paused", d->path);
+    json_t *j = e ? NULL : json_pack("{s:I,s:s}", "paused_seq", (json_int_t)seq, "by", by);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!e && !s) e = gf_fail(GF_ENOMEM, "out of memory");
+    if (!e) e = gf_coord_db_audit(d, now_ms, "federation_resumed", s);
+    free(s);
+    if (!e) e = gf_coord_db_commit(d);
+    else gf_coord_db_rollback(d);
+    return e;
 }

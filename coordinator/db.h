@@ -56,6 +56,15 @@ gf_err gf_coord_db_last_round(gf_coord_db *d, int64_t *round);
 /* A restart: the open round starts over at its key phase (attempt + 1). */
 gf_err gf_coord_db_restart_round(gf_coord_db *d, int64_t round, const char *reason, int64_t now_ms);
 
+/* The pause (coordinator.c gf_coord_reject): *seq = the audit seq of the last
+ * "federation_paused" row not followed by a "federation_resumed" one, with
+ * its detail; 0 when the federation is not paused. */
+gf_err gf_coord_db_paused(gf_coord_db *d, int64_t *seq, char *detail, size_t cap);
+/* The operator's resume (`gaitfed coordinator resume`): appends
+ * "federation_resumed" {paused_seq, by} in its own transaction; GF_ESTATE
+ * when the federation is not paused. */
+gf_err gf_coord_db_resume(gf_coord_db *d, int64_t now_ms, const char *by);
+
 /* Sites and per-round participation. */
 gf_err gf_coord_db_site_seen(gf_coord_db *d, const char *name, const char *role, const char *cert_sha_hex,
                              int64_t now_ms, int *is_new);

@@ -1,7 +1,8 @@
 /* GET /metrics: the coordinator's counters in the Prometheus text exposition
  * format (version 0.0.4): rounds, attempts, current round and model version,
  * sites online by role, phase durations (a summary without quantiles),
- * requests and refused connections. Counters count since this process
+ * requests and refused connections, the pause and the bounded-influence
+ * checks (refused/clipped updates, rejected aggregates). Counters count since this process
  * started; the database holds the full history. */
 #include "coordinator/coord_internal.h"
 
@@ -48,6 +49,16 @@ gf_err gf_coord_metrics(const gf_coordinator *c, int64_t now, char **out, size_t
     put(&b, "gaitfed_rounds_aggregated_total %llu\n", (unsigned long long)c->rounds_aggregated);
     family(&b, "gaitfed_attempts_abandoned_total", "counter", "Round attempts abandoned (too few sites, deadlines).");
     put(&b, "gaitfed_attempts_abandoned_total %llu\n", (unsigned long long)c->attempts_abandoned);
+    family(&b, "gaitfed_paused", "gauge", "1 while the federation is paused after repeated rejected attempts "
+                                         "(resumed by gaitfed coordinator resume).");
+    put(&b, "gaitfed_paused %d\n", c->state == R_PAUSED);
+    family(&b, "gaitfed_attempts_rejected", "gauge", "Rejected attempts of the current round (pause at max_attempt_failures).");
+    put(&b, "gaitfed_attempts_rejected %lld\n", (long long)c->rejections);
+    family(&b, "gaitfed_updates_total", "counter", "Plain updates refused (not finite) or clipped (L2 over update_clip) on arrival.");
+    put(&b, "gaitfed_updates_total{outcome=\"refused\"} %llu\n", (unsigned long long)c->updates_refused);
+    put(&b, "gaitfed_updates_total{outcome=\"clipped\"} %llu\n", (unsigned long long)c->updates_clipped);
+    family(&b, "gaitfed_aggregates_rejected_total", "counter", "Aggregates refused: over the update_clip bound or not finite.");
+    put(&b, "gaitfed_aggregates_rejected_total %llu\n", (unsigned long long)c->aggregates_rejected);
     family(&b, "gaitfed_round", "gauge", "Current round number.");
     put(&b, "gaitfed_round %lld\n", (long long)c->round);
     family(&b, "gaitfed_round_attempt", "gauge", "Attempt of the current round.");

@@ -47,7 +47,7 @@ gf_err gf_pki_open(const char *dir, int load, gf_pki_ca *ca)
     ca->dir = strdup(dir);
     char *lock = gf_pki_path(dir, ".lock");
     if (!ca->dir || !lock) { free(lock); gf_pki_close(ca); return gf_fail(GF_ENOMEM, "out of memory"); }
-    ca->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ca->lock_fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     gf_err e = GF_OK;
     if (ca->lock_fd < 0) e = gf_fail(GF_EIO, "%s: %s", lock, strerror(errno));
     else if (flock(ca->lock_fd, LOCK_EX | LOCK_NB) != 0)
@@ -87,8 +87,7 @@ gf_err gf_pki_init(const char *ca_dir, const char *consortium, int days)
         return gf_fail(GF_EINVAL, "consortium '%.80s': expected 1..%d characters [A-Za-z0-9._-]", consortium, GF_NAME_MAX);
     if (days == 0) days = GF_PKI_CA_DAYS;
     if (days < 1 || days > GF_PKI_DAYS_MAX) return gf_fail(GF_EINVAL, "days %d: expected 1..%d", days, GF_PKI_DAYS_MAX);
-    GF_TRY(gf_mkdirs(ca_dir, 1));
-    if (chmod(ca_dir, 0700) != 0) return gf_fail(GF_EIO, "%s: chmod 0700: %s", ca_dir, strerror(errno));
+    GF_TRY(gf_mkdirs(ca_dir, 1)); /* 0700, ours, not a link */
     gf_pki_ca ca;
     GF_TRY(gf_pki_open(ca_dir, 0, &ca));
     gf_err e = GF_OK;
@@ -123,7 +122,7 @@ gf_err gf_pki_init(const char *ca_dir, const char *consortium, int days)
     if (!e) e = gf_pki_index_dump(&ca.ix, &pem[3], &len[3]);
     int written = 0;
     for (; !e && written < 4; written++)
-        e = gf_write_file_mode(paths[written], pem[written], len[written], written == 0 ? 0600 : 0644);
+        e = gf_write_file_mode(paths[written], pem[written], len[written], 0600);
     if (e) /* all or nothing: remove what this call wrote */
         for (int i = 0; i < written - 1; i++) unlink(paths[i]);
     if (pem[0]) OPENSSL_cleanse(pem[0], len[0]);
@@ -177,8 +176,9 @@ gf_err gf_pki_issue_at(const char *ca_dir, const gf_pki_issue_opts *o, time_t no
         e = gf_fail(GF_EINVAL, "days %d: the certificate would outlive the CA (not after %s)", days, b);
     }
     if (!e) {
-        if (o->kit_dir) kit = strdup(o->kit_dir);
-        else {
+        if (o->kit_dir) {
+            if ((kit = strdup(o->kit_dir))) gf_path_trim(kit); /* "link/" is a link too */
+        } else {
             char rel[GF_NAME_MAX + 8];
             snprintf(rel, sizeof rel, "kits/%s", o->name);
             kit = gf_pki_path(ca_dir, rel);
@@ -269,13 +269,13 @@ gf_err gf_pki_revoke_ex(const char *ca_dir, const char *name, uint64_t serial, t
     if (!e) e = gf_pem_crl(crl, &pem, &len);
     /* CRL first: if the index cannot be written the old CRL is put back; a
      * crash in between leaves a CRL that revokes more, never less. */
-    if (!e) e = gf_write_file_mode(cp, pem, len, 0644);
+    if (!e) e = gf_write_file_mode(cp, pem, len, 0600);
     if (!e) {
         e = gf_pki_index_save(ip, &ca.ix);
         if (e) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", gf_errmsg());
-            (void)gf_write_file_mode(cp, old_crl, old_len, 0644);
+            (void)gf_write_file_mode(cp, old_crl, old_len, 0600);
             gf_fail(e, "%s", msg);
         }
     }

@@ -1,5 +1,6 @@
-/* A party's kit: key.pem (0600), cert.pem, ca.pem, crl.pem and a config
- * skeleton (node.json or coordinator.json; paths relative to the kit). */
+/* A party's kit: key.pem, cert.pem, ca.pem, crl.pem and a config skeleton
+ * (node.json or coordinator.json; paths relative to the kit), every file 0600
+ * in a 0700 folder. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -58,21 +59,22 @@ gf_err gf_pki_write_kit(const gf_pki_ca *ca, const char *kit_dir, const char *na
                         X509 *cert)
 {
     struct stat st;
-    int created = 0;
-    if (stat(kit_dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) return gf_fail(GF_ESTATE, "%s: exists and is not a directory", kit_dir);
-        for (int i = 0; i < N_KIT_FILES; i++) {
-            char *p = gf_path_join(kit_dir, kit_files[i]);
-            if (!p) return gf_fail(GF_ENOMEM, "out of memory");
-            int exists = access(p, F_OK) == 0;
-            gf_err e = exists ? gf_fail(GF_ESTATE, "%s: kit directory already holds a kit; refusing to overwrite", p) : GF_OK;
-            free(p);
-            if (e) return e;
-        }
-    } else {
-        GF_TRY(gf_mkdirs(kit_dir, 1));
-        created = 1;
+    int created = lstat(kit_dir, &st) != 0;
+    if (!created && S_ISLNK(st.st_mode))
+        return gf_fail(GF_ESTATE, "%s: a symbolic link; refusing to write a kit through it", kit_dir);
+    if (!created && !S_ISDIR(st.st_mode)) return gf_fail(GF_ESTATE, "%s: exists and is not a directory", kit_dir);
+    for (int i = 0; !created && i < N_KIT_FILES; i++) {
+        char *p = gf_path_join(kit_dir, kit_files[i]);
+        if (!p) return gf_fail(GF_ENOMEM, "out of memory");
+        gf_err e = GF_OK;
+        if (lstat(p, &st) == 0) /* a link too, even one to nothing */
+            e = gf_fail(GF_ESTATE, "%s: %s; refusing to overwrite", p,
+                        S_ISLNK(st.st_mode) ? "a symbolic link in the kit directory" : "kit directory already holds a kit");
+        free(p);
+        if (e) return e;
     }
+    /* A new folder is made 0700; an existing one is tightened to 0700, or refused if not ours. */
+    GF_TRY(gf_mkdirs(kit_dir, 1));
     char *data[5] = {0};
     size_t len[5] = {0};
     unsigned char *crl = NULL;
@@ -90,7 +92,7 @@ gf_err gf_pki_write_kit(const gf_pki_ca *ca, const char *kit_dir, const char *na
     for (int i = 0; !e && i < 5; i++) {
         char *p = gf_path_join(kit_dir, files[i]);
         if (!p) e = gf_fail(GF_ENOMEM, "out of memory");
-        else e = gf_write_file_mode(p, data[i], len[i], i == 0 ? 0600 : 0644);
+        else e = gf_write_file_mode(p, data[i], len[i], 0600);
         free(p);
     }
     if (e) { /* all or nothing */

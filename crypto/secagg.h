@@ -5,12 +5,15 @@
  * Round: parties 1..n (a roster fixed by the server), each with a vector of L
  * uint32 (fixed-point encoded, crypto/fixpoint.h). Phases, client side:
  *   advertise  -> ADVERT          (fresh X25519 keys c, s, signed with the certificate key)
- *   share      <- ADVERT_LIST     -> SHARES    (Shamir shares of s_sk and b, AES-256-GCM to each neighbour)
+ *   share      <- ADVERT_LIST     -> SHARES    (Shamir shares of s_sk and b, AES-256-GCM to each neighbour,
+ *                                               a hash commitment to b and to every share dealt)
  *   mask       <- ROUTED          -> MASKED    (y = x + PRG(b) ± PRG(s_uv), 4·L bytes)
  *   consistency<- SURVIVORS       -> CONSIST   (signature over the survivor set U3)
  *   unmask     <- UNMASK_REQ      -> UNMASK    (b shares of survivors, s shares of dropped parties; never both)
  * and the server collects, routes and finally reconstructs the sum of the
- * survivors' inputs mod 2^32. See docs/SECURE_AGGREGATION.md. */
+ * survivors' inputs mod 2^32, using only revealed shares that match their
+ * dealer's commitment and secrets that match theirs; a party caught otherwise
+ * is reported (gf_secagg_server_cheaters). See docs/SECURE_AGGREGATION.md. */
 #ifndef GF_SECAGG_H
 #define GF_SECAGG_H
 #include <stddef.h>
@@ -96,9 +99,35 @@ gf_err gf_secagg_server_close_masked(gf_secagg_server *s, uint8_t **survivors, s
 gf_err gf_secagg_server_add_consistency(gf_secagg_server *s, const uint8_t *msg, size_t len);
 gf_err gf_secagg_server_close_consistency(gf_secagg_server *s, uint8_t **request, size_t *len);
 /* Phase 4: shares for unmasking, then the sum of U3's inputs into sum (L words).
- * GF_ESTATE when some needed secret has fewer than t shares. */
+ * add_unmask checks every revealed share against its dealer's commitment: a
+ * party that reveals one that does not match is recorded as a cheater and
+ * none of its shares are used (the message is still accepted: GF_OK).
+ * finish rebuilds every needed secret from verified shares and checks it
+ * against the dealer's commitment (b) or advertised key (s_sk):
+ *   GF_OK      sum is the exact sum of U3's inputs. Cheating holders may have
+ *              been caught (their shares ignored): the caller must still ask
+ *              gf_secagg_server_cheaters, since their own inputs are in the sum;
+ *   GF_ECRYPTO a dealer's verified shares rebuild another secret than the one
+ *              it committed to (named, with every other cheater, in the message);
+ *   GF_ESTATE  some needed secret has fewer than t verified shares. */
 gf_err gf_secagg_server_add_unmask(gf_secagg_server *s, const uint8_t *msg, size_t len);
 gf_err gf_secagg_server_finish(gf_secagg_server *s, uint32_t *sum);
+
+typedef enum {
+    GF_SA_CHEAT_NONE = 0,
+    GF_SA_CHEAT_SHARE,  /* revealed a share that does not match its dealer's commitment (a forging holder) */
+    GF_SA_CHEAT_DEALER, /* its committed shares rebuild another secret than its commitment / advertised key */
+} gf_secagg_check;
+typedef struct {
+    uint32_t party;         /* the cheater's index */
+    gf_secagg_check check;
+    uint32_t about;         /* SHARE: the dealer of the first forged share; DEALER: party itself */
+    char secret;            /* 'b' (self-mask seed) or 's' (mask key) */
+    uint32_t count;         /* SHARE: how many of its revealed shares failed */
+} gf_secagg_cheat;
+/* The parties caught so far (ascending); writes at most cap into out (NULL with cap 0:
+ * just the count) and returns how many. */
+uint32_t gf_secagg_server_cheaters(const gf_secagg_server *s, gf_secagg_cheat *out, uint32_t cap);
 /* The survivor set U3 (after close_masked): count, and membership. */
 uint32_t gf_secagg_server_u3_count(const gf_secagg_server *s);
 int gf_secagg_server_in_u3(const gf_secagg_server *s, uint32_t u);
@@ -113,6 +142,15 @@ typedef enum {
     GF_SA_DROP_UNMASK,   /* signs, never answers the unmask request */
 } gf_secagg_drop;
 
+/* Misbehaviour the simulator plays for a party (it edits the party's
+ * messages as a modified client would). */
+typedef enum {
+    GF_SA_HONEST = 0,
+    GF_SA_FORGE_B,       /* adds 2^16 to chunk 0 of every b share it reveals in UNMASK */
+    GF_SA_FORGE_S,       /* adds 2^16 to chunk 0 of every s share it reveals in UNMASK */
+    GF_SA_FORGE_COMMIT,  /* a dealer whose commitment to b is not the b it shared */
+} gf_secagg_forge;
+
 #define GF_SA_PHASES 5
 typedef struct {
     double client_mean[GF_SA_PHASES], client_max[GF_SA_PHASES]; /* seconds per phase (advertise..unmask) */
@@ -123,6 +161,9 @@ typedef struct {
     double up_bytes_mean[GF_SA_PHASES];  /* bytes uploaded per party per phase (parties that sent it) */
     double up_total_mean;                /* per party in U3 */
     uint32_t u1, u2, u3;
+    uint32_t n_cheaters;                 /* parties the server caught (first GF_SA_SIM_CHEATS listed) */
+#define GF_SA_SIM_CHEATS 16
+    gf_secagg_cheat cheaters[GF_SA_SIM_CHEATS];
 } gf_secagg_sim_stats;
 
 /* One full round in process. ids[i] / inputs[i] / drops[i] belong to party
@@ -132,5 +173,9 @@ typedef struct {
 gf_err gf_secagg_sim_run(const gf_secagg_params *p, const gf_identity *const *ids, const gf_trust *trust,
                          const uint32_t *const *inputs, const gf_secagg_drop *drops, int n_threads, uint32_t *sum,
                          gf_secagg_sim_stats *st);
+/* The same with forges[i] played by party i+1 (NULL: everyone honest). */
+gf_err gf_secagg_sim_run_forged(const gf_secagg_params *p, const gf_identity *const *ids, const gf_trust *trust,
+                                const uint32_t *const *inputs, const gf_secagg_drop *drops,
+                                const gf_secagg_forge *forges, int n_threads, uint32_t *sum, gf_secagg_sim_stats *st);
 
 #endif

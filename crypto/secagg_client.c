@@ -29,6 +29,7 @@ struct gf_secagg_client {
     gf_sa_advert_list list;
     const gf_sa_advert **adv;   /* adv[v]: v's advert in list, or NULL (index 1..n) */
     uint8_t *in_u2;             /* in_u2[v]: v sent me shares (v in U2 ∩ N(me)), or v == me */
+    uint8_t *unverified;        /* unverified[v]: v's shares to me do not match its commitments: never revealed */
     gf_shamir_share *held_s, *held_b; /* shares I hold of v's secrets (index 1..n) */
     uint8_t *u3_ids;            /* the survivor set I signed (count × u32 LE) */
     uint32_t u3_count;
@@ -79,7 +80,10 @@ gf_err gf_secagg_client_new(const gf_secagg_params *p, uint32_t index, const gf_
     c->in_u2 = calloc(n1, 1);
     c->held_s = calloc(n1, sizeof *c->held_s);
     c->held_b = calloc(n1, sizeof *c->held_b);
-    gf_err e = !c->adv || !c->in_u2 || !c->held_s || !c->held_b ? gf_fail(GF_ENOMEM, "secagg client: out of memory") : GF_OK;
+    c->unverified = calloc(n1, 1);
+    gf_err e = !c->adv || !c->in_u2 || !c->unverified || !c->held_s || !c->held_b
+                   ? gf_fail(GF_ENOMEM, "secagg client: out of memory")
+                   : GF_OK;
     if (e == GF_OK) e = gf_secagg_ctx_hash(p, c->ctx);
     if (e == GF_OK) e = gf_secagg_graph_new(p, &c->g);
     if (e != GF_OK) {
@@ -99,6 +103,7 @@ void gf_secagg_client_free(gf_secagg_client *c)
     free(c->list_buf);
     free(c->adv);
     free(c->in_u2);
+    free(c->unverified);
     free(c->held_s);
     free(c->held_b);
     free(c->u3_ids);
@@ -208,7 +213,7 @@ gf_err gf_secagg_client_share(gf_secagg_client *c, const uint8_t *advert_list, s
     if (e == GF_OK) e = gf_shamir_split(b, (int)c->p.t, (int)m, xs, bs);
     uint8_t *body = NULL;
     if (e == GF_OK) {
-        body = gf_sa_begin(GF_SA_SHARES, c->p.round_id, 8 + (size_t)(m - 1) * GF_SA_SHARE_ENTRY, msg, len);
+        body = gf_sa_begin(GF_SA_SHARES, c->p.round_id, GF_SA_SHARES_HEAD + (size_t)(m - 1) * GF_SA_SHARE_ENTRY, msg, len);
         if (!body) e = gf_fail(GF_ENOMEM, "secagg client: out of memory");
     }
     if (e == GF_OK) {
@@ -217,13 +222,21 @@ gf_err gf_secagg_client_share(gf_secagg_client *c, const uint8_t *advert_list, s
         c->in_u2[c->me] = 1;
         gf_put_u32le(body, c->me);
         gf_put_u32le(body + 4, m - 1);
+        /* Commitments (the server checks every revealed share against them): b, then my own two shares. */
+        uint8_t *cm = body + 8;
+        e = gf_sa_secret_commit(c->ctx, c->me, b, cm);
+        if (e == GF_OK) e = gf_sa_share_commit(c->ctx, c->me, c->me, GF_SA_KIND_S, &ss[0], cm + GF_SA_COMMIT);
+        if (e == GF_OK) e = gf_sa_share_commit(c->ctx, c->me, c->me, GF_SA_KIND_B, &bs[0], cm + 2 * GF_SA_COMMIT);
         EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
-        if (!cx) e = gf_fail(GF_ENOMEM, "secagg client: out of memory");
+        if (!cx && e == GF_OK) e = gf_fail(GF_ENOMEM, "secagg client: out of memory");
         for (uint32_t i = 1; i < m && e == GF_OK; i++) {
             uint32_t v = xs[i];
-            uint8_t key[32], pt[GF_SA_SHARE_PT], aad[40], *ent = body + 8 + (size_t)(i - 1) * GF_SA_SHARE_ENTRY;
-            uint8_t *nonce = ent + 4, *ct = ent + 16, *tag = ent + 16 + GF_SA_SHARE_PT;
+            uint8_t key[32], pt[GF_SA_SHARE_PT], aad[40];
+            uint8_t *ent = body + GF_SA_SHARES_HEAD + (size_t)(i - 1) * GF_SA_SHARE_ENTRY;
+            uint8_t *nonce = ent + 4, *ct = ent + 16, *tag = ent + 16 + GF_SA_SHARE_PT, *com = ent + 4 + GF_SA_SHARE_CT;
             int ol = 0, fl = 0;
+            e = gf_sa_share_commit(c->ctx, c->me, v, GF_SA_KIND_S, &ss[i], com);
+            if (e == GF_OK) e = gf_sa_share_commit(c->ctx, c->me, v, GF_SA_KIND_B, &bs[i], com + GF_SA_COMMIT);
             gf_put_u32le(ent, v);
             gf_put_u32le(pt, c->me);
             gf_put_u32le(pt + 4, v);
@@ -287,7 +300,16 @@ static gf_err read_routed(gf_secagg_client *c, const uint8_t *routed, size_t in_
             e = gf_fail(GF_ECRYPTO, "secagg client %u: share from %u names the wrong parties", c->me, v);
         if (e == GF_OK) e = gf_shamir_share_unpack(c->me, pt + 8, &c->held_s[v]);
         if (e == GF_OK) e = gf_shamir_share_unpack(c->me, pt + 8 + GF_SHAMIR_SHARE_BYTES, &c->held_b[v]);
-        if (e == GF_OK) c->in_u2[v] = 1, cnt++;
+        /* A share that does not match the dealer's commitment would be rejected at unmask and
+         * blamed on me: keep it out of my answer (v still shared, so its pairwise mask stays). */
+        uint8_t hs[32], hb[32];
+        if (e == GF_OK) e = gf_sa_share_commit(c->ctx, v, c->me, GF_SA_KIND_S, &c->held_s[v], hs);
+        if (e == GF_OK) e = gf_sa_share_commit(c->ctx, v, c->me, GF_SA_KIND_B, &c->held_b[v], hb);
+        if (e == GF_OK) {
+            const uint8_t *com = gf_sa_shares_commit(&r, i);
+            c->unverified[v] = CRYPTO_memcmp(hs, com, 32) != 0 || CRYPTO_memcmp(hb, com + 32, 32) != 0;
+            c->in_u2[v] = 1, cnt++;
+        }
         OPENSSL_cleanse(key, sizeof key);
         OPENSSL_cleanse(pt, sizeof pt);
     }
@@ -444,14 +466,14 @@ gf_err gf_secagg_client_unmask(gf_secagg_client *c, const uint8_t *request, size
     if (e != GF_OK) return fail(c, e);
     /* One share per holder relation: b of survivors, s of parties that shared but dropped. */
     uint32_t cnt = 0;
-    for (uint32_t v = 1; v <= c->p.n; v++) cnt += c->in_u2[v];
+    for (uint32_t v = 1; v <= c->p.n; v++) cnt += c->in_u2[v] && !c->unverified[v];
     uint8_t *body = gf_sa_begin(GF_SA_UNMASK, c->p.round_id, 8 + (size_t)cnt * GF_SA_UNMASK_ENTRY, msg, len);
     if (!body) return fail(c, gf_fail(GF_ENOMEM, "secagg client: out of memory"));
     gf_put_u32le(body, c->me);
     gf_put_u32le(body + 4, cnt);
     uint8_t *p = body + 8;
     for (uint32_t v = 1; v <= c->p.n; v++) {
-        if (!c->in_u2[v]) continue;
+        if (!c->in_u2[v] || c->unverified[v]) continue;
         int alive = in_sorted(c->u3_ids, c->u3_count, v);
         gf_put_u32le(p, v);
         p[4] = alive ? GF_SA_KIND_B : GF_SA_KIND_S;

@@ -11,6 +11,7 @@
 #include "crypto/maskgen.h"
 #include "crypto/shamir.h"
 #include "crypto/secagg_internal.h"
+#include "crypto/secagg_msg.h"
 
 gf_err gf_secagg_params_check(const gf_secagg_params *p)
 {
@@ -172,4 +173,29 @@ void gf_sa_share_aad(const uint8_t ctx[32], uint32_t from, uint32_t to, uint8_t 
     memcpy(aad, ctx, 32);
     gf_put_u32le(aad + 32, from);
     gf_put_u32le(aad + 36, to);
+}
+
+gf_err gf_sa_share_commit(const uint8_t ctx[32], uint32_t dealer, uint32_t holder, uint8_t kind,
+                          const gf_shamir_share *share, uint8_t out[32])
+{
+    uint8_t m[sizeof GF_SA_LABEL_COMMIT - 1 + 32 + 9 + GF_SHAMIR_SHARE_BYTES], *q = m;
+    memcpy(q, GF_SA_LABEL_COMMIT, sizeof GF_SA_LABEL_COMMIT - 1), q += sizeof GF_SA_LABEL_COMMIT - 1;
+    memcpy(q, ctx, 32), q += 32;
+    gf_put_u32le(q, dealer), gf_put_u32le(q + 4, holder), q[8] = kind, q += 9;
+    gf_shamir_share_pack(share, q);
+    gf_err e = gf_sha256(m, sizeof m, out);
+    OPENSSL_cleanse(m, sizeof m);
+    return e;
+}
+
+gf_err gf_sa_secret_commit(const uint8_t ctx[32], uint32_t u, const uint8_t b[32], uint8_t out[32])
+{
+    uint8_t m[sizeof GF_SA_LABEL_SECRET - 1 + 32 + 4 + 32], *q = m;
+    memcpy(q, GF_SA_LABEL_SECRET, sizeof GF_SA_LABEL_SECRET - 1), q += sizeof GF_SA_LABEL_SECRET - 1;
+    memcpy(q, ctx, 32), q += 32;
+    gf_put_u32le(q, u), q += 4;
+    memcpy(q, b, 32);
+    gf_err e = gf_sha256(m, sizeof m, out);
+    OPENSSL_cleanse(m, sizeof m);
+    return e;
 }

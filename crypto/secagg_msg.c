@@ -140,15 +140,17 @@ gf_err gf_sa_parse_shares(const uint8_t *buf, size_t len, gf_sa_type type, uint6
     size_t bl;
     const char *what = type_name(type);
     GF_TRY(expect(buf, len, type, round_id, &b, &bl));
-    if (bl < 8) return gf_fail(GF_EFORMAT, "secagg %s: header truncated", what);
+    size_t head = type == GF_SA_SHARES ? GF_SA_SHARES_HEAD : GF_SA_ROUTED_HEAD;
+    if (bl < head) return gf_fail(GF_EFORMAT, "secagg %s: header truncated", what);
     out->party = gf_sa_u32(b);
     GF_TRY(party(out->party, n, what, type == GF_SA_SHARES ? "sender" : "recipient"));
     out->count = gf_sa_u32(b + 4);
     if (out->count > n - 1) return gf_fail(GF_EFORMAT, "secagg %s: count %u over %u", what, out->count, n - 1);
-    if (bl - 8 != (size_t)out->count * GF_SA_SHARE_ENTRY)
-        return gf_fail(GF_EFORMAT, "secagg %s: %zu bytes for %u entries of %d", what, bl - 8, out->count,
+    if (bl - head != (size_t)out->count * GF_SA_SHARE_ENTRY)
+        return gf_fail(GF_EFORMAT, "secagg %s: %zu bytes for %u entries of %d", what, bl - head, out->count,
                        GF_SA_SHARE_ENTRY);
-    out->entries = b + 8;
+    out->commits = type == GF_SA_SHARES ? b + 8 : NULL;
+    out->entries = b + head;
     for (uint32_t i = 0; i < out->count; i++) {
         uint32_t v = gf_sa_shares_peer(out, i);
         GF_TRY(party(v, n, what, "peer index"));

@@ -13,11 +13,12 @@
 #include "crypto/shamir.h"
 
 #define GF_SA_MAGIC "GFSA"
-#define GF_SA_VERSION 1
+#define GF_SA_VERSION 2   /* 2: share commitments in SHARES and ROUTED */
 #define GF_SA_HDR 20
 #define GF_SA_SIG 64
 #define GF_SA_SHARE_PT (8 + 2 * GF_SHAMIR_SHARE_BYTES)   /* from, to, s share, b share */
 #define GF_SA_SHARE_CT (12 + GF_SA_SHARE_PT + 16)         /* GCM nonce | ciphertext | tag */
+#define GF_SA_COMMIT 32                                   /* SHA-256 commitment to a share or a secret */
 
 typedef enum {
     GF_SA_ADVERT = 1,
@@ -48,17 +49,29 @@ typedef struct {
 } gf_sa_advert_list;
 
 /* SHARES (from -> server, entries addressed "to") and ROUTED (server -> to,
- * entries "from"): count fixed-size entries of (party u32 | ciphertext). */
+ * entries "from"): count fixed-size entries of
+ *   (party u32 | ciphertext | commitment to the s share 32 | to the b share 32),
+ * the commitments being the dealer's (docs/SECURE_AGGREGATION.md, "Verifiable
+ * sharing"). SHARES carries after its count the dealer's commitment to b and
+ * to its own two shares (self-holder): GF_SA_SHARES_HEAD bytes before the entries. */
 typedef struct {
     uint32_t party;             /* SHARES: sender; ROUTED: recipient */
     uint32_t count;
-    const uint8_t *entries;     /* count × (4 + GF_SA_SHARE_CT) */
+    const uint8_t *commits;     /* SHARES: commit(b) | commit(own s share) | commit(own b share); ROUTED: NULL */
+    const uint8_t *entries;     /* count × GF_SA_SHARE_ENTRY */
 } gf_sa_shares;
-#define GF_SA_SHARE_ENTRY (4 + GF_SA_SHARE_CT)
+#define GF_SA_SHARE_ENTRY (4 + GF_SA_SHARE_CT + 2 * GF_SA_COMMIT)
+#define GF_SA_SHARES_HEAD (8 + 3 * GF_SA_COMMIT)
+#define GF_SA_ROUTED_HEAD 8
 static inline uint32_t gf_sa_shares_peer(const gf_sa_shares *s, uint32_t i);
 static inline const uint8_t *gf_sa_shares_ct(const gf_sa_shares *s, uint32_t i)
 {
     return s->entries + (size_t)i * GF_SA_SHARE_ENTRY + 4;
+}
+/* The dealer's commitments of entry i: s share, then b share (32 bytes each). */
+static inline const uint8_t *gf_sa_shares_commit(const gf_sa_shares *s, uint32_t i)
+{
+    return s->entries + (size_t)i * GF_SA_SHARE_ENTRY + 4 + GF_SA_SHARE_CT;
 }
 
 typedef struct {

@@ -17,8 +17,14 @@ enum { S_ADVERTS, S_SHARES, S_ROUTE, S_MASKED, S_CONSIST, S_UNMASK, S_DONE, S_FA
 
 typedef struct {
     uint32_t count, cap;
-    uint8_t *ent;               /* count × GF_SA_SHARE_ENTRY (from | ciphertext) */
+    uint8_t *ent;               /* count × GF_SA_SHARE_ENTRY (from | ciphertext | commitments) */
 } inbox;
+
+/* A dealer's commitment to the two shares it dealt one holder. */
+typedef struct {
+    uint32_t holder;
+    uint8_t s[GF_SA_COMMIT], b[GF_SA_COMMIT];
+} commitment;
 
 struct gf_secagg_server {
     gf_secagg_params p;
@@ -35,8 +41,12 @@ struct gf_secagg_server {
     uint32_t *sum;              /* running sum of masked inputs */
     uint8_t *u3_ids;            /* ascending u32 LE */
     uint8_t (*csig)[GF_SA_SIG];
-    gf_shamir_share *shares;    /* shares[v * (k+1) + j]: j-th share revealed about v */
+    gf_shamir_share *shares;    /* shares[v * (k+1) + j]: j-th verified share revealed about v */
     uint32_t *n_shares;
+    commitment *com;            /* com[u * (k+1) + j]: dealer u's commitments, j-th holder (u itself first) */
+    uint32_t *n_com;
+    uint8_t (*bcom)[GF_SA_COMMIT]; /* bcom[u]: dealer u's commitment to its self-mask seed */
+    gf_secagg_cheat *cheat;     /* cheat[u].check != GF_SA_CHEAT_NONE: u was caught (index 1..n) */
 };
 
 gf_err gf_secagg_server_new(const gf_secagg_params *p, const gf_trust *trust, int n_threads, gf_secagg_server **out)
@@ -59,9 +69,13 @@ gf_err gf_secagg_server_new(const gf_secagg_params *p, const gf_trust *trust, in
     s->sum = calloc(p->L, sizeof *s->sum);
     s->csig = calloc(n1, sizeof *s->csig);
     s->n_shares = calloc(n1, sizeof *s->n_shares);
+    s->com = calloc(n1 * (p->k + 1), sizeof *s->com);
+    s->n_com = calloc(n1, sizeof *s->n_com);
+    s->bcom = calloc(n1, sizeof *s->bcom);
+    s->cheat = calloc(n1, sizeof *s->cheat);
     gf_err e = GF_OK;
     if (!s->adv_raw || !s->adv_len || !s->names || !s->u1 || !s->u2 || !s->u3 || !s->signed_ || !s->answered ||
-        !s->in || !s->sum || !s->csig || !s->n_shares)
+        !s->in || !s->sum || !s->csig || !s->n_shares || !s->com || !s->n_com || !s->bcom || !s->cheat)
         e = gf_fail(GF_ENOMEM, "secagg server: out of memory");
     if (e == GF_OK) e = gf_secagg_ctx_hash(p, s->ctx);
     if (e == GF_OK) e = gf_secagg_graph_new(p, &s->g);
@@ -86,6 +100,7 @@ void gf_secagg_server_free(gf_secagg_server *s)
     free(s->adv_raw), free(s->adv_len), free(s->names);
     free(s->u1), free(s->u2), free(s->u3), free(s->signed_), free(s->answered);
     free(s->in), free(s->sum), free(s->u3_ids), free(s->csig), free(s->n_shares);
+    free(s->com), free(s->n_com), free(s->bcom), free(s->cheat);
     gf_secagg_graph_free(s->g);
     free(s);
 }
@@ -170,6 +185,18 @@ gf_err gf_secagg_server_add_shares(gf_secagg_server *s, const uint8_t *msg, size
         if (!s->u1[v] || !gf_secagg_graph_adjacent(s->g, u, v))
             return gf_fail(GF_EFORMAT, "secagg server: party %u sent a share to %u, not an advertised neighbour", u, v);
     }
+    /* The dealer's commitments: b, its own shares, then one pair per holder. */
+    commitment *cm = &s->com[(size_t)u * (s->p.k + 1)];
+    memcpy(s->bcom[u], m.commits, GF_SA_COMMIT);
+    cm[0].holder = u;
+    memcpy(cm[0].s, m.commits + GF_SA_COMMIT, GF_SA_COMMIT);
+    memcpy(cm[0].b, m.commits + 2 * GF_SA_COMMIT, GF_SA_COMMIT);
+    for (uint32_t i = 0; i < m.count; i++) {
+        cm[i + 1].holder = gf_sa_shares_peer(&m, i);
+        memcpy(cm[i + 1].s, gf_sa_shares_commit(&m, i), GF_SA_COMMIT);
+        memcpy(cm[i + 1].b, gf_sa_shares_commit(&m, i) + GF_SA_COMMIT, GF_SA_COMMIT);
+    }
+    s->n_com[u] = m.count + 1;
     for (uint32_t i = 0; i < m.count; i++) {
         inbox *b = &s->in[gf_sa_shares_peer(&m, i)];
         if (b->count == b->cap) {
@@ -180,7 +207,7 @@ gf_err gf_secagg_server_add_shares(gf_secagg_server *s, const uint8_t *msg, size
         }
         uint8_t *e = b->ent + (size_t)b->count++ * GF_SA_SHARE_ENTRY;
         gf_put_u32le(e, u);
-        memcpy(e + 4, gf_sa_shares_ct(&m, i), GF_SA_SHARE_CT);
+        memcpy(e + 4, gf_sa_shares_ct(&m, i), GF_SA_SHARE_ENTRY - 4); /* ciphertext and commitments */
     }
     s->u2[u] = 1;
     s->n2++;
@@ -212,13 +239,14 @@ gf_err gf_secagg_server_routed(gf_secagg_server *s, uint32_t to, uint8_t **msg, 
     s->state = S_MASKED;
     inbox *b = &s->in[to];
     /* Only senders in U2 (all of them are): entries in ascending sender order. */
-    uint8_t *body = gf_sa_begin(GF_SA_ROUTED, s->p.round_id, 8 + (size_t)b->count * GF_SA_SHARE_ENTRY, msg, len);
+    uint8_t *body = gf_sa_begin(GF_SA_ROUTED, s->p.round_id, GF_SA_ROUTED_HEAD + (size_t)b->count * GF_SA_SHARE_ENTRY,
+                                msg, len);
     if (!body) return gf_fail(GF_ENOMEM, "secagg server: out of memory");
     gf_put_u32le(body, to);
     gf_put_u32le(body + 4, b->count);
     /* Senders arrive in any order; the parser wants them ascending. */
     qsort(b->ent, b->count, GF_SA_SHARE_ENTRY, cmp_sender);
-    memcpy(body + 8, b->ent, (size_t)b->count * GF_SA_SHARE_ENTRY);
+    memcpy(body + GF_SA_ROUTED_HEAD, b->ent, (size_t)b->count * GF_SA_SHARE_ENTRY);
     return GF_OK;
 }
 
@@ -335,6 +363,7 @@ gf_err gf_secagg_server_add_unmask(gf_secagg_server *s, const uint8_t *msg, size
     uint32_t u = m.from;
     if (!s->u3[u]) return gf_fail(GF_ESTATE, "secagg server: unmask shares from %u, not a survivor", u);
     if (s->answered[u]) return gf_fail(GF_ESTATE, "secagg server: party %u answered the unmask request twice", u);
+    gf_secagg_cheat caught = {0};
     for (uint32_t i = 0; i < m.count; i++) { /* validate everything before storing anything */
         const uint8_t *e = m.entries + (size_t)i * GF_SA_UNMASK_ENTRY;
         uint32_t v = gf_get_u32le(e);
@@ -344,6 +373,24 @@ gf_err gf_secagg_server_add_unmask(gf_secagg_server *s, const uint8_t *msg, size
             return gf_fail(GF_EFORMAT, "secagg server: party %u revealed the wrong kind of share of %u", u, v);
         gf_shamir_share sh;
         GF_TRY(gf_shamir_share_unpack(u, e + 5, &sh));
+        /* The share must be the one its dealer v committed to for holder u. */
+        const commitment *cm = &s->com[(size_t)v * (s->p.k + 1)];
+        uint32_t j = 0;
+        while (j < s->n_com[v] && cm[j].holder != u) j++;
+        uint8_t h[32];
+        GF_TRY(gf_sa_share_commit(s->ctx, v, u, e[4], &sh, h));
+        OPENSSL_cleanse(&sh, sizeof sh);
+        if (j == s->n_com[v] || CRYPTO_memcmp(h, e[4] == GF_SA_KIND_B ? cm[j].b : cm[j].s, 32)) {
+            if (!caught.check)
+                caught = (gf_secagg_cheat){.party = u, .check = GF_SA_CHEAT_SHARE, .about = v,
+                                           .secret = e[4] == GF_SA_KIND_B ? 'b' : 's'};
+            caught.count++;
+        }
+    }
+    s->answered[u] = 1;
+    if (caught.check) { /* a forger: none of its shares are used (the message is accepted, the party named) */
+        s->cheat[u] = caught;
+        return GF_OK;
     }
     for (uint32_t i = 0; i < m.count; i++) {
         const uint8_t *e = m.entries + (size_t)i * GF_SA_UNMASK_ENTRY;
@@ -351,8 +398,37 @@ gf_err gf_secagg_server_add_unmask(gf_secagg_server *s, const uint8_t *msg, size
         gf_shamir_share *dst = &s->shares[(size_t)v * (s->p.k + 1) + s->n_shares[v]++];
         (void)gf_shamir_share_unpack(u, e + 5, dst);
     }
-    s->answered[u] = 1;
     return GF_OK;
+}
+
+uint32_t gf_secagg_server_cheaters(const gf_secagg_server *s, gf_secagg_cheat *out, uint32_t cap)
+{
+    uint32_t m = 0;
+    for (uint32_t u = 1; u <= s->p.n; u++)
+        if (s->cheat[u].check != GF_SA_CHEAT_NONE) {
+            if (m < cap) out[m] = s->cheat[u];
+            m++;
+        }
+    return m;
+}
+
+/* Names the caught parties ("3 (forged b share of 2), 5 (...)") for a one-line message. */
+static void cheaters_text(const gf_secagg_server *s, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (uint32_t u = 1; u <= s->p.n && o + 1 < cap; u++) {
+        const gf_secagg_cheat *c = &s->cheat[u];
+        if (c->check == GF_SA_CHEAT_NONE) continue;
+        int w = c->check == GF_SA_CHEAT_SHARE
+                    ? snprintf(buf + o, cap - o, "%sparty %u revealed %u share(s) not matching their dealer's "
+                                                 "commitment (first: its %c share of party %u)",
+                               o ? "; " : "", u, c->count, c->secret, c->about)
+                    : snprintf(buf + o, cap - o, "%sparty %u dealt %c shares that rebuild another secret than the "
+                                                 "one it committed to", o ? "; " : "", u, c->secret);
+        if (w < 0) break;
+        o += (size_t)w < cap - o ? (size_t)w : cap - o - 1;
+    }
 }
 
 /* Mask removal: every job is (key, sign) over the whole vector; threads split
@@ -406,6 +482,24 @@ static gf_err apply_jobs(gf_secagg_server *s, const mask_job *jobs, size_t n_job
     return e;
 }
 
+/* Rebuilds dealer v's needed secret from its verified shares into out and checks
+ * it against what v committed to: b against its commitment, s_sk against its
+ * advertised s_pk. 0 when it matches; else v is recorded as a cheating dealer. */
+static gf_err rebuild(gf_secagg_server *s, uint32_t v, uint8_t out[32], int *ok)
+{
+    const uint32_t K = s->p.k + 1;
+    uint8_t h[32];
+    *ok = 0;
+    gf_err e = gf_shamir_combine(&s->shares[(size_t)v * K], (int)s->n_shares[v], (int)s->p.t, out);
+    if (e == GF_ECRYPTO) e = GF_OK; /* a chunk out of range: inconsistent shares, the dealer's doing */
+    else if (e == GF_OK && s->u3[v]) e = gf_sa_secret_commit(s->ctx, v, out, h), *ok = !CRYPTO_memcmp(h, s->bcom[v], 32);
+    else if (e == GF_OK) e = gf_x25519_public(out, h), *ok = !CRYPTO_memcmp(h, s->adv_raw[v] + 36, 32);
+    if (e == GF_OK && !*ok && s->cheat[v].check == GF_SA_CHEAT_NONE)
+        s->cheat[v] = (gf_secagg_cheat){.party = v, .check = GF_SA_CHEAT_DEALER, .about = v,
+                                        .secret = s->u3[v] ? 'b' : 's'};
+    return e;
+}
+
 gf_err gf_secagg_server_finish(gf_secagg_server *s, uint32_t *sum)
 {
     GF_TRY(want(s, S_UNMASK, "finish"));
@@ -419,33 +513,42 @@ gf_err gf_secagg_server_finish(gf_secagg_server *s, uint32_t *sum)
     if (!jobs) return gf_fail(GF_ENOMEM, "secagg server: out of memory");
     size_t j = 0;
     gf_err e = GF_OK;
+    uint32_t short_of = 0, dealers = 0; /* the first secret short of verified shares; dealers caught */
+    /* Every secret is checked (not only up to the first problem) so that every cheating dealer is named. */
     for (uint32_t v = 1; v <= n && e == GF_OK; v++) {
         if (!s->u2[v]) continue;
-        const gf_shamir_share *sh = &s->shares[(size_t)v * K];
         if (s->n_shares[v] < t) {
-            e = gf_fail(GF_ESTATE, "secagg server: %u of %u shares of party %u's %s, threshold %u: round abandoned",
-                        s->n_shares[v], K, v, s->u3[v] ? "self-mask seed" : "mask key", t);
-            break;
-        }
-        if (s->u3[v]) { /* survivor: its self mask PRG(b_v) comes off */
-            e = gf_shamir_combine(sh, (int)s->n_shares[v], (int)t, jobs[j].key);
-            jobs[j++].sign = -1;
+            if (!short_of) short_of = v;
             continue;
         }
-        /* dropped after sharing: rebuild s_v^SK, check it against its advert, undo its pairwise masks */
-        uint8_t sk[32], pk[32];
-        const uint8_t *adv = s->adv_raw[v], *s_pk = adv + 36;
-        e = gf_shamir_combine(sh, (int)s->n_shares[v], (int)t, sk);
-        if (e == GF_OK) e = gf_x25519_public(sk, pk);
-        if (e == GF_OK && memcmp(pk, s_pk, 32))
-            e = gf_fail(GF_ECRYPTO, "secagg server: shares of party %u rebuild a key that is not its advertised one", v);
-        for (uint32_t u = 1; u <= n && e == GF_OK; u++) {
-            if (!s->u3[u] || !gf_secagg_graph_adjacent(s->g, u, v)) continue;
-            e = gf_secagg_mask_seed(sk, s->adv_raw[u] + 36, s->ctx, v, u, jobs[j].key);
-            jobs[j++].sign = u < v ? -1 : +1; /* u added +PRG when u < v */
+        uint8_t sk[32];
+        int ok = 0;
+        e = rebuild(s, v, sk, &ok);
+        if (e == GF_OK && !ok) dealers++;
+        if (e != GF_OK || !ok || short_of || dealers) {
+            OPENSSL_cleanse(sk, sizeof sk);
+            continue; /* no sum will come of it: only look for more cheaters */
+        }
+        if (s->u3[v]) { /* survivor: its self mask PRG(b_v) comes off */
+            memcpy(jobs[j].key, sk, 32);
+            jobs[j++].sign = -1;
+        } else { /* dropped after sharing: its pairwise masks with survivor neighbours come off */
+            for (uint32_t u = 1; u <= n && e == GF_OK; u++) {
+                if (!s->u3[u] || !gf_secagg_graph_adjacent(s->g, u, v)) continue;
+                e = gf_secagg_mask_seed(sk, s->adv_raw[u] + 36, s->ctx, v, u, jobs[j].key);
+                jobs[j++].sign = u < v ? -1 : +1; /* u added +PRG when u < v */
+            }
         }
         OPENSSL_cleanse(sk, sizeof sk);
     }
+    char who[512];
+    cheaters_text(s, who, sizeof who);
+    if (e == GF_OK && dealers)
+        e = gf_fail(GF_ECRYPTO, "secagg server: cheating detected, round abandoned: %s", who);
+    else if (e == GF_OK && short_of)
+        e = gf_fail(GF_ESTATE, "secagg server: %u of %u verified shares of party %u's %s, threshold %u: round abandoned%s%s",
+                    s->n_shares[short_of], K, short_of, s->u3[short_of] ? "self-mask seed" : "mask key", t,
+                    who[0] ? "; shares ignored: " : "", who);
     if (e == GF_OK) e = apply_jobs(s, jobs, j);
     OPENSSL_cleanse(jobs, (n_jobs ? n_jobs : 1) * sizeof *jobs);
     free(jobs);

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/keyagree.h"
 #include "crypto/secagg.h"
+#include "crypto/secagg_msg.h"
 
 static double now_s(void)
 {
@@ -30,9 +32,30 @@ typedef struct {
         ps[i].up[ph] = e == GF_OK ? mlen : 0;                                                       \
     } while (0)
 
+/* A forging holder: adds 2^16 (mod p) to chunk 0 of every revealed share of the given kind (2^16: a mask
+ * key rebuilt off by less than 8 would be clamped back to the same X25519 scalar). */
+static void forge_unmask(uint8_t *msg, size_t len, uint8_t kind)
+{
+    if (len < GF_SA_HDR + 8) return;
+    uint32_t cnt = gf_sa_u32(msg + GF_SA_HDR + 4);
+    for (uint32_t i = 0; i < cnt && GF_SA_HDR + 8 + (size_t)(i + 1) * GF_SA_UNMASK_ENTRY <= len; i++) {
+        uint8_t *e = msg + GF_SA_HDR + 8 + (size_t)i * GF_SA_UNMASK_ENTRY;
+        if (e[4] != kind) continue;
+        uint64_t y = gf_get_u64le(e + 5);
+        gf_put_u64le(e + 5, (y + 0x10000) % GF_SHAMIR_P);
+    }
+}
+
 gf_err gf_secagg_sim_run(const gf_secagg_params *p, const gf_identity *const *ids, const gf_trust *trust,
                          const uint32_t *const *inputs, const gf_secagg_drop *drops, int n_threads, uint32_t *sum,
                          gf_secagg_sim_stats *st)
+{
+    return gf_secagg_sim_run_forged(p, ids, trust, inputs, drops, NULL, n_threads, sum, st);
+}
+
+gf_err gf_secagg_sim_run_forged(const gf_secagg_params *p, const gf_identity *const *ids, const gf_trust *trust,
+                                const uint32_t *const *inputs, const gf_secagg_drop *drops,
+                                const gf_secagg_forge *forges, int n_threads, uint32_t *sum, gf_secagg_sim_stats *st)
 {
     GF_TRY(gf_secagg_params_check(p));
     const uint32_t n = p->n;
@@ -66,6 +89,7 @@ gf_err gf_secagg_sim_run(const gf_secagg_params *p, const gf_identity *const *id
         if (DROP(i, GF_SA_DROP_ADVERT)) continue;
         if (DROP(i, GF_SA_DROP_SHARE)) continue;
         CLIENT_PHASE(1, gf_secagg_client_share(c[i], bcast, blen, &msg, &mlen));
+        if (e == GF_OK && forges && forges[i] == GF_SA_FORGE_COMMIT) msg[GF_SA_HDR + 8] ^= 1; /* commitment to b */
         t0 = now_s();
         if (e == GF_OK) e = gf_secagg_server_add_shares(srv, msg, mlen);
         srv_collect += now_s() - t0;
@@ -111,6 +135,8 @@ gf_err gf_secagg_sim_run(const gf_secagg_params *p, const gf_identity *const *id
     for (uint32_t i = 0; i < n && e == GF_OK; i++) {
         if (!gf_secagg_server_in_u3(srv, i + 1) || DROP(i, GF_SA_DROP_CONSIST) || DROP(i, GF_SA_DROP_UNMASK)) continue;
         CLIENT_PHASE(4, gf_secagg_client_unmask(c[i], bcast, blen, &msg, &mlen));
+        if (e == GF_OK && forges && (forges[i] == GF_SA_FORGE_B || forges[i] == GF_SA_FORGE_S))
+            forge_unmask(msg, mlen, forges[i] == GF_SA_FORGE_B ? GF_SA_KIND_B : GF_SA_KIND_S);
         t0 = now_s();
         if (e == GF_OK) e = gf_secagg_server_add_unmask(srv, msg, mlen);
         srv_unmask += now_s() - t0;
@@ -155,6 +181,7 @@ gf_err gf_secagg_sim_run(const gf_secagg_params *p, const gf_identity *const *id
         st->u2 = cnt[2] + 0;
         if (srv) {
             st->u3 = gf_secagg_server_u3_count(srv);
+            st->n_cheaters = gf_secagg_server_cheaters(srv, st->cheaters, GF_SA_SIM_CHEATS);
             uint32_t u2 = 0;
             for (uint32_t v = 1; v <= n; v++) u2 += gf_secagg_server_in_u2(srv, v);
             st->u2 = u2;

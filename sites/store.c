@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include "common/fileio.h"
 #include "sites/store_internal.h"
 
 /* Schema version 1. The CHECKs repeat the C-side validation so that a store
@@ -289,6 +290,9 @@ gf_err gf_store_open(const char *path, int create, gf_store **out)
         if (!S_ISREG(sb.st_mode)) return gf_fail(GF_EINVAL, "%s: not a regular file", path);
     } else if (!create) {
         return gf_fail(GF_ENOTFOUND, "%s: no such site store", path);
+    } else { /* made 0600 here: SQLite would make it 0644, and its -wal/-shm copy that mode */
+        int created;
+        GF_TRY(gf_create_private(path, &created));
     }
     gf_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {

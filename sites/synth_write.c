@@ -35,13 +35,13 @@ static gf_err write_store(const char *dir, const char *name, const char *capture
     snprintf(file, sizeof file, "%s.db", name);
     char *path = gf_path_join(dir, file);
     if (!path) return gf_fail(GF_ENOMEM, "out of memory");
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp) { free(path); return gf_fail(GF_ENOMEM, "out of memory"); }
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    unlink(tmp);
+    char *tmp = NULL;
+    int fd = -1;
+    gf_err e = gf_temp_create(path, &tmp, &fd); /* 0600, a name nobody planted */
+    if (e) { free(path); return e; }
+    close(fd);
     gf_store *st = NULL;
-    gf_err e = gf_store_open(tmp, 1, &st);
+    e = gf_store_open(tmp, 1, &st);
     /* Same seed, same bytes: a synthetic store carries no wall-clock time. */
     if (!e) e = gf_store_set_import_time(st, "2000-01-01T00:00:00Z");
     if (!e) e = gf_store_set_site(st, name, capture_json);

@@ -42,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (gf_sa_parse_shares(data, size, types[t], round, N, &s) != GF_OK) continue;
         if (s.count > N - 1) abort();
         in_buf(data, size, s.entries, (size_t)s.count * GF_SA_SHARE_ENTRY);
+        if (types[t] == GF_SA_SHARES) in_buf(data, size, s.commits, 3 * GF_SA_COMMIT);
+        else if (s.commits) abort();
         for (uint32_t i = 0; i < s.count; i++) {
             uint32_t v = gf_sa_shares_peer(&s, i);
             if (v < 1 || v > N || v == s.party) abort();

@@ -8,13 +8,13 @@ out = os.path.join(here, 'seeds', 'secagg_msg')
 os.makedirs(out, exist_ok=True)
 rnd = random.Random(1)
 def rb(n): return bytes(rnd.randrange(256) for _ in range(n))
-def msg(t, body): return b'GFSA' + bytes([1, t, 0, 0]) + struct.pack('<QI', 1, len(body)) + body
+def msg(t, body): return b'GFSA' + bytes([2, t, 0, 0]) + struct.pack('<QI', 1, len(body)) + body
 def advert(u, cert_len=300): return struct.pack('<I', u) + rb(64) + struct.pack('<H', cert_len) + rb(cert_len) + rb(64)
-ENTRY_CT = 12 + 88 + 16
+ENTRY_CT = 12 + 88 + 16 + 2 * 32  # GCM nonce, ciphertext, tag, commitments to the s and b shares
 seeds = {
     'advert': msg(1, advert(2)),
     'advert_list': msg(2, struct.pack('<I', 3) + advert(1) + advert(2, 200) + advert(5, 1)),
-    'shares': msg(3, struct.pack('<II', 1, 2) + b''.join(struct.pack('<I', v) + rb(ENTRY_CT) for v in (2, 4))),
+    'shares': msg(3, struct.pack('<II', 1, 2) + rb(3 * 32) + b''.join(struct.pack('<I', v) + rb(ENTRY_CT) for v in (2, 4))),
     'routed': msg(4, struct.pack('<II', 3, 2) + b''.join(struct.pack('<I', v) + rb(ENTRY_CT) for v in (1, 5))),
     'masked': msg(5, struct.pack('<II', 4, 16) + rb(64)),
     'survivors': msg(6, struct.pack('<I', 3) + struct.pack('<III', 1, 2, 4)),

@@ -4,11 +4,13 @@
 #ifndef GF_PROC_TESTUTIL_H
 #define GF_PROC_TESTUTIL_H
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,6 +81,33 @@ static inline int wait_exit(pid_t pid, double timeout_s)
         }
         sleep_ms(20);
     }
+}
+
+/* Runs exe args... (args NULL-terminated, at most 14) with stdout+stderr
+ * appended to log; the child gets SIGKILL when the test process dies
+ * (PR_SET_PDEATHSIG), so a failed assertion leaves nothing running. */
+static inline pid_t tu_spawn(const char *log, const char *exe, const char *const *args)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd < 0) _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+        char *argv[16];
+        int n = 0;
+        argv[n++] = (char *)exe;
+        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
+        argv[n] = NULL;
+        execv(exe, argv);
+        _exit(127);
+    }
+    return pid;
 }
 
 /* max |a - b| over every parameter (same names, same shapes), and max |a|. */

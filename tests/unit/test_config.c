@@ -70,6 +70,26 @@ Test(config, fields_and_defaults)
     cr_assert_float_eq(c.timeout_s[GF_PH_ADVERT], 60, 1e-12);
     cr_assert_eq(c.secure, 0);
     cr_assert_str_eq(c.key, "/etc/gf/key.pem");
+    cr_assert_eq(c.weighting, GF_WEIGHT_EQUAL, "never the sites' unchecked claims by default");
+    cr_assert_eq(c.aggregator, GF_AGG_MEAN);
+    cr_assert_eq(c.max_attempt_failures, 3);
+    cr_assert_float_eq(c.update_clip, 10.0, 1e-12, "above the default Transformer's honest updates (L2 2-5)");
+    gf_coord_config_free(&c);
+    /* Per-site caps; robust aggregators in plain mode. */
+    cr_assert_eq(parse_with(",\"sites\":[{\"name\":\"a\",\"max_samples\":500},{\"name\":\"b\",\"max_samples\":7}],"
+                            "\"weighting\":\"samples_capped\",\"max_attempt_failures\":5",
+                            &c),
+                 GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(c.weighting, GF_WEIGHT_SAMPLES_CAPPED);
+    cr_assert_str_eq(c.sites[1], "b");
+    cr_assert_eq(c.max_samples[0], 500);
+    cr_assert_eq(c.max_samples[1], 7);
+    cr_assert_eq(c.max_attempt_failures, 5);
+    gf_coord_config_free(&c);
+    cr_assert_eq(parse_with(",\"aggregator\":\"trimmed_mean\",\"trim_fraction\":0.25,\"secure_aggregation\":false", &c),
+                 GF_OK, "%s", gf_errmsg());
+    cr_assert_eq(c.aggregator, GF_AGG_TRIMMED_MEAN);
+    cr_assert_float_eq(c.trim_fraction, 0.25, 1e-12);
     gf_coord_config_free(&c);
 }
 
@@ -100,6 +120,21 @@ Test(config, bad_fields_named)
         {",\"secure_aggregation\":\"yes\"", "field 'secure_aggregation': expected true or false"},
         {",\"normalization\":\"global\",\"secure_aggregation\":false", "field 'normalization': \"global\" pools"},
         {",\"name\":\"x\"", "line 1"}, /* duplicate key: refused, not last-wins */
+        {",\"weighting\":\"claimed\"", "field 'weighting': 'claimed' is not one of equal|samples_capped"},
+        {",\"weighting\":\"samples_capped\"", "field 'weighting': \"samples_capped\" needs 'sites' with a \"max_samples\""},
+        {",\"weighting\":\"samples_capped\",\"sites\":[{\"name\":\"a\",\"max_samples\":10},\"b\"],\"min_sites\":2",
+         "field 'sites[1]': 'b' has no \"max_samples\""},
+        {",\"sites\":[{\"name\":\"a\",\"max_samples\":0}]", "field 'sites[0].max_samples'"},
+        {",\"sites\":[{\"name\":\"a\",\"cap\":5}]", "field 'sites[0].cap': unknown field"},
+        {",\"sites\":[{\"max_samples\":5}]", "field 'sites[0].name': required"},
+        {",\"aggregator\":\"median\"", "field 'aggregator': \"median\" needs each site's update, but secure aggregation"},
+        {",\"aggregator\":\"krum\",\"secure_aggregation\":false", "field 'aggregator': 'krum' is not one of"},
+        {",\"aggregator\":\"median\",\"secure_aggregation\":false,\"weighting\":\"samples_capped\","
+         "\"sites\":[{\"name\":\"a\",\"max_samples\":10},{\"name\":\"b\",\"max_samples\":10}]",
+         "field 'weighting': \"median\" counts every site once"},
+        {",\"trim_fraction\":0.1,\"secure_aggregation\":false", "field 'trim_fraction': only used with"},
+        {",\"aggregator\":\"trimmed_mean\",\"trim_fraction\":0.5,\"secure_aggregation\":false", "field 'trim_fraction'"},
+        {",\"max_attempt_failures\":0", "field 'max_attempt_failures'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         gf_coord_config c;

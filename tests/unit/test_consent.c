@@ -13,30 +13,10 @@
  * (finding 5, node side). */
 #include <criterion/criterion.h>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 
 #include "tests/unit/proc_testutil.h"
 #include "tests/unit/testutil.h"
-
-/* argv[0] with argv, stdout+stderr to log; killed with the test. */
-static pid_t spawn_argv(const char *log, char *const *argv)
-{
-    pid_t parent = getpid(), pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd < 0) _exit(127);
-        dup2(fd, 1), dup2(fd, 2), close(fd);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
 
 typedef struct {
     pid_t pid;
@@ -56,9 +36,9 @@ static void hostile_start(hostile *h, const char *root, const char *norm, const 
     snprintf(portf, sizeof portf, "%s/port-%s", root, tag);
     snprintf(h->log, sizeof h->log, "%s/requests-%s.log", root, tag);
     snprintf(out, sizeof out, "%s/hostile-%s.out", root, tag);
-    char *argv[] = {(char *)tu_python(), script, "--cert", cert, "--key", key, "--ca", ca, "--port-file", portf,
-                    "--log", h->log, "--normalization", (char *)norm, NULL};
-    h->pid = spawn_argv(out, argv);
+    const char *args[] = {script, "--cert", cert, "--key", key, "--ca", ca, "--port-file", portf,
+                          "--log", h->log, "--normalization", norm, NULL};
+    h->pid = tu_spawn(out, tu_python(), args);
     h->port = 0;
     for (int i = 0; i < 600 && !h->port; i++) {
         FILE *f = fopen(portf, "r");
@@ -115,8 +95,8 @@ static void node_config(const char *root, const char *name, const char *tag, int
 /* The node at cfg until it exits or posts to h (then it is stopped): its exit status, -1 if stopped. */
 static int run_node(const hostile *h, const char *cfg, const char *err)
 {
-    char *argv[] = {(char *)tu_bin(), "node", "--config", (char *)cfg, NULL};
-    pid_t node = spawn_argv(err, argv);
+    const char *args[] = {"node", "--config", cfg, NULL};
+    pid_t node = tu_spawn(err, tu_bin(), args);
     int rc = -1;
     for (double t0 = now_s(); rc < 0 && now_s() - t0 < 120 && !count_lines(h->log, "POST "); sleep_ms(50)) {
         int st;

@@ -113,32 +113,8 @@ static void fed_init(fed *f, const char *root, const char *name, int secure, int
     write_text(path, text);
 }
 
-/* Runs `exe args...` with stdout+stderr appended to log; killed with the test. */
-static pid_t spawn_exe(const char *exe, const char *log, const char *const *args)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd < 0) _exit(127);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-        char *argv[16];
-        int n = 0;
-        argv[n++] = (char *)exe;
-        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(exe, argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static pid_t spawn(const char *log, const char *const *args) { return spawn_exe(tu_bin(), log, args); }
+/* Runs `gaitfed args...` with stdout+stderr appended to log; killed with the test. */
+static pid_t spawn(const char *log, const char *const *args) { return tu_spawn(log, tu_bin(), args); }
 
 static pid_t start_coord(fed *f)
 {
@@ -537,9 +513,9 @@ Test(federation, secure_rounds_complete_with_audit_and_evaluations)
  * federation with "normalization": "global" whose third hospital runs
  * tests/evil/evil_node --attack stats_x2:1e6 (its sum x^2 times 10^6, after
  * its own node-side check). The coordinator refuses the pooled statistics
- * (SD ~10^4 degrees, over the physical bound), audits the abandoned attempt
- * with the reason and that the culprit is hidden, and stores no model version
- * carrying them: none is trained. Control: the same federation with the
+ * (SD ~10^4 degrees, over the physical bound), audits each rejected attempt
+ * with the reason and that the culprit is hidden, pauses after three, and
+ * stores no model version carrying them: none is trained. Control: the same federation with the
  * third hospital honest (evil_node --attack none) accepts its pooled
  * statistics (SD ~16 degrees) as model version 1. Both pooled SDs are
  * printed (the coordinator logs them per channel). */
@@ -562,7 +538,7 @@ static void start_global(fed *f, const char *attack)
     snprintf(cfg, sizeof cfg, "%s/%s.json", f->dir, hosp[2]);
     snprintf(log, sizeof log, "%s/%s.log", f->dir, hosp[2]);
     const char *a[] = {"--attack", attack, "--config", cfg, "--verbose", NULL};
-    f->node[2] = spawn_exe(tu_evil(), log, a);
+    f->node[2] = tu_spawn(log, tu_evil(), a);
 }
 
 static void stop_all(fed *f)
@@ -623,7 +599,8 @@ Test(federation, poisoned_pooled_statistics_refused_and_audited)
           stored, sizeof stored);
     /* The attack. */
     start_global(&p, "stats_x2:1e6");
-    ok = wait_db(&p, "SELECT count(*) FROM audit WHERE event IN ('attempt_abandoned', 'pooled_statistics')",
+    /* refused every attempt, the federation pauses (max_attempt_failures, default 3); or, unchecked, accepted */
+    ok = wait_db(&p, "SELECT count(*) FROM audit WHERE event IN ('federation_paused', 'pooled_statistics')",
                  LIVENESS_S(60));
     sleep_ms(1000); /* a moment for anything that would follow */
     stop_all(&p);
@@ -645,11 +622,15 @@ Test(federation, poisoned_pooled_statistics_refused_and_audited)
     cr_assert_eq(query_long(&p, "SELECT count(*) FROM models"), 1, "a model version beyond 0 was stored");
     cr_assert_eq(query_long(&p, "SELECT count(*) FROM rounds WHERE outcome IN ('aggregated', 'statistics')"), 0);
     char reason[512];
-    query(&p, "SELECT json_extract(detail, '$.reason') FROM audit WHERE event = 'attempt_abandoned' ORDER BY seq LIMIT 1",
-          reason, sizeof reason);
+    query(&p, "SELECT json_extract(detail, '$.reason') || ' | ' || json_extract(detail, '$.culprit') FROM audit "
+              "WHERE event = 'attempt_rejected' ORDER BY seq LIMIT 1", reason, sizeof reason);
     cr_assert(strstr(reason, "pooled input statistics of 3 sites") && strstr(reason, "hip_flexion_r") &&
-                  strstr(reason, "secure aggregation hides which"),
+                  strstr(reason, "secure aggregation hides which") && strstr(reason, "| unknown"),
               "audited reason: %s", reason);
+    cr_assert_eq(query_long(&p, "SELECT count(*) FROM audit WHERE event = 'attempt_rejected'"), 3,
+                 "the federation should pause after 3 rejected attempts");
+    cr_assert_eq(query_long(&p, "SELECT count(*) FROM audit WHERE event = 'federation_paused' AND "
+                                "json_extract(detail, '$.reason') LIKE '%hip_flexion_r%'"), 1);
     cr_assert(sd_poisoned > 1000, "poisoned pooled SD %g", sd_poisoned);
     assert_audit_intact(&p);
 }
@@ -684,7 +665,7 @@ Test(federation, subject_ids_from_a_modified_node_are_refused)
     snprintf(cfg, sizeof cfg, "%s/%s.json", f.dir, hosp[2]);
     snprintf(log, sizeof log, "%s/%s.log", f.dir, hosp[2]);
     const char *a[] = {"--attack", attack, "--config", cfg, "--verbose", NULL};
-    f.node[2] = spawn_exe(tu_evil(), log, a);
+    f.node[2] = tu_spawn(log, tu_evil(), a);
     wait_all(&f, LIVENESS_S(90));
     cr_assert_eq(count_in_log(&f, hosp[2], "evil_node: added per-subject rows"), 1, "the attack did not run");
     assert_no_subject_ids(&f);

@@ -139,7 +139,7 @@ Test(secagg_faults, tampered_share_ciphertext_detected)
     tu_fed_make(&f, 4, "testfed");
     gf_secagg_params p = tu_params(4, 0, 0, 8, 14);
     /* Each offset: GCM nonce, ciphertext, tag, and the routed sender index. */
-    size_t offs[] = {GF_SA_HDR + 8 + 4 + 3, GF_SA_HDR + 8 + 4 + 12 + 40, GF_SA_HDR + 8 + GF_SA_SHARE_ENTRY - 1,
+    size_t offs[] = {GF_SA_HDR + 8 + 4 + 3, GF_SA_HDR + 8 + 4 + 12 + 40, GF_SA_HDR + 8 + 4 + GF_SA_SHARE_CT - 1,
                      GF_SA_HDR + 8 + GF_SA_SHARE_ENTRY};
     for (size_t o = 0; o < sizeof offs / sizeof *offs; o++) {
         tu_round r;
@@ -319,10 +319,13 @@ Test(secagg_faults, malformed_messages_refused)
     m[0] = 'X';
     cr_assert_eq(gf_sa_parse_advert(m, len, p.round_id, p.n, &a), GF_EFORMAT);
     cr_assert(strstr(gf_errmsg(), "magic") != NULL);
-    m[0] = 'G', m[4] = 2;
+    m[0] = 'G', m[4] = GF_SA_VERSION + 1;
     cr_assert_eq(gf_sa_parse_advert(m, len, p.round_id, p.n, &a), GF_EFORMAT);
     cr_assert(strstr(gf_errmsg(), "version") != NULL);
-    m[4] = 1, m[5] = GF_SA_MASKED;
+    m[4] = 1; /* a node of before the share commitments */
+    cr_assert_eq(gf_sa_parse_advert(m, len, p.round_id, p.n, &a), GF_EFORMAT);
+    cr_assert(strstr(gf_errmsg(), "version") != NULL);
+    m[4] = GF_SA_VERSION, m[5] = GF_SA_MASKED;
     cr_assert_eq(gf_sa_parse_advert(m, len, p.round_id, p.n, &a), GF_EFORMAT);
     cr_assert(strstr(gf_errmsg(), "type") != NULL);
     m[5] = 200;
