@@ -384,6 +384,8 @@ void gf_coord_handle(gf_https_req *r, void *ctx)
         gf_https_reply_error(r, 403, "forbidden", "%s (%s) is not a registered site", p->name, gf_role_name(p->role));
         return;
     }
+    /* Model versions are read-only: any instance may fetch them. */
+    if (!(get && !strncmp(path, "/v1/models/", 11)) && !gf_coord_admit_instance(c, r, s, p, now)) return;
     long long v = 0;
     char rest[64] = "";
     int consumed = 0;

@@ -4,11 +4,13 @@
 #ifndef GF_PROC_TESTUTIL_H
 #define GF_PROC_TESTUTIL_H
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,6 +81,76 @@ static inline int wait_exit(pid_t pid, double timeout_s)
         }
         sleep_ms(20);
     }
+}
+
+/* Runs `gaitfed args...` (NULL-terminated, at most 14) with stdout and
+ * stderr appended to log; the child gets SIGKILL when the test dies. */
+static inline pid_t proc_spawn(const char *log, const char *const *args)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd < 0) _exit(127);
+        dup2(fd, 1), dup2(fd, 2), close(fd);
+        char *argv[16];
+        int n = 0;
+        argv[n++] = (char *)tu_bin();
+        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
+        argv[n] = NULL;
+        execv(tu_bin(), argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* How many times needle occurs in the file (0 if unreadable). */
+static inline int proc_log_count(const char *path, const char *needle)
+{
+    unsigned char *b = NULL;
+    size_t n = 0, k = strlen(needle);
+    int hits = 0;
+    if (gf_read_file(path, 16u << 20, &b, &n) != GF_OK) return 0;
+    for (size_t i = 0; k && i + k <= n; i++)
+        if (!memcmp(b + i, needle, k)) hits++, i += k - 1;
+    free(b);
+    return hits;
+}
+
+/* 1 once the file holds needle at least `times` times (polled every 20 ms), 0 after timeout_s. */
+static inline int proc_wait_log(const char *path, const char *needle, int times, double timeout_s)
+{
+    double t0 = now_s();
+    while (now_s() - t0 < timeout_s) {
+        if (proc_log_count(path, needle) >= times) return 1;
+        sleep_ms(20);
+    }
+    return 0;
+}
+
+/* The first value of a query on an SQLite file, as text (the sqlite3 tool: an independent reader). */
+static inline void proc_query(const char *db, const char *sql, char *out, size_t cap)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "sqlite3 %s \"%s\"", db, sql);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
+    cr_assert_eq(pclose(p), 0, "sqlite3 failed on: %s", sql);
+}
+
+static inline long proc_query_long(const char *db, const char *sql)
+{
+    char b[256], *end;
+    proc_query(db, sql, b, sizeof b);
+    long v = strtol(b, &end, 10);
+    cr_assert(end != b && !*end, "'%s' gave '%s', not a number", sql, b);
+    return v;
 }
 
 /* max |a - b| over every parameter (same names, same shapes), and max |a|. */
