@@ -239,7 +239,7 @@ static void assert_still_revoked(const fed *f, const char *what)
 
 /* ---- revocation at once ---- */
 
-#define REV_ROUNDS 25
+#define REV_ROUNDS 40
 
 Test(revoke, revoked_hospital_refused_at_once_on_new_and_kept_connections)
 {
@@ -264,14 +264,12 @@ Test(revoke, revoked_hospital_refused_at_once_on_new_and_kept_connections)
 
     double t_revoke = now_s();
     cr_assert_eq(tu_sh("%s pki revoke --dir %s/ca --name %s > %s/revoke.out", tu_bin(), f.root, hosp[0], f.root), 0);
-    cr_assert_eq(tu_sh("grep -q 'deliver it to the coordinator: copy %s/ca/crl.pem over the crl.pem' %s/revoke.out",
-                       f.root, f.root), 0, "pki revoke should say how to deliver the CRL");
     char crl[1300];
     snprintf(crl, sizeof crl, "%s/ca/crl.pem", f.root);
     deliver_crl(&f, crl);
     double t_land = now_s(), t_kept = 0, t_new = 0;
     long kept_status = 0;
-    while ((!t_kept || !t_new) && now_s() - t_land < 30) {
+    while ((!t_kept || !t_new) && now_s() - t_land < 10) {
         if (!t_kept) {
             long st = ka_get(&ka, "/v1/models/0", code, sizeof code);
             if (st != 200) t_kept = now_s(), kept_status = st;
@@ -279,11 +277,14 @@ Test(revoke, revoked_hospital_refused_at_once_on_new_and_kept_connections)
         if (!t_new && fresh_get(&f, hosp[0], "/v1/models/0") == -1) t_new = now_s();
         sleep_ms(50);
     }
-    cr_assert_eq(kept_status, 403, "kept-alive connection: status %ld", kept_status);
+    int st;
+    cr_assert_eq(waitpid(coord, &st, WNOHANG), 0, "the coordinator is gone: nothing was measured");
+    cr_assert_eq(kept_status, 403, "kept-alive connection: status %ld (0: still served 10 s after the CRL landed)",
+                 kept_status);
     cr_assert_str_eq(code, "certificate_revoked");
     cr_assert_eq(ka_get(&ka, "/v1/models/0", code, sizeof code), -1, "the connection should be closed after the 403");
     ka_close(&ka);
-    cr_assert(t_new, "a new connection of the revoked hospital was still served 30 s after the CRL landed");
+    cr_assert(t_new, "a new connection of the revoked hospital was still served 10 s after the CRL landed");
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     long long refused_ms = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
@@ -293,6 +294,9 @@ Test(revoke, revoked_hospital_refused_at_once_on_new_and_kept_connections)
     fflush(stdout);
     cr_assert_leq(t_kept - t_land, 5.0, "kept-alive connection refused %.2f s after the CRL landed", t_kept - t_land);
     cr_assert_leq(t_new - t_land, 5.0, "new connection refused %.2f s after the CRL landed", t_new - t_land);
+
+    cr_assert_eq(tu_sh("grep -q 'deliver it to the coordinator: copy %s/ca/crl.pem over the crl.pem' %s/revoke.out",
+                       f.root, f.root), 0, "pki revoke should say how to deliver the CRL");
 
     /* The revoked node is told and stops. */
     int rc = wait_exit(node[0], LIVENESS_S(30));
@@ -363,7 +367,8 @@ Test(revoke, second_node_with_the_same_kit_is_refused_and_exits)
         if (first == 0) sleep_ms(50);
     }
     if (first != a && first != b) dump_logs(&f);
-    cr_assert(first == a || first == b, "neither duplicate exited (pid %d exited first)", (int)first);
+    cr_assert(first == a || first == b, "neither duplicate was refused: %s exited first",
+              first == coord ? "the coordinator" : first == eval ? "the evaluator" : first > 0 ? "another hospital" : "nothing");
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "the refused duplicate should exit 1");
     const char *loser = first == a ? hosp[0] : "twin", *winner_cfg = first == a ? "twin" : hosp[0];
     pid_t winner = first == a ? b : a;
