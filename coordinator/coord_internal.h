@@ -157,7 +157,7 @@ void gf_coord_cert_refused(void *ctx, const char *name, uint64_t serial, const c
  * GF_CERT_AUDIT_MS (then counted, and the count goes into the next row as
  * "suppressed"). detail: JSON object, stolen. */
 void gf_coord_audit_limited(gf_coordinator *c, const char *event, const char *key, uint64_t serial, json_t *detail);
-/* One live node per identity: 1 when the request of site s may go on; else
+/* One live node per identity (hospitals): 1 when the request of site s may go on; else
  * it has been answered (409 duplicate_instance, or 400 for a malformed
  * X-Gaitfed-Instance). */
 int gf_coord_admit_instance(gf_coordinator *c, gf_https_req *r, gf_site *s, const gf_peer *p, int64_t now);
