@@ -6,7 +6,7 @@
  *    new connection and on a connection kept alive from before; the
  *    federation completes without it; the audit log names it and its
  *    serial; a garbage CRL, another CA's and an older one are refused and
- *    the current one kept;
+ *    the current one kept, also when SIGHUP makes it re-read the file;
  *  - one live node per identity: two `gaitfed node`s with the same kit,
  *    exactly one is served, the other exits 1 with a clear line, the
  *    federation completes with three sites per round, the audit log says so.
@@ -321,6 +321,12 @@ Test(revoke, revoked_hospital_refused_at_once_on_new_and_kept_connections)
     }
     cr_assert_eq(tu_sh("grep 'revocation list refused' %s | tail -n 1 | grep -q 'older than the current one'", f.log), 0,
                  "the older CRL should be refused as older");
+    /* SIGHUP re-reads the file although it did not change (and refuses it again). */
+    kill(coord, SIGHUP);
+    int hup = proc_wait_log(f.log, "revocation list refused", 4, 10);
+    if (!hup) dump_logs(&f);
+    cr_assert(hup && proc_log_count(f.log, "SIGHUP: re-reading the revocation list") == 1, "SIGHUP did not re-read the CRL");
+    assert_still_revoked(&f, "after SIGHUP");
 
     for (int i = 1; i < N_HOSP; i++) wait_ok(&f, node[i], hosp[i], LIVENESS_S(120));
     wait_ok(&f, eval, "bench", LIVENESS_S(60));
