@@ -136,23 +136,44 @@ static void kit_serial(const fed *f, const char *kit, char out[32])
 
 /* ---- clients of the test process ---- */
 
-/* One request on a new connection with a kit: the HTTP status, or -1 when
- * the coordinator answered none (the handshake refused the certificate). */
-static long fresh_get(const fed *f, const char *kit, const char *path)
+/* One request on a new connection with the kit in kit_dir: the HTTP status,
+ * or -1 when the coordinator answered none (the handshake refused the
+ * certificate); the body into *body (malloc'd) when body is not NULL. */
+static long kit_get(const fed *f, const char *kit_dir, const char *path, char **body)
 {
     char url[64], key[1200], cert[1200], ca[1200];
     snprintf(url, sizeof url, "https://localhost:%d", f->port);
-    snprintf(key, sizeof key, "%s/kits/%s/key.pem", f->root, kit);
-    snprintf(cert, sizeof cert, "%s/kits/%s/cert.pem", f->root, kit);
+    snprintf(key, sizeof key, "%s/key.pem", kit_dir);
+    snprintf(cert, sizeof cert, "%s/cert.pem", kit_dir);
     snprintf(ca, sizeof ca, "%s/ca/ca.pem", f->root);
     gf_https_client_opts o = {.base_url = url, .key_path = key, .cert_path = cert, .ca_path = ca, .timeout_ms = 20000};
     gf_https_client *c = NULL;
     cr_assert_eq(gf_https_client_new(&o, &c), GF_OK, "%s", gf_errmsg());
     gf_https_resp r;
     long st = gf_https_get(c, path, 1 << 24, &r) == GF_OK ? r.status : -1;
+    if (body) *body = st >= 0 ? strdup((const char *)r.body) : NULL;
     if (st >= 0) gf_https_resp_free(&r);
     gf_https_client_free(c);
     return st;
+}
+
+static long fresh_get(const fed *f, const char *kit, const char *path)
+{
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/kits/%s", f->root, kit);
+    return kit_get(f, dir, path, NULL);
+}
+
+/* A counter of the coordinator's /metrics (read with its own kit). */
+static long metric(const fed *f, const char *series)
+{
+    char *m = NULL;
+    cr_assert_eq(kit_get(f, f->kit, "/metrics", &m), 200);
+    const char *p = strstr(m, series);
+    cr_assert_not_null(p, "/metrics has no %s", series);
+    long v = strtol(p + strlen(series), NULL, 10);
+    free(m);
+    return v;
 }
 
 /* A connection of our own (OpenSSL), kept alive across requests. */
@@ -327,6 +348,9 @@ Test(revoke, revoked_hospital_refused_at_once_on_new_and_kept_connections)
     if (!hup) dump_logs(&f);
     cr_assert(hup && proc_log_count(f.log, "SIGHUP: re-reading the revocation list") == 1, "SIGHUP did not re-read the CRL");
     assert_still_revoked(&f, "after SIGHUP");
+    cr_assert_eq(metric(&f, "gaitfed_crl_reloads_total{result=\"taken\"} "), 1);
+    cr_assert_eq(metric(&f, "gaitfed_crl_reloads_total{result=\"refused\"} "), 4);
+    cr_assert_geq(metric(&f, "gaitfed_refused_connections_total{reason=\"revoked\"} "), 1);
 
     for (int i = 1; i < N_HOSP; i++) wait_ok(&f, node[i], hosp[i], LIVENESS_S(120));
     wait_ok(&f, eval, "bench", LIVENESS_S(60));
