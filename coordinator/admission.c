@@ -23,6 +23,12 @@ void gf_coord_audit_limited(gf_coordinator *c, const char *event, const char *ke
         json_decref(detail);
         return;
     }
+    if (now - c->audit_minute_ms >= 60000) c->audit_minute_ms = now, c->audit_minute_rows = 0;
+    if (c->audit_minute_rows >= GF_CERT_AUDIT_PER_MIN) { /* more certificates than slots, cycling */
+        c->audit_dropped++;
+        json_decref(detail);
+        return;
+    }
     if (k == GF_AUDIT_LIMIT_SLOTS) { /* a new one takes the least recently audited slot */
         k = oldest;
         memset(&c->audit_limit[k], 0, sizeof c->audit_limit[k]);
@@ -31,12 +37,16 @@ void gf_coord_audit_limited(gf_coordinator *c, const char *event, const char *ke
     }
     if (detail && c->audit_limit[k].suppressed)
         json_object_set_new(detail, "suppressed", json_integer((json_int_t)c->audit_limit[k].suppressed));
+    if (detail && c->audit_dropped) /* refusals of any certificate not written for the budget */
+        json_object_set_new(detail, "over_budget", json_integer((json_int_t)c->audit_dropped));
     char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
     if (d && gf_coord_db_begin(&c->db) == GF_OK) {
         if (gf_coord_db_audit(&c->db, now, event, d) == GF_OK && gf_coord_db_commit(&c->db) == GF_OK) {
             c->audit_limit[k].ms = now;
             c->audit_limit[k].suppressed = 0;
+            c->audit_minute_rows++;
+            c->audit_dropped = 0;
         } else {
             gf_coord_db_rollback(&c->db);
         }

@@ -27,6 +27,7 @@
 #define GF_DONE_FLUSH_MS 1000  /* after the last "done" answer, before exiting (the reply is written by the loop) */
 #define GF_CERT_AUDIT_MS 60000 /* at most one row per refused certificate (and event) per minute */
 #define GF_AUDIT_LIMIT_SLOTS 64
+#define GF_CERT_AUDIT_PER_MIN 30 /* and at most this many such rows a minute in all (many certificates cycling) */
 #define GF_INSTANCE_MAX 64     /* X-Gaitfed-Instance: [A-Za-z0-9-], 1..64 chars */
 #define GF_DONE_LINGER_MS 60000 /* after the last round: keep answering "done" until online sites heard it
                                  * (a site slowed down by load can take well over 10 s to poll again) */
@@ -109,6 +110,9 @@ struct gf_coordinator {
     int64_t refusals_audited_ms;
     char last_refused_site[GF_NAME_MAX + 1];
     struct { uint64_t serial; char event[32]; int64_t ms; uint64_t suppressed; } audit_limit[GF_AUDIT_LIMIT_SLOTS];
+    int64_t audit_minute_ms;   /* start of the current minute of rate-limited rows */
+    int audit_minute_rows;
+    uint64_t audit_dropped;    /* rows over the per-minute budget, reported in the next one */
     int statistics;            /* this attempt secure-sums the sites' input statistics */
     int64_t base_version;      /* first version training rounds start from (1 with pooled statistics) */
     float pooled_mean[16], pooled_sd[16];
