@@ -9,7 +9,9 @@
  *    the current one kept, also when SIGHUP makes it re-read the file;
  *  - one live node per identity: two `gaitfed node`s with the same kit,
  *    exactly one is served, the other exits 1 with a clear line, the
- *    federation completes with three sites per round, the audit log says so.
+ *    federation completes with three sites per round, the audit log says so;
+ *    a node silent past the 15 s liveness timeout loses its place to a new
+ *    instance and, woken up, is the one refused.
  * Children die with the test (PR_SET_PDEATHSIG). */
 #include <criterion/criterion.h>
 
@@ -428,4 +430,43 @@ Test(revoke, second_node_with_the_same_kit_is_refused_and_exits)
              "SELECT count(*) FROM audit WHERE event = 'duplicate_instance' AND json_extract(detail, '$.site') = '%s' "
              "AND json_extract(detail, '$.serial') = '%s'", hosp[0], serial);
     cr_assert_eq(proc_query_long(f.db, sql), 1, "expected one duplicate_instance row naming %s", hosp[0]);
+}
+
+/* A node silent past the liveness timeout (stopped) loses its place to a new
+ * instance with the same kit (a node restarted elsewhere); when it wakes up it
+ * is the duplicate: refused, it exits 1. */
+Test(revoke, silent_node_loses_its_place_after_the_liveness_timeout)
+{
+    fed f;
+    fed_init(&f, 3, 3);
+    cr_assert_eq(tu_sh("sed -e 's|state-%s|state-%s-new|' %s/%s.json > %s/new.json", hosp[0], hosp[0], f.root, hosp[0],
+                       f.root), 0);
+    pid_t coord = start_coord(&f), node[N_HOSP], eval = start_node(&f, "bench", "bench");
+    for (int i = 0; i < N_HOSP; i++) node[i] = start_node(&f, hosp[i], hosp[i]);
+    int open = proc_wait_log(f.log, "round 1 attempt 1 opened with 3 sites", 1, LIVENESS_S(60));
+    if (!open) dump_logs(&f);
+    cr_assert(open, "round 1 never opened with the three hospitals");
+    kill(node[0], SIGSTOP);
+    sleep_ms(16000); /* past the 15 s liveness timeout */
+    pid_t repl = start_node(&f, "new", "new");
+    int took = proc_wait_log(f.log, "site imu-clinic: a new node instance takes over", 1, LIVENESS_S(30));
+    if (!took) dump_logs(&f);
+    cr_assert(took, "the new instance did not take the silent one's place");
+    kill(node[0], SIGCONT);
+    int rc = wait_exit(node[0], LIVENESS_S(30));
+    if (rc != 1) dump_logs(&f);
+    cr_assert_eq(rc, 1, "the woken node should be refused and exit 1, got %d", rc);
+    cr_assert_eq(tu_sh("tail -n 1 %s/%s.log | grep -q 'certificate is already taking part in round .*this one exits$'", f.root,
+                       hosp[0]), 0, "the woken node's last line should say another node holds the place");
+    wait_ok(&f, repl, "the new instance", LIVENESS_S(90));
+    for (int i = 1; i < N_HOSP; i++) wait_ok(&f, node[i], hosp[i], LIVENESS_S(90));
+    wait_ok(&f, eval, "bench", LIVENESS_S(60));
+    wait_ok(&f, coord, "coordinator", LIVENESS_S(60));
+    assert_versions(&f, 3);
+    cr_assert_eq(proc_query_long(f.db, "SELECT count(*) FROM rounds WHERE outcome = 'aggregated' AND n_survivors = 3"), 3);
+    cr_assert_eq(proc_query_long(f.db, "SELECT count(*) FROM audit WHERE event = 'instance_replaced' AND "
+                                       "json_extract(detail, '$.site') = 'imu-clinic' AND "
+                                       "json_extract(detail, '$.previous_silent_ms') > 15000"), 1);
+    cr_assert_eq(proc_query_long(f.db, "SELECT count(*) FROM audit WHERE event = 'duplicate_instance'"), 1,
+                 "the woken node's refusal should be audited");
 }
