@@ -46,7 +46,7 @@ run() { # run DIR MODE ATTACK
  "ca": "ca/ca.pem", "crl": "ca/crl.pem", "db": "coordinator.db", "secure_aggregation": $SEC, "strategy": "fedavg",
  "rounds": $ROUNDS, "min_sites": 3, "update_clip": $CLIP, "local_epochs": 1, "batch": 32, "lr": 0.001, "seed": 7, "cross_site_eval": false,
  "normalization": "$NORM", "model": {"arch": "lstm", "d_model": 16, "layers": 1, "dropout": 0},
- "timeouts_s": {"train": 300, "shares": 10, "masked": 10, "evaluate": 120}}
+ "timeouts_s": {"train": 20, "shares": 10, "masked": 10, "evaluate": 120}}
 J
     for h in imu-clinic optical-lab senior-centre video-clinic; do cat > $h.json <<J
 {"name": "$h", "role": "hospital", "coordinator_url": "https://localhost:$PORT", "key": "ca/kits/$h/key.pem",
