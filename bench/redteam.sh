@@ -1,7 +1,8 @@
 #!/bin/bash
-# The red-team matrix of issue 13 with real processes on 127.0.0.1: three
-# hospitals (video-clinic runs tests/evil/evil_node with one attack), an
-# evaluator, a coordinator; tiny LSTM, ROUNDS rounds. For each scenario it
+# The red-team matrix of issue 13 with real processes on 127.0.0.1: four
+# hospitals (video-clinic runs tests/evil/evil_node with one attack; min_sites
+# 3, so the others can go on without it), an evaluator, a coordinator; tiny
+# LSTM, ROUNDS rounds. For each scenario it
 # prints how the run ended, the largest parameter change and L2 change of any
 # stored global model version against the previous one (bench/model_drift.py),
 # attempts, audit rows naming the attacker, and the database size. The honest
@@ -10,15 +11,16 @@
 #   bench/redteam.sh                       # every scenario
 #   SCENARIOS="plain:scale:1000" bench/redteam.sh
 #
-# A scenario is MODE:ATTACK with MODE plain | secure | global (secure with
-# pooled statistics). Each run is cut after LIMIT seconds (a stalled or paused
-# federation shows as "cut").
+# CLIP sets update_clip (default 1). A scenario is MODE:ATTACK with MODE plain | secure | global (secure with
+# pooled statistics). Each run is cut after LIMIT seconds: "paused" if the
+# coordinator paused the federation (it waits for an operator), else "cut".
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 G=${GF_BIN:-$ROOT/bin/gaitfed}
 E=${GF_EVIL:-$ROOT/build/tests/evil_node}
 PY=${GF_PYTHON:-/usr/bin/python3}
 ROUNDS=${ROUNDS:-2}
+CLIP=${CLIP:-1}
 LIMIT=${LIMIT:-120}
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
@@ -34,7 +36,7 @@ run() { # run DIR MODE ATTACK
     [ "$MODE" = global ] && NORM=global
     mkdir -p "$D" && cd "$D" || return 1
     "$G" pki init --dir ca --consortium redteam > /dev/null
-    for w in coord:coordinator bench:evaluator imu-clinic:hospital optical-lab:hospital video-clinic:hospital; do
+    for w in coord:coordinator bench:evaluator imu-clinic:hospital optical-lab:hospital senior-centre:hospital video-clinic:hospital; do
         "$G" pki issue --dir ca --name "${w%%:*}" --role "${w##*:}" > /dev/null
     done
     local PORT
@@ -42,11 +44,11 @@ run() { # run DIR MODE ATTACK
     cat > coordinator.json <<J
 {"name": "coord", "listen": "127.0.0.1:$PORT", "key": "ca/kits/coord/key.pem", "cert": "ca/kits/coord/cert.pem",
  "ca": "ca/ca.pem", "crl": "ca/crl.pem", "db": "coordinator.db", "secure_aggregation": $SEC, "strategy": "fedavg",
- "rounds": $ROUNDS, "min_sites": 3, "local_epochs": 1, "batch": 32, "lr": 0.001, "seed": 7, "cross_site_eval": false,
+ "rounds": $ROUNDS, "min_sites": 3, "update_clip": $CLIP, "local_epochs": 1, "batch": 32, "lr": 0.001, "seed": 7, "cross_site_eval": false,
  "normalization": "$NORM", "model": {"arch": "lstm", "d_model": 16, "layers": 1, "dropout": 0},
- "timeouts_s": {"train": 300, "shares": 10, "masked": 10, "evaluate": 120}}
+ "timeouts_s": {"train": 20, "shares": 10, "masked": 10, "evaluate": 120}}
 J
-    for h in imu-clinic optical-lab video-clinic; do cat > $h.json <<J
+    for h in imu-clinic optical-lab senior-centre video-clinic; do cat > $h.json <<J
 {"name": "$h", "role": "hospital", "coordinator_url": "https://localhost:$PORT", "key": "ca/kits/$h/key.pem",
  "cert": "ca/kits/$h/cert.pem", "ca": "ca/ca.pem", "site_db": "$DATA/sites/$h.db", "state_dir": "state-$h",
  "normalization": "$NORM", "threads": 1, "poll_ms": 100, "backoff_max_ms": 400}
@@ -60,15 +62,17 @@ J
     "$G" coordinator --config coordinator.json > coord.log 2>&1 & local C=$!
     "$G" node --config imu-clinic.json > imu-clinic.log 2>&1 & local N1=$!
     "$G" node --config optical-lab.json > optical-lab.log 2>&1 & local N2=$!
-    "$E" --attack "$ATT" --config video-clinic.json > video-clinic.log 2>&1 & local N3=$!
-    "$G" node --config bench.json > bench.log 2>&1 & local N4=$!
+    "$G" node --config senior-centre.json > senior-centre.log 2>&1 & local N3=$!
+    "$E" --attack "$ATT" --config video-clinic.json > video-clinic.log 2>&1 & local N4=$!
+    "$G" node --config bench.json > bench.log 2>&1 & local N5=$!
     local t=0 how=finished
     while kill -0 $C 2> /dev/null; do
         sleep 1; t=$((t + 1))
         if [ $t -ge "$LIMIT" ]; then how=cut; break; fi
     done
     [ $how = finished ] && { wait $C; [ $? -eq 0 ] || how="exit $?"; }
-    kill $C $N1 $N2 $N3 $N4 2> /dev/null; wait 2> /dev/null
+    [ $how = cut ] && [ "$(sqlite3 coordinator.db "SELECT count(*) FROM audit WHERE event = 'federation_paused'" 2> /dev/null)" != 0 ] && how=paused
+    kill $C $N1 $N2 $N3 $N4 $N5 2> /dev/null; wait 2> /dev/null
     local drift attempts named size
     drift=$("$PY" "$ROOT/bench/model_drift.py" coordinator.db | awk '
         {for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -83,7 +87,7 @@ J
         "$MODE:$ATT" "$how" "$drift" "$attempts" "$named" "$size" "$t"
 }
 
-echo "redteam: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), rounds=$ROUNDS, work=$WORK"
+echo "redteam: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), rounds=$ROUNDS, update_clip=$CLIP, work=$WORK"
 for s in $SCENARIOS; do
     mode=${s%%:*}
     run "$WORK/$(echo "$s" | tr ':.' '__')" "$mode" "${s#*:}"

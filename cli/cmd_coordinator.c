@@ -1,6 +1,6 @@
 /* gaitfed coordinator --config F [--port-file P]: runs the federation of F
  * until every configured round is done (exit 0) or SIGINT/SIGTERM (exit 0,
- * state committed), or until a transition cannot be committed (the disk is
+ * state committed; SIGHUP re-reads the CRL), or until a transition cannot be committed (the disk is
  * full, ...: exit 1 with one line; the database holds the last committed
  * state and a restart resumes). The first stdout line says where it listens; with
  * --port-file the port is also written there (temp-then-rename), for
@@ -61,6 +61,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what;
+    gf_coordinator_reload_crl(arg);
+}
+
 static void on_check(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -104,11 +110,13 @@ int cmd_coordinator(int argc, char **argv)
         }
     }
     struct event *si = evsignal_new(base, SIGINT, on_signal, base), *st = evsignal_new(base, SIGTERM, on_signal, base);
+    struct event *hup = evsignal_new(base, SIGHUP, on_hup, c); /* re-read the CRL */
     void *args[2] = {c, base};
     struct event *chk = event_new(base, -1, EV_PERSIST, on_check, args);
     struct timeval tv = {0, 200000};
     if (si) event_add(si, NULL);
     if (st) event_add(st, NULL);
+    if (hup) event_add(hup, NULL);
     if (chk) event_add(chk, &tv);
     event_base_dispatch(base);
     int finished = gf_coordinator_finished(c);
@@ -118,6 +126,7 @@ int cmd_coordinator(int argc, char **argv)
     if (failed) snprintf(reason, sizeof reason, "%s", why);
     if (si) event_free(si);
     if (st) event_free(st);
+    if (hup) event_free(hup);
     if (chk) event_free(chk);
     gf_coordinator_free(c);
     /* A connection freed while one of its deferred callbacks was queued keeps

@@ -89,6 +89,13 @@ static int pki_revoke(int argc, char **argv)
     if (e) return cli_fail(e);
     if (name) printf("pki revoke: %s revoked; %s/crl.pem rewritten\n", name, dir);
     else printf("pki revoke: serial 0x%016llx revoked; %s/crl.pem rewritten\n", (unsigned long long)serial, dir);
+    /* The coordinator reads its kit's copy: say how the new list gets there. */
+    printf("pki revoke: deliver it to the coordinator: copy %s/crl.pem over the crl.pem of the coordinator's kit\n"
+           "  (the file its config's \"crl\" names; copy to a temporary name there and rename it into place).\n"
+           "  The running coordinator checks the file every second and takes the new list within 2 s\n"
+           "  (kill -HUP <coordinator pid> re-reads it at once); from then on every new connection and every\n"
+           "  request on an open one with the revoked certificate is refused, and audited by name and serial.\n",
+           dir); /* 2 s: the coordinator checks every crl_poll_ms = 1000 (coordinator/https_server.h) */
     return 0;
 }
 

@@ -442,6 +442,12 @@ void gf_coord_handle(gf_https_req *r, void *ctx)
         gf_https_reply_error(r, 403, "forbidden", "%s (%s) is not a registered site", p->name, gf_role_name(p->role));
         return;
     }
+    /* One live node per hospital (admission.c). Model versions are read-only:
+     * any instance may fetch them. Evaluators are not held to it: each model
+     * version takes one evaluation per site (a second gets 409 duplicate). */
+    if (s->role == GF_ROLE_HOSPITAL && !(get && !strncmp(path, "/v1/models/", 11)) &&
+        !gf_coord_admit_instance(c, r, s, p, now))
+        return;
     long long v = 0;
     char rest[64] = "";
     int consumed = 0;

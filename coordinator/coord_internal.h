@@ -26,6 +26,10 @@
 #define GF_REFUSAL_AUDIT_MS 10000 /* at most one "connections_refused" audit row per 10 s */
 #define GF_PAUSED_POLL_MS 5000 /* retry_after_ms while the federation is paused */
 #define GF_DONE_FLUSH_MS 1000  /* after the last "done" answer, before exiting (the reply is written by the loop) */
+#define GF_CERT_AUDIT_MS 60000 /* at most one row per refused certificate (and event) per minute */
+#define GF_AUDIT_LIMIT_SLOTS 64
+#define GF_CERT_AUDIT_PER_MIN 30 /* and at most this many such rows a minute in all (many certificates cycling) */
+#define GF_INSTANCE_MAX 64     /* X-Gaitfed-Instance: [A-Za-z0-9-], 1..64 chars */
 #define GF_DONE_LINGER_MS 60000 /* after the last round: keep answering "done" until online sites heard it
                                  * (a site slowed down by load can take well over 10 s to poll again) */
 
@@ -33,6 +37,10 @@ typedef struct {
     char name[GF_NAME_MAX + 1];
     gf_role role;
     int64_t last_seen_ms;
+    uint64_t serial;           /* of the certificate it last presented */
+    /* the node instance that holds the site's place (admission.c) */
+    char instance[GF_INSTANCE_MAX + 1];
+    int64_t instance_ms;       /* its last request; 0: none yet */
     /* this attempt */
     uint32_t idx;              /* 1..n when selected, else 0 */
     int advertised, shared, masked, signed_, unmasked, updated, evaluated;
@@ -108,6 +116,10 @@ struct gf_coordinator {
     uint64_t audited_tls, audited_peer, audited_sites; /* refusals already in the audit log */
     int64_t refusals_audited_ms;
     char last_refused_site[GF_NAME_MAX + 1];
+    struct { uint64_t serial; char event[32]; int64_t ms; uint64_t suppressed; } audit_limit[GF_AUDIT_LIMIT_SLOTS];
+    int64_t audit_minute_ms;   /* start of the current minute of rate-limited rows */
+    int audit_minute_rows;
+    uint64_t audit_dropped;    /* rows over the per-minute budget, reported in the next one */
     int statistics;            /* this attempt secure-sums the sites' input statistics */
     int64_t base_version;      /* first version training rounds start from (1 with pooled statistics) */
     float pooled_mean[16], pooled_sd[16];
@@ -169,6 +181,19 @@ gf_err gf_coord_fatal(gf_coordinator *c, gf_err e);
  * xeval_close (before the stage's closing audit row).
  * Used by tests/unit/test_faults.c; unset, it costs one comparison. */
 void gf_coord_fault(const gf_coordinator *c, const char *point, int before);
+
+/* Admission (admission.c). A certificate of the CA refused by the HTTPS
+ * server (gf_https_opts.on_refused): audited by name and serial, rate-limited. */
+void gf_coord_cert_refused(void *ctx, const char *name, uint64_t serial, const char *why, int handshake);
+/* An audit row `event` about certificate `serial`, unless one was written for
+ * the same key (the event, or a finer kind of it) and serial within
+ * GF_CERT_AUDIT_MS (then counted, and the count goes into the next row as
+ * "suppressed"). detail: JSON object, stolen. */
+void gf_coord_audit_limited(gf_coordinator *c, const char *event, const char *key, uint64_t serial, json_t *detail);
+/* One live node per identity (hospitals): 1 when the request of site s may go on; else
+ * it has been answered (409 duplicate_instance, or 400 for a malformed
+ * X-Gaitfed-Instance). */
+int gf_coord_admit_instance(gf_coordinator *c, gf_https_req *r, gf_site *s, const gf_peer *p, int64_t now);
 
 /* Prometheus text exposition of the counters above (metrics.c); *out malloc'd. */
 gf_err gf_coord_metrics(const gf_coordinator *c, int64_t now, char **out, size_t *len);

@@ -920,7 +920,7 @@ gf_err gf_coordinator_new(const gf_coord_config *cfg, struct event_base *base, g
     if (!e && pipe(c->wake_fd)) e = gf_fail(GF_EIO, "coordinator: pipe failed");
     if (!e) {
         gf_https_opts o = {.key_path = cfg->key, .cert_path = cfg->cert, .ca_path = cfg->ca, .crl_path = cfg->crl,
-                           .host = cfg->host, .port = cfg->port,
+                           .host = cfg->host, .port = cfg->port, .on_refused = gf_coord_cert_refused, .refused_ctx = c,
                            .max_body = (size_t)c->L * 4 + (64u << 10) > GF_EVAL_CAP ? (size_t)c->L * 4 + (64u << 10) : GF_EVAL_CAP};
         e = gf_https_server_new(base, &o, gf_coord_handle, c, &c->http);
     }

@@ -29,5 +29,8 @@ int gf_coordinator_finished(const gf_coordinator *c);
  * *msg (owned by c) is the one-line reason. The database holds the last
  * committed state and a restart resumes from it. */
 gf_err gf_coordinator_failed(const gf_coordinator *c, const char **msg);
+/* Re-reads the CRL file now (SIGHUP); it is also watched for changes every
+ * second. A bad new CRL is refused with one line and the current one kept. */
+void gf_coordinator_reload_crl(gf_coordinator *c);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include <event2/buffer.h>
@@ -20,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "crypto/hash.h"
 #include "crypto/x509util.h"
@@ -34,6 +36,14 @@ struct gf_https_server {
     int port;
     gf_https_stats stats;
     struct conn_count *cc;
+    /* revocation */
+    char *ca_path, *crl_path;  /* crl_path NULL: no CRL */
+    X509 *ca;
+    X509_CRL *crl;             /* the current one (its store is the SSL_CTX's) */
+    struct crl_file { int ok; dev_t dev; ino_t ino; off_t size; struct timespec mtime, ctime; } crl_seen;
+    struct event *crl_timer;
+    void (*on_refused)(void *ctx, const char *name, uint64_t serial, const char *why, int handshake);
+    void *refused_ctx;
 };
 
 /* Open connections: one reference each and one for the server, because a
@@ -95,6 +105,148 @@ static gf_err ssl_fail(const char *what, const char *path)
     return gf_fail(GF_ECRYPTO, "%s%s%s: %s", path ? path : "", path ? ": " : "", what, buf[0] ? buf : "failed");
 }
 
+/* ---- revocation ---- */
+
+/* The CA and, when given, the CRL: the store new handshakes verify against. */
+static gf_err make_store(const gf_https_server *s, X509_CRL *crl, X509_STORE **out)
+{
+    X509_STORE *st = X509_STORE_new();
+    if (!st || !X509_STORE_add_cert(st, s->ca) || (crl && !X509_STORE_add_crl(st, crl))) {
+        X509_STORE_free(st);
+        return ssl_fail("certificate store", NULL);
+    }
+    if (crl) X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+    *out = st;
+    return GF_OK;
+}
+
+static void crl_stat(const char *path, struct crl_file *f)
+{
+    struct stat st;
+    memset(f, 0, sizeof *f);
+    if (stat(path, &st)) return;
+    *f = (struct crl_file){1, st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
+}
+
+static int crl_same(const struct crl_file *a, const struct crl_file *b)
+{
+    return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* <0 when crl is older than cur: by CRL number when both carry one, else by lastUpdate. */
+static int crl_cmp(X509_CRL *crl, X509_CRL *cur)
+{
+    ASN1_INTEGER *a = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL),
+                 *b = X509_CRL_get_ext_d2i(cur, NID_crl_number, NULL, NULL);
+    int r = a && b ? ASN1_INTEGER_cmp(a, b) : 0;
+    ASN1_INTEGER_free(a), ASN1_INTEGER_free(b);
+    if (r == 0) {
+        int d = 0, sec = 0;
+        if (ASN1_TIME_diff(&d, &sec, X509_CRL_get0_lastUpdate(cur), X509_CRL_get0_lastUpdate(crl)))
+            r = d < 0 || sec < 0 ? -1 : d > 0 || sec > 0;
+    }
+    ERR_clear_error();
+    return r;
+}
+
+static long crl_number(X509_CRL *crl)
+{
+    ASN1_INTEGER *a = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+    long n = a ? ASN1_INTEGER_get(a) : -1;
+    ASN1_INTEGER_free(a);
+    ERR_clear_error();
+    return n;
+}
+
+int gf_https_server_reload_crl(gf_https_server *s, int force)
+{
+    if (!s->crl_path) return 0;
+    struct crl_file now;
+    crl_stat(s->crl_path, &now);
+    if (!force && crl_same(&now, &s->crl_seen)) return 0;
+    s->crl_seen = now; /* a refused file is reported once, until it changes again */
+    X509_CRL *crl = NULL;
+    X509_STORE *st = NULL;
+    gf_err e = gf_x509_read_crl(s->crl_path, &crl);
+    if (!e) e = gf_x509_check_crl(s->ca, crl, s->crl_path, s->ca_path);
+    if (!e && crl_cmp(crl, s->crl) < 0)
+        e = gf_fail(GF_ESTATE, "%s: CRL number %ld is older than the current one (%ld)", s->crl_path, crl_number(crl),
+                    crl_number(s->crl));
+    if (!e && crl_cmp(crl, s->crl) == 0 && X509_CRL_match(crl, s->crl) == 0 && !force) {
+        X509_CRL_free(crl); /* the same list rewritten */
+        return 0;
+    }
+    if (!e) e = make_store(s, crl, &st);
+    if (e) {
+        X509_CRL_free(crl);
+        s->stats.crl_rejected++;
+        fprintf(stderr, "coordinator: revocation list refused, keeping CRL number %ld: %s\n", crl_number(s->crl),
+                gf_errmsg());
+        return -1;
+    }
+    /* Single-threaded: no handshake is inside verification now; the next
+     * one uses the new store, the old one is freed here. */
+    SSL_CTX_set_cert_store(s->ssl, st);
+    X509_CRL_free(s->crl);
+    s->crl = crl;
+    s->stats.crl_reloads++;
+    STACK_OF(X509_REVOKED) *rv = X509_CRL_get_REVOKED(crl);
+    fprintf(stderr, "coordinator: revocation list %s reloaded: CRL number %ld, %d revoked\n", s->crl_path,
+            crl_number(crl), rv ? sk_X509_REVOKED_num(rv) : 0);
+    return 1;
+}
+
+static void on_crl_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    gf_https_server_reload_crl(arg, 0);
+}
+
+/* The subject CN if it is a well-formed party name, else "?". */
+static void cert_name(X509 *x, char out[GF_NAME_MAX + 1])
+{
+    snprintf(out, GF_NAME_MAX + 1, "?");
+    const X509_NAME *sub = X509_get_subject_name(x);
+    int i = sub ? X509_NAME_get_index_by_NID(sub, NID_commonName, -1) : -1;
+    const ASN1_STRING *v = i >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(sub, i)) : NULL;
+    int n = v ? ASN1_STRING_length(v) : 0;
+    char b[GF_NAME_MAX + 1] = "";
+    if (n > 0 && n <= GF_NAME_MAX) memcpy(b, ASN1_STRING_get0_data(v), (size_t)n);
+    if (gf_name_valid(b)) memcpy(out, b, sizeof b);
+}
+
+static uint64_t cert_serial(X509 *x)
+{
+    uint64_t v = 0;
+    if (gf_x509_serial_u64(X509_get0_serialNumber(x), &v) != GF_OK) v = 0;
+    return v;
+}
+
+static void refused(gf_https_server *s, X509 *x, const char *why, int handshake)
+{
+    if (!s->on_refused) return;
+    char name[GF_NAME_MAX + 1];
+    cert_name(x, name);
+    s->on_refused(s->refused_ctx, name, cert_serial(x), why, handshake);
+}
+
+/* A handshake refusing a certificate: reported by name when the CA signed
+ * it (revoked, expired, not yet valid); anything else is only counted. */
+static int verify_cb(int ok, X509_STORE_CTX *x)
+{
+    if (ok) return 1;
+    X509 *cert = X509_STORE_CTX_get_current_cert(x);
+    SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    gf_https_server *s = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index) : NULL;
+    /* Revocation is checked before signatures: the CA's signature is checked here. */
+    if (s && cert && X509_STORE_CTX_get_error_depth(x) == 0 && X509_verify(cert, X509_get0_pubkey(s->ca)) == 1)
+        refused(s, cert, X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)), 1);
+    ERR_clear_error();
+    return 0;
+}
+
 static gf_err make_ssl_ctx(gf_https_server *s, const gf_https_opts *o)
 {
     SSL_CTX *c = SSL_CTX_new(TLS_server_method());
@@ -105,20 +257,19 @@ static gf_err make_ssl_ctx(gf_https_server *s, const gf_https_opts *o)
     if (SSL_CTX_use_certificate_chain_file(c, o->cert_path) != 1) return ssl_fail("server certificate", o->cert_path);
     if (SSL_CTX_use_PrivateKey_file(c, o->key_path, SSL_FILETYPE_PEM) != 1) return ssl_fail("server key", o->key_path);
     if (SSL_CTX_check_private_key(c) != 1) return ssl_fail("key does not match the certificate", o->key_path);
-    if (SSL_CTX_load_verify_file(c, o->ca_path) != 1) return ssl_fail("CA certificate", o->ca_path);
+    GF_TRY(gf_x509_read_cert(o->ca_path, &s->ca));
     STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->ca_path);
     if (!names) return ssl_fail("CA certificate", o->ca_path);
     SSL_CTX_set_client_CA_list(c, names);
-    if (o->crl_path) { /* the same capped reader gf_trust uses */
-        X509_CRL *crl = NULL;
-        GF_TRY(gf_x509_read_crl(o->crl_path, &crl));
-        X509_STORE *st = SSL_CTX_get_cert_store(c);
-        int ok = X509_STORE_add_crl(st, crl);
-        X509_CRL_free(crl);
-        if (!ok) return ssl_fail("revocation list", o->crl_path);
-        X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+    if (o->crl_path) { /* the same capped reader and checks gf_trust uses */
+        crl_stat(o->crl_path, &s->crl_seen);
+        GF_TRY(gf_x509_read_crl(o->crl_path, &s->crl));
+        GF_TRY(gf_x509_check_crl(s->ca, s->crl, o->crl_path, o->ca_path));
     }
-    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    X509_STORE *st = NULL;
+    GF_TRY(make_store(s, s->crl, &st));
+    SSL_CTX_set_cert_store(c, st);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
     SSL_CTX_set_info_callback(c, info_cb);
     /* No resumption: every connection proves its certificate afresh. */
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
@@ -257,13 +408,23 @@ void gf_https_reply_error(gf_https_req *r, int status, const char *code, const c
 
 /* The peer named by the connection's client certificate (already verified by
  * the handshake; gf_trust re-checks it and extracts role and name). */
-static gf_err peer_of(gf_https_server *s, struct evhttp_request *ev, gf_peer *out)
+static gf_err peer_of(gf_https_server *s, struct evhttp_request *ev, gf_peer *out, int *revoked)
 {
     struct evhttp_connection *conn = evhttp_request_get_connection(ev);
     struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
     X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
     if (!cert) return gf_fail(GF_ECRYPTO, "no client certificate");
+    /* The handshake may predate the current CRL: look the serial up in it. */
+    X509_REVOKED *rev = NULL;
+    if (s->crl && X509_CRL_get0_by_serial(s->crl, &rev, X509_get0_serialNumber(cert)) == 1) {
+        char name[GF_NAME_MAX + 1];
+        cert_name(cert, name);
+        *revoked = 1;
+        refused(s, cert, "certificate revoked (request on a connection opened before the revocation)", 0);
+        return gf_fail(GF_ECRYPTO, "the certificate of %s (serial 0x%016llx) is revoked", name,
+                       (unsigned long long)cert_serial(cert));
+    }
     unsigned char *der = NULL;
     int n = i2d_X509(cert, &der);
     if (n <= 0) return gf_fail(GF_ECRYPTO, "client certificate cannot be encoded");
@@ -284,9 +445,16 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r->srv = s;
     r->query.tqh_first = NULL; /* TAILQ_INIT without <sys/queue.h> */
     r->query.tqh_last = &r->query.tqh_first;
-    if (peer_of(s, ev, &r->peer) != GF_OK) {
-        s->stats.refused_peer++;
-        gf_https_reply_error(r, 403, "forbidden", "%s", gf_errmsg());
+    int revoked = 0;
+    if (peer_of(s, ev, &r->peer, &revoked) != GF_OK) {
+        if (revoked) { /* answered, then the connection is closed */
+            s->stats.refused_revoked++;
+            evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
+            gf_https_reply_error(r, 403, "certificate_revoked", "%s", gf_errmsg());
+        } else {
+            s->stats.refused_peer++;
+            gf_https_reply_error(r, 403, "forbidden", "%s", gf_errmsg());
+        }
         req_free(r);
         return;
     }
@@ -335,11 +503,25 @@ gf_err gf_https_server_new(struct event_base *base, const gf_https_opts *o, gf_h
     s->base = base;
     s->handler = handler;
     s->ctx = ctx;
+    s->on_refused = o->on_refused;
+    s->refused_ctx = o->refused_ctx;
+    s->ca_path = strdup(o->ca_path);
+    s->crl_path = o->crl_path ? strdup(o->crl_path) : NULL;
+    if (!s->ca_path || (o->crl_path && !s->crl_path)) {
+        gf_https_server_free(s);
+        return gf_fail(GF_ENOMEM, "https server: out of memory");
+    }
     gf_err e = (s->cc = calloc(1, sizeof *s->cc)) ? GF_OK : gf_fail(GF_ENOMEM, "https server: out of memory");
     if (s->cc) s->cc->refs = 1, s->cc->max_conns = GF_HTTPS_MAX_CONNS;
     if (e == GF_OK) e = gf_trust_load(o->ca_path, o->crl_path, &s->trust);
     if (e == GF_OK) e = make_ssl_ctx(s, o);
     if (e == GF_OK && !(s->http = evhttp_new(base))) e = gf_fail(GF_ENOMEM, "https server: evhttp_new failed");
+    if (e == GF_OK && s->crl_path) {
+        int ms = o->crl_poll_ms > 0 ? o->crl_poll_ms : 1000;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        s->crl_timer = event_new(base, -1, EV_PERSIST, on_crl_timer, s);
+        if (!s->crl_timer || event_add(s->crl_timer, &tv)) e = gf_fail(GF_ENOMEM, "https server: cannot schedule the CRL check");
+    }
     if (e == GF_OK) {
         evhttp_set_bevcb(s->http, bevcb, s);
         evhttp_set_gencb(s->http, on_request, s);
@@ -380,11 +562,15 @@ gf_err gf_https_server_new(struct event_base *base, const gf_https_opts *o, gf_h
 void gf_https_server_free(gf_https_server *s)
 {
     if (!s) return;
+    if (s->crl_timer) event_free(s->crl_timer);
     if (s->cc) s->cc->listener = NULL; /* evhttp_free frees it before the connections */
     if (s->http) evhttp_free(s->http);
     if (s->cc && --s->cc->refs == 0) free(s->cc);
     SSL_CTX_free(s->ssl);
     gf_trust_free(s->trust);
+    X509_free(s->ca);
+    X509_CRL_free(s->crl);
+    free(s->ca_path), free(s->crl_path);
     free(s);
 }
 

@@ -5,6 +5,16 @@
  * Each request then carries the gf_peer its certificate names; the router
  * above decides what that peer may do.
  *
+ * Revocation takes effect at once: the CRL file is watched (inode, size,
+ * mtime and ctime checked every crl_poll_ms) and reloaded when it changes
+ * or on gf_https_server_reload_crl (SIGHUP). A new CRL is taken only if it
+ * is a PEM CRL signed by the CA and not older (CRL number, else lastUpdate)
+ * than the current one; otherwise one line is logged and the current one
+ * stays (never fail open). New handshakes verify against a store rebuilt
+ * with the new CRL, and every request's certificate serial is looked up in
+ * the current CRL, so a connection kept alive from before the revocation is
+ * answered 403 certificate_revoked and closed.
+ *
  * All callbacks run on the event-loop thread. A handler must answer every
  * request exactly once before it returns (gf_https_reply_*); a request left
  * unanswered gets 500. The process must ignore SIGPIPE (a peer may close
@@ -33,6 +43,15 @@ typedef struct {
     int max_conns;                    /* open connections; 0: GF_HTTPS_MAX_CONNS. At the cap the
                                          listener pauses until one closes (never within 64 of
                                          RLIMIT_NOFILE) */
+    int crl_poll_ms;                  /* how often the CRL file is checked for changes; 0: 1000 */
+    /* Called (loop thread) for every refused certificate issued by the CA:
+     * revoked, expired, not yet valid (in the handshake) or revoked on a
+     * kept-alive connection. name: the subject CN (only [A-Za-z0-9._-],
+     * else "?"); why: a short reason; handshake: 1 in the TLS handshake, 0
+     * on a request. Certificates not signed by the CA are only counted
+     * (their names are the sender's invention). NULL: none. */
+    void (*on_refused)(void *ctx, const char *name, uint64_t serial, const char *why, int handshake);
+    void *refused_ctx;
 } gf_https_opts;
 #define GF_HTTPS_MAX_CONNS 1024
 
@@ -53,8 +72,16 @@ typedef struct {
                                    certificate, TLS < 1.3 (plain HTTP is dropped silently) */
     uint64_t refused_peer;      /* verified by TLS but refused by gf_trust (role, name) */
     uint64_t conn_cap_hits;     /* times the connection cap was reached (accepting paused) */
+    uint64_t refused_revoked;   /* requests refused on a connection whose certificate was revoked since */
+    uint64_t crl_reloads;       /* new CRLs taken */
+    uint64_t crl_rejected;      /* changed CRL files refused (unreadable, not the CA's, older) */
 } gf_https_stats;
 gf_https_stats gf_https_server_stats(const gf_https_server *s);
+
+/* Checks the CRL file now (force: even if it looks unchanged). 1: a new CRL
+ * was taken; 0: unchanged or no CRL configured; -1: refused (logged, the
+ * current one kept). */
+int gf_https_server_reload_crl(gf_https_server *s, int force);
 
 /* The request, valid until it is answered. */
 const char *gf_https_method(const gf_https_req *r);  /* "GET", "POST" */

@@ -86,10 +86,15 @@ gf_err gf_coord_metrics(const gf_coordinator *c, int64_t now, char **out, size_t
     put(&b, "gaitfed_http_requests_total %llu\n", (unsigned long long)hs.requests);
     family(&b, "gaitfed_refused_connections_total", "counter",
            "Refusals: TLS handshakes ended with a fatal alert, certificates refused after the handshake, "
-           "consortium certificates of sites not registered here.");
+           "consortium certificates of sites not registered here, requests on a connection whose certificate was "
+           "revoked since it opened.");
     put(&b, "gaitfed_refused_connections_total{reason=\"tls\"} %llu\n", (unsigned long long)hs.refused_tls);
     put(&b, "gaitfed_refused_connections_total{reason=\"certificate\"} %llu\n", (unsigned long long)hs.refused_peer);
     put(&b, "gaitfed_refused_connections_total{reason=\"unregistered\"} %llu\n", (unsigned long long)c->refused_sites);
+    put(&b, "gaitfed_refused_connections_total{reason=\"revoked\"} %llu\n", (unsigned long long)hs.refused_revoked);
+    family(&b, "gaitfed_crl_reloads_total", "counter", "Changed CRL files: taken, or refused (current CRL kept).");
+    put(&b, "gaitfed_crl_reloads_total{result=\"taken\"} %llu\n", (unsigned long long)hs.crl_reloads);
+    put(&b, "gaitfed_crl_reloads_total{result=\"refused\"} %llu\n", (unsigned long long)hs.crl_rejected);
     if (b.oom) {
         free(b.buf);
         return gf_fail(GF_ENOMEM, "metrics: out of memory");

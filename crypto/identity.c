@@ -156,19 +156,9 @@ gf_err gf_trust_load(const char *ca_path, const char *crl_path, gf_trust **out)
     }
     if (!e && crl_path) {
         e = gf_x509_read_crl(crl_path, &crl);
-        if (!e) {
-            EVP_PKEY *pub = X509_get0_pubkey(t->ca);
-            if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(t->ca)) != 0)
-                e = gf_fail(GF_ECRYPTO, "%s: CRL issuer is not the CA %s", crl_path, ca_path);
-            else if (!pub || X509_CRL_verify(crl, pub) != 1) {
-                ERR_clear_error();
-                e = gf_fail(GF_ECRYPTO, "%s: CRL signature does not verify with the CA %s", crl_path, ca_path);
-            } else if (!X509_STORE_add_crl(t->store, crl)) {
-                e = gf_fail(GF_ECRYPTO, "%s: %s", crl_path, gf_ossl_reason());
-            } else {
-                t->has_crl = 1;
-            }
-        }
+        if (!e) e = gf_x509_check_crl(t->ca, crl, crl_path, ca_path);
+        if (!e && !X509_STORE_add_crl(t->store, crl)) e = gf_fail(GF_ECRYPTO, "%s: %s", crl_path, gf_ossl_reason());
+        if (!e) t->has_crl = 1;
     }
     X509_CRL_free(crl); /* the store holds its own reference */
     if (e) { gf_trust_free(t); return e; }

@@ -65,6 +65,18 @@ gf_err gf_x509_read_crl(const char *path, X509_CRL **out)
     return GF_OK;
 }
 
+gf_err gf_x509_check_crl(X509 *ca, X509_CRL *crl, const char *crl_path, const char *ca_path)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(ca);
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) != 0)
+        return gf_fail(GF_ECRYPTO, "%s: CRL issuer is not the CA %s", crl_path, ca_path);
+    if (!pub || X509_CRL_verify(crl, pub) != 1) {
+        ERR_clear_error();
+        return gf_fail(GF_ECRYPTO, "%s: CRL signature does not verify with the CA %s", crl_path, ca_path);
+    }
+    return GF_OK;
+}
+
 gf_err gf_x509_read_ed25519_key(const char *path, EVP_PKEY **out)
 {
     unsigned char *raw;

@@ -24,6 +24,9 @@ const char *gf_ossl_reason(void);
 /* Reads one PEM object from path (capped); *out owned by the caller. */
 gf_err gf_x509_read_cert(const char *path, X509 **out);
 gf_err gf_x509_read_crl(const char *path, X509_CRL **out);
+/* Checks that crl (read from crl_path) is issued and signed by the CA ca
+ * (read from ca_path). GF_ECRYPTO naming both files otherwise. */
+gf_err gf_x509_check_crl(X509 *ca, X509_CRL *crl, const char *crl_path, const char *ca_path);
 /* Reads a PEM private key and refuses anything but Ed25519. The file bytes
  * are wiped before return. */
 gf_err gf_x509_read_ed25519_key(const char *path, EVP_PKEY **out);

@@ -18,6 +18,8 @@ struct gf_https_client {
     char *base_url;
     char errbuf[CURL_ERROR_SIZE];
     int closed_after_handshake;
+    char instance[96];             /* "X-Gaitfed-Instance: …" or "" */
+    struct curl_slist *get_hdr;    /* the headers of every GET */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -91,6 +93,13 @@ gf_err gf_https_client_new(const gf_https_client_opts *o, gf_https_client **out)
         gf_https_client_free(c);
         return gf_fail(GF_ENOMEM, "https client: out of memory");
     }
+    if (o->instance) {
+        int n = snprintf(c->instance, sizeof c->instance, "X-Gaitfed-Instance: %s", o->instance);
+        if (n < 0 || (size_t)n >= sizeof c->instance || !(c->get_hdr = curl_slist_append(NULL, c->instance))) {
+            gf_https_client_free(c);
+            return gf_fail(GF_EINVAL, "https client: instance id too long or out of memory");
+        }
+    }
     size_t bl = strlen(c->base_url);
     while (bl && c->base_url[bl - 1] == '/') c->base_url[--bl] = 0;
     CURL *h = c->curl;
@@ -118,6 +127,7 @@ void gf_https_client_free(gf_https_client *c)
 {
     if (!c) return;
     if (c->curl) curl_easy_cleanup(c->curl);
+    curl_slist_free_all(c->get_hdr);
     free(c->base_url);
     free(c);
 }
@@ -199,7 +209,7 @@ static gf_err perform(gf_https_client *c, const char *path, size_t cap, gf_https
 gf_err gf_https_get(gf_https_client *c, const char *path, size_t cap, gf_https_resp *resp)
 {
     curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
-    return perform(c, path, cap, resp, NULL);
+    return perform(c, path, cap, resp, c->get_hdr);
 }
 
 gf_err gf_https_post(gf_https_client *c, const char *path, const char *content_type, const void *body, size_t len,
@@ -226,6 +236,13 @@ gf_err gf_https_post_hdr(gf_https_client *c, const char *path, const char *conte
         return gf_fail(GF_ENOMEM, "https client: out of memory");
     }
     hdr = t;
+    if (c->instance[0]) {
+        if (!(t = curl_slist_append(hdr, c->instance))) {
+            curl_slist_free_all(hdr);
+            return gf_fail(GF_ENOMEM, "https client: out of memory");
+        }
+        hdr = t;
+    }
     if (extra_header) {
         if (!(t = curl_slist_append(hdr, extra_header))) {
             curl_slist_free_all(hdr);

@@ -16,6 +16,7 @@ typedef struct {
     const char *ca_path;             /* consortium CA */
     long connect_timeout_ms;         /* 0: 5000 */
     long timeout_ms;                 /* whole request; 0: 120000 */
+    const char *instance;            /* sent as X-Gaitfed-Instance with every request; NULL: none */
 } gf_https_client_opts;
 
 typedef struct gf_https_client gf_https_client;

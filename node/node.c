@@ -145,6 +145,8 @@ answer nd_classify(node *n, const char *what, gf_https_resp *r, gf_err *e)
 {
     *e = GF_OK;
     if (r->status >= 200 && r->status < 300) return ANS_OK;
+    if (r->status == 403 && !strcmp(r->error_code, "certificate_revoked")) /* on any request: the loop stops */
+        snprintf(n->revoked, sizeof n->revoked, "%s", r->error_msg);
     if (r->status == 409 && !strcmp(r->error_code, "duplicate")) return ANS_OK;
     if (r->status == 409) return ANS_RETRY;
     if (r->status == 410) {
@@ -783,6 +785,11 @@ static gf_err step(node *n, long *wait_ms)
     GF_TRY(nd_get(n, "/v1/work", WORK_CAP, &r));
     n->ever_connected = 1;
     n->tls_failures = 0;
+    if (r.status == 409 && !strcmp(r.error_code, "duplicate_instance")) { /* docs/PROTOCOL.md: exit, do not compete */
+        gf_err e = gf_fail(GF_ESTATE, "%s; this one exits", r.error_msg);
+        gf_https_resp_free(&r);
+        return e;
+    }
     if (r.status == 403) {
         gf_err e = gf_fail(GF_EINVAL, "the coordinator refuses %s: %s", n->cfg->name, r.error_msg);
         gf_https_resp_free(&r);
@@ -841,11 +848,13 @@ static gf_err setup(node *n)
         return gf_fail(GF_EINVAL, "%s: the certificate is %s (%s), the config says %s (%s)", c->src.path, me->name,
                        gf_role_name(me->role), c->name, gf_role_name(c->role));
     GF_TRY(gf_trust_load(c->ca, c->crl, &n->trust));
+    if (c->role == GF_ROLE_HOSPITAL) GF_TRY(gf_mkdirs(c->state_dir, 1));
+    GF_TRY(nd_instance_open(c, n->instance, &n->lock_fd));
     gf_https_client_opts ho = {.base_url = c->coordinator_url, .key_path = c->key, .cert_path = c->cert,
-                               .ca_path = c->ca, .timeout_ms = (long)(c->http_timeout_s * 1000)};
+                               .ca_path = c->ca, .timeout_ms = (long)(c->http_timeout_s * 1000),
+                               .instance = n->instance};
     GF_TRY(gf_https_client_new(&ho, &n->http));
     if (c->role == GF_ROLE_HOSPITAL) {
-        GF_TRY(gf_mkdirs(c->state_dir, 1));
         /* Fail early on unusable data rather than in the first round. */
         gf_store *s = NULL;
         GF_TRY(gf_store_open(c->site_db, 0, &s));
@@ -870,6 +879,7 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
     n->model_v = n->evaluated_v = -1;
     n->up_round = n->up_version = -1;
     n->xeval_done_v = -1;
+    n->lock_fd = -1;
     fault_init();
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -878,6 +888,10 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
     while (!e && !stopped(n)) {
         long wait_ms = cfg->poll_ms;
         e = step(n, &wait_ms);
+        if (n->revoked[0]) { /* its next connections fail in the handshake, which looks like the network */
+            e = gf_fail(GF_EINVAL, "the coordinator refuses %s: %s", cfg->name, n->revoked);
+            break;
+        }
         if (!e && n->done) {
             if (n->reached != OUT_NONE && !n->complete) round_line(n, "federation finished");
             nd_say(n, "the federation is done (rounds taken part in: %ld)", n->rounds_done);
@@ -887,6 +901,10 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
             /* Transport: TLS refusals are configuration problems (fatal at first
              * contact, or when they persist); the rest is retried. */
             if (e == GF_ECRYPTO && (!n->ever_connected || ++n->tls_failures >= TLS_FATAL_AFTER)) break;
+            if (strstr(gf_errmsg(), "alert certificate revoked")) { /* the coordinator's handshake said so */
+                e = gf_fail(GF_ECRYPTO, "the coordinator refuses %s: its certificate is revoked (%s)", cfg->name, gf_errmsg());
+                break;
+            }
             if (e != GF_ECRYPTO) n->tls_failures = 0;
             if (!n->ever_connected && gf_https_closed_after_handshake(n->http) && ++n->refused >= REFUSED_FATAL_AFTER) {
                 char last[256];
@@ -924,6 +942,7 @@ gf_err gf_node_run(const gf_node_config *cfg, const gf_node_opts *opts)
     gf_https_client_free(n->http);
     gf_trust_free(n->trust);
     gf_identity_free(n->id);
+    if (n->lock_fd >= 0) close(n->lock_fd);
     free(n);
     return e;
 }

@@ -22,6 +22,7 @@
 #define SPLIT_SEED GF_LOCAL_SPLIT_SEED /* fixed: the validation subjects never change between rounds */
 #define TLS_FATAL_AFTER 5             /* consecutive TLS failures after a first success */
 #define REFUSED_FATAL_AFTER 3         /* connections closed right after the handshake, before a first success */
+#define INSTANCE_LEN 32               /* hex characters of the node instance id (X-Gaitfed-Instance) */
 
 typedef enum { OUT_NONE, OUT_ADVERT, OUT_SHARES, OUT_MASKED, OUT_CONSIST, OUT_UNMASK } out_kind;
 
@@ -41,6 +42,9 @@ typedef struct {
     gf_trust *trust;
     gf_rng rng;
     int tx;                           /* the last error came from the transport */
+    char instance[INSTANCE_LEN + 1];  /* this node's instance id (instance.c) */
+    int lock_fd;                      /* hospital: the lock on state_dir/node.lock, or -1 */
+    char revoked[320];                /* the coordinator said this certificate is revoked: the node stops */
     int ever_connected, tls_failures, net_failures, refused;
 
     site_data data;                   /* hospital */
@@ -97,6 +101,12 @@ gf_err nd_hospital_data(node *n, gf_task task);
 /* node_xeval.c: the "xeval_*" work states; frees its state. */
 gf_err nd_xeval_step(node *n, const char *state, const json_t *work);
 void nd_xeval_free(node *n);
+
+/* instance.c: this node's instance id. A hospital locks state_dir/node.lock
+ * (a second node on the same state folder is refused here) and keeps its id
+ * in state_dir/instance, so a restarted node is the same instance to the
+ * coordinator; an evaluator draws a fresh one. *lock_fd: -1 or the lock. */
+gf_err nd_instance_open(const gf_node_config *c, char id[INSTANCE_LEN + 1], int *lock_fd);
 
 /* Under the work item's normalization, whether inputs are z-scored with the
  * statistics the global model carries ("global": pooled, "model": the initial

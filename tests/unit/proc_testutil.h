@@ -110,6 +110,55 @@ static inline pid_t tu_spawn(const char *log, const char *exe, const char *const
     return pid;
 }
 
+/* Runs `gaitfed args...` (tu_spawn with the gaitfed binary). */
+static inline pid_t proc_spawn(const char *log, const char *const *args) { return tu_spawn(log, tu_bin(), args); }
+
+/* How many times needle occurs in the file (0 if unreadable). */
+static inline int proc_log_count(const char *path, const char *needle)
+{
+    unsigned char *b = NULL;
+    size_t n = 0, k = strlen(needle);
+    int hits = 0;
+    if (gf_read_file(path, 16u << 20, &b, &n) != GF_OK) return 0;
+    for (size_t i = 0; k && i + k <= n; i++)
+        if (!memcmp(b + i, needle, k)) hits++, i += k - 1;
+    free(b);
+    return hits;
+}
+
+/* 1 once the file holds needle at least `times` times (polled every 20 ms), 0 after timeout_s. */
+static inline int proc_wait_log(const char *path, const char *needle, int times, double timeout_s)
+{
+    double t0 = now_s();
+    while (now_s() - t0 < timeout_s) {
+        if (proc_log_count(path, needle) >= times) return 1;
+        sleep_ms(20);
+    }
+    return 0;
+}
+
+/* The first value of a query on an SQLite file, as text (the sqlite3 tool: an independent reader). */
+static inline void proc_query(const char *db, const char *sql, char *out, size_t cap)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "sqlite3 %s \"%s\"", db, sql);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
+    cr_assert_eq(pclose(p), 0, "sqlite3 failed on: %s", sql);
+}
+
+static inline long proc_query_long(const char *db, const char *sql)
+{
+    char b[256], *end;
+    proc_query(db, sql, b, sizeof b);
+    long v = strtol(b, &end, 10);
+    cr_assert(end != b && !*end, "'%s' gave '%s', not a number", sql, b);
+    return v;
+}
+
 /* max |a - b| over every parameter (same names, same shapes), and max |a|. */
 static inline double max_diff(const gf_safetensors *a, const gf_safetensors *b, double *max_abs)
 {
