@@ -325,8 +325,12 @@ static void post_update(gf_coordinator *c, gf_https_req *r, gf_site *s)
             reply_err(r, e);
             return;
         }
-        fprintf(stderr, "coordinator: round %lld: update of %s %s (L2 %.4g, L-inf %.4g, update_clip %g)\n",
-                (long long)c->round, s->name, un.nonfinite ? "REFUSED: not finite" : "clipped", un.l2, un.linf, clip);
+        if (un.nonfinite)
+            fprintf(stderr, "coordinator: round %lld: update of %s REFUSED: update[%zu] is not finite\n",
+                    (long long)c->round, s->name, un.nonfinite - 1);
+        else
+            fprintf(stderr, "coordinator: round %lld: update of %s clipped (L2 %.4g, L-inf %.4g, update_clip %g)\n",
+                    (long long)c->round, s->name, un.l2, un.linf, clip);
     }
     if (un.nonfinite) {
         c->updates_refused++;
