@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "model/safetensors.h"
 #include "tests/unit/testutil.h"
 
@@ -148,6 +150,21 @@ static inline void proc_query(const char *db, const char *sql, char *out, size_t
     out[n] = 0;
     while (n && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
     cr_assert_eq(pclose(p), 0, "sqlite3 failed on: %s", sql);
+}
+
+/* Model version v of a coordinator database, parsed (the SQLite C API). */
+static inline void proc_model_version(const char *path, int v, gf_safetensors *st)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT weights FROM models WHERE version = ?", -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_int(q, 1, v);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW, "%s: no model version %d", path, v);
+    cr_assert_eq(gf_safetensors_parse(path, sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), st), GF_OK,
+                 "%s", gf_errmsg());
+    sqlite3_finalize(q);
+    sqlite3_close(db);
 }
 
 static inline long proc_query_long(const char *db, const char *sql)

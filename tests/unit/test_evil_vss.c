@@ -95,23 +95,7 @@ static pid_t spawn(const fed *f, const char *name, const char *prog, const char 
 {
     char log[1300];
     snprintf(log, sizeof log, "%s/%s.log", f->dir, name);
-    pid_t parent = getpid(), pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd < 0) _exit(127);
-        dup2(fd, 1), dup2(fd, 2), close(fd);
-        char *argv[16];
-        int n = 0;
-        argv[n++] = (char *)prog;
-        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(prog, argv);
-        _exit(127);
-    }
-    return pid;
+    return tu_spawn(log, prog, args);
 }
 
 static pid_t start_node(const fed *f, const char *name, const char *attack)
@@ -176,37 +160,23 @@ static void wait_fed(fed *f, double timeout_s)
 /* One value of a query on the federation's database (the sqlite3 tool: an independent reader). */
 static void query(const fed *f, const char *sql, char *out, size_t cap)
 {
-    char cmd[2400];
-    snprintf(cmd, sizeof cmd, "sqlite3 %s/coordinator.db \"%s\"", f->dir, sql);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    while (n && out[n - 1] == '\n') out[--n] = 0;
-    cr_assert_eq(pclose(p), 0, "sqlite3 failed on: %s", sql);
+    char db[1300];
+    snprintf(db, sizeof db, "%s/coordinator.db", f->dir);
+    proc_query(db, sql, out, cap);
 }
 
 static long query_long(const fed *f, const char *sql)
 {
-    char b[256];
-    query(f, sql, b, sizeof b);
-    return strtol(b, NULL, 10);
+    char db[1300];
+    snprintf(db, sizeof db, "%s/coordinator.db", f->dir);
+    return proc_query_long(db, sql);
 }
 
 static void load_version(const fed *f, int v, gf_safetensors *st)
 {
-    char path[1300];
-    snprintf(path, sizeof path, "%s/coordinator.db", f->dir);
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT weights FROM models WHERE version = ?", -1, &q, NULL), SQLITE_OK);
-    sqlite3_bind_int(q, 1, v);
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW, "%s: no model version %d", path, v);
-    cr_assert_eq(gf_safetensors_parse(path, sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), st), GF_OK,
-                 "%s", gf_errmsg());
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    char db[1300];
+    snprintf(db, sizeof db, "%s/coordinator.db", f->dir);
+    proc_model_version(db, v, st);
 }
 
 /* L2 norm of a − b over every parameter (max |a − b| is max_diff). */

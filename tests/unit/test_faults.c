@@ -127,27 +127,9 @@ static void fed_init(fed *f, const char *root, const char *name, int threshold, 
  * set to fault (unset when NULL); killed with the test. */
 static pid_t spawn(const char *log, const char *fault, const char *const *args)
 {
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd < 0) _exit(127);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-        if (fault) setenv("GAITFED_FAULT", fault, 1);
-        else unsetenv("GAITFED_FAULT");
-        char *argv[16];
-        int n = 0;
-        argv[n++] = (char *)tu_bin();
-        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(tu_bin(), argv);
-        _exit(127);
-    }
+    if (fault) setenv("GAITFED_FAULT", fault, 1);
+    pid_t pid = tu_spawn(log, tu_bin(), args);
+    unsetenv("GAITFED_FAULT"); /* only the child inherits it */
     return pid;
 }
 
@@ -245,41 +227,11 @@ static void wait_all(fed *f, double timeout_s)
 
 /* ---- reading the coordinator database ---- */
 
-static void query(const fed *f, const char *sql, char *out, size_t cap)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "sqlite3 %s \"%s\"", f->db, sql);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
-    cr_assert_eq(pclose(p), 0, "sqlite3 failed on: %s", sql);
-}
+static void query(const fed *f, const char *sql, char *out, size_t cap) { proc_query(f->db, sql, out, cap); }
 
-static long query_long(const fed *f, const char *sql)
-{
-    char b[256];
-    query(f, sql, b, sizeof b);
-    char *end;
-    long v = strtol(b, &end, 10);
-    cr_assert(end != b && !*end, "'%s' gave '%s', not a number", sql, b);
-    return v;
-}
+static long query_long(const fed *f, const char *sql) { return proc_query_long(f->db, sql); }
 
-static void load_version(const fed *f, int v, gf_safetensors *st)
-{
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *q;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT weights FROM models WHERE version = ?", -1, &q, NULL), SQLITE_OK);
-    sqlite3_bind_int(q, 1, v);
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW, "%s: no model version %d", f->db, v);
-    cr_assert_eq(gf_safetensors_parse(f->db, sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), st), GF_OK,
-                 "%s", gf_errmsg());
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-}
+static void load_version(const fed *f, int v, gf_safetensors *st) { proc_model_version(f->db, v, st); }
 
 /* Version `version` of f equals ref's within the fixed-point bound (and
  * training moved it far beyond the bound). Returns the difference. */

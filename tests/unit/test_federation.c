@@ -205,42 +205,25 @@ static char *db_path(const fed *f)
 /* One value of a query as text (the sqlite3 tool, an independent reader). */
 static void query(const fed *f, const char *sql, char *out, size_t cap)
 {
-    char *db = db_path(f), cmd[2048];
-    snprintf(cmd, sizeof cmd, "sqlite3 %s \"%s\"", db, sql);
+    char *db = db_path(f);
+    proc_query(db, sql, out, cap);
     free(db);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
-    cr_assert_eq(pclose(p), 0, "sqlite3 failed on: %s", sql);
 }
 
 static long query_long(const fed *f, const char *sql)
 {
-    char b[256];
-    query(f, sql, b, sizeof b);
-    char *end;
-    long v = strtol(b, &end, 10);
-    cr_assert(end != b && !*end, "'%s' gave '%s', not a number", sql, b);
+    char *db = db_path(f);
+    long v = proc_query_long(db, sql);
+    free(db);
     return v;
 }
 
 /* Model version v as parsed safetensors (read with the SQLite C API). */
 static void load_version(const fed *f, int v, gf_safetensors *st)
 {
-    char *path = db_path(f);
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *q;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT weights FROM models WHERE version = ?", -1, &q, NULL), SQLITE_OK);
-    sqlite3_bind_int(q, 1, v);
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW, "%s: no model version %d", path, v);
-    cr_assert_eq(gf_safetensors_parse(path, sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), st), GF_OK,
-                 "%s", gf_errmsg());
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    free(path);
+    char *db = db_path(f);
+    proc_model_version(db, v, st);
+    free(db);
 }
 
 /* Secure against plain within fixpoint_tolerance (proc_testutil.h), the

@@ -62,27 +62,7 @@ typedef struct {
     pid_t coord, node[N_HOSP], eval;
 } fed;
 
-static pid_t spawn(const char *log, const char *const *args)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd < 0) _exit(127);
-        dup2(fd, 1), dup2(fd, 2), close(fd);
-        char *argv[16];
-        int n = 0;
-        argv[n++] = (char *)tu_bin();
-        for (; args[n - 1] && n < 15; n++) argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(tu_bin(), argv);
-        _exit(127);
-    }
-    return pid;
-}
+static pid_t spawn(const char *log, const char *const *args) { return tu_spawn(log, tu_bin(), args); }
 
 
 /* The consortium (coordinator, evaluator, three hospitals, mallory, and eve
