@@ -34,6 +34,10 @@ gf_err gf_fail(gf_err e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(g_msg, sizeof g_msg, fmt, ap);
     va_end(ap);
+    /* One line, no terminal escapes: messages quote file names and fields that
+     * come from outside (a JSON "a\nb" decodes to a newline). */
+    for (char *p = g_msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     return e;
 }
 

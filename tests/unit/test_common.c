@@ -86,3 +86,13 @@ Test(stats, mean_and_population_sd)
     cr_assert_eq(gf_xstats_compute(&ds, &st), GF_ENUMERIC);
     gf_dataset_free(&ds);
 }
+
+/* A message quotes names from outside (a JSON "a\nb" is a newline): it stays
+ * one line without control characters (the fuzz_config crash of session 6). */
+Test(err, messages_are_one_line_without_control_characters)
+{
+    cr_assert_eq(gf_fail(GF_EIO, "%s: No such file or directory", "warm.safet\nsors\r\x1b[31mred\x7f"), GF_EIO);
+    cr_assert_str_eq(gf_errmsg(), "warm.safet?sors??[31mred?: No such file or directory");
+    gf_fail(GF_EINVAL, "plain %d", 7);
+    cr_assert_str_eq(gf_errmsg(), "plain 7");
+}
