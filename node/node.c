@@ -23,7 +23,6 @@
 
 #include "common/fileio.h"
 #include "common/rng.h"
-#include "coordinator/robust.h"
 #include "crypto/fixpoint.h"
 #include "crypto/hash.h"
 #include "crypto/secagg.h"
@@ -659,9 +658,10 @@ static gf_err secagg_phase(node *n, const json_t *work, out_kind kind)
             e = x ? gf_fixpoint_plan(n->sp.n, n->sp.clip, n->sp.scale, &fp) : gf_fail(GF_ENOMEM, "out of memory");
             /* The weight the coordinator fixed (n_i / S, S from the advert list) applied inside the masked
              * sum, to Δ scaled to L2 <= clip: the coordinator refuses an aggregate outside that bound. */
-            gf_update_norms un;
-            gf_update_norms_of(n->delta, n->L, &un);
-            double w = (double)n->n_samples / (double)n->total * (un.l2 > n->sp.clip ? n->sp.clip / un.l2 * (1 - 1e-6) : 1);
+            double l2 = 0;
+            for (size_t j = 0; j < n->L; j++) l2 += (double)n->delta[j] * n->delta[j];
+            l2 = sqrt(l2);
+            double w = (double)n->n_samples / (double)n->total * (l2 > n->sp.clip ? n->sp.clip / l2 * (1 - 1e-6) : 1);
             if (!e) e = gf_fixpoint_encode(&fp, n->delta, n->L, w, x);
             if (!e && n->o->tamper && n->o->tamper->words) n->o->tamper->words(n->o->tamper->ctx, x, n->L, fp.scale);
             if (!e) e = gf_secagg_client_mask(n->sa, r.body, r.len, x, &msg, &ml);
