@@ -3,7 +3,7 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
-#include "sites/synth.h"
+#include "synth/synth.h"
 
 static const char *USAGE = "gaitfed synth --out DIR [--seed N] [--sites N]";
 

@@ -1,5 +1,5 @@
-/* The synthetic cohort builder (sites/synth_cohort.c) and capture-system
- * error models (sites/synth_capture.c). */
+/* The synthetic cohort builder (synth/cohort.c) and capture-system
+ * error models (synth/capture.c). */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
@@ -8,7 +8,7 @@
 #include "common/err.h"
 #include "common/rng.h"
 #include "sites/stats.h"
-#include "sites/synth.h"
+#include "synth/synth.h"
 
 #define FRAME (GF_T * GF_DIN)
 #define PERIOD (GF_T - 1)

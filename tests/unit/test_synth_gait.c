@@ -8,8 +8,8 @@
 #include <stdio.h>
 
 #include "common/rng.h"
-#include "sites/synth_gait.h"
-#include "sites/synth_internal.h"
+#include "synth/gait.h"
+#include "synth/internal.h"
 #include "tests/unit/testutil.h"
 
 #define NSUB 16
@@ -366,9 +366,9 @@ Test(synth_gait, template_table_regenerates_from_the_opensim_walks)
     const char *d = tu_tmpdir();
     cr_assert_not_null(d);
     int rc = tu_sh("cd '%s' && '%s' tools/fit_templates.py --data '%s' --out '%s/t.c' && cmp -s '%s/t.c' "
-                   "sites/synth_templates.c",
+                   "synth/templates.c",
                    tu_root(), tu_python(), tu_opensim_dir(), d, d);
-    cr_assert_eq(rc, 0, "regenerated table differs from sites/synth_templates.c (or the script failed)");
+    cr_assert_eq(rc, 0, "regenerated table differs from synth/templates.c (or the script failed)");
 }
 
 /* Any plausible subject simulates: mass 48-100 kg, height 1.55-1.92 m, style

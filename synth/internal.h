@@ -1,4 +1,4 @@
-/* Internals of the gait simulator (sites/synth_gait.h): kinematic templates,
+/* Internals of the gait simulator (synth/gait.h): kinematic templates,
  * per-trial parameters, inverse dynamics with a GRF model, and static
  * optimization over the 14 right hip muscles. Not part of the public API. */
 #ifndef GF_SYNTH_INTERNAL_H
@@ -6,9 +6,9 @@
 #include "common/err.h"
 #include "common/rng.h"
 #include "sites/dataset.h"
-#include "sites/synth_gait.h"
+#include "synth/gait.h"
 
-/* ---- templates (generated: sites/synth_templates.c) ---- */
+/* ---- templates (generated: synth/templates.c) ---- */
 #define GF_TMPL_NHARM 7
 #define GF_TMPL_NCOEF (1 + 2 * GF_TMPL_NHARM)
 /* Channel order of the template table: the 10 inputs (gf_in_cols) then pelvis. */

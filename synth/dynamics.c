@@ -14,7 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "sites/synth_internal.h"
+#include "synth/internal.h"
 
 #define PI 3.14159265358979323846
 #define GRAV 9.81

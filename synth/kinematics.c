@@ -1,11 +1,11 @@
 /* Kinematics of one simulated cycle: the Fourier templates fitted to the real
- * OpenSim walks (sites/synth_templates.c), a stance-phase time warp for the
+ * OpenSim walks (synth/templates.c), a stance-phase time warp for the
  * cadence, range-of-motion gains and offsets for cadence, subject style,
  * trial-to-trial variation and ONFH. Parameter sources: docs/SYNTHETIC.md. */
 #include <math.h>
 #include <stddef.h>
 
-#include "sites/synth_internal.h"
+#include "synth/internal.h"
 
 #define PI 3.14159265358979323846
 

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "sites/synth_internal.h"
+#include "synth/internal.h"
 
 gf_err gf_synth_cycle(const gf_gait_subject *s, double cadence_spm, gf_rng *trial_rng, float *x, float *ym,
                       float *yf, double *max_reserve)

@@ -5,7 +5,7 @@
  * A cycle is sampled on linspace(0, 1, GF_T) from one right heel strike to the
  * next (both ends included, as gf_resample does), so it is periodic with
  * period GF_T - 1 samples: filtering wraps around instead of inventing edges. */
-#include "sites/synth.h"
+#include "synth/synth.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "sites/npz.h"
 #include "sites/store.h"
-#include "sites/synth.h"
+#include "synth/synth.h"
 
 static gf_err write_npz_pair(const char *dir, const char *mf, const char *jm, const gf_dataset *ds)
 {

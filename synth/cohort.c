@@ -8,14 +8,14 @@
  * gf_rng_derive(seed, stream(domain, a, b, c)), keyed by what it is about
  * (subject, speed, trial, site), so changing the number of sites changes site
  * membership and site noise but never a subject's body, trials or labels. */
-#include "sites/synth.h"
+#include "synth/synth.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sites/synth_gait.h"
+#include "synth/gait.h"
 
 enum { SLOW, MED, FAST, N_SPEEDS };
 #define MAX_TRIALS 4

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "sites/synth_internal.h"
+#include "synth/internal.h"
 
 /* Maximum isometric force (N) for a 75 kg adult, within the range spanned by
  * Delp et al. 1990 (Gait2392) and Rajagopal et al. 2016 (Handsfield 2014
