@@ -107,6 +107,7 @@ static void draw_body(gf_rng *r, gf_gait_subject *g, double p_female, double age
     g->height_m = h;
     g->mass_kg = round(clamp(bmi * h * h, 48.0, 100.0) * 10.0) / 10.0;
     for (int d = 0; d < GF_STYLE_DIMS; d++) g->style[d] = gf_rng_normal(r);
+    for (int d = 0; d < GF_ONFH_DIMS; d++) g->onfh_style[d] = gf_rng_normal(r);
 }
 
 static void plan_healthy_subject(uint64_t seed, int s, subject_plan *sp)

@@ -10,7 +10,13 @@
 #include "common/rng.h"
 #include "sites/dataset.h"
 
-#define GF_STYLE_DIMS 8
+/* Per-subject deviates, each ~N(0,1). 0-7: gait style (docs/SYNTHETIC.md
+ * "Style"); 8-11: posture and the lab's angle conventions (pelvic tilt ...);
+ * 12-15: the body beyond height and mass (muscle strength, moment arms,
+ * trunk and GRF line). Unused dimensions are drawn anyway, so adding a use
+ * does not shift any other draw. */
+#define GF_STYLE_DIMS 16
+#define GF_ONFH_DIMS 4
 
 typedef struct {
     double mass_kg;
@@ -20,6 +26,7 @@ typedef struct {
     double style[GF_STYLE_DIMS]; /* per-subject style deviates, each ~N(0,1) */
     int onfh;                    /* 0 healthy; 1 ONFH, right hip affected; 2 left hip affected */
     double onfh_severity;        /* 0..1 (end-stage ~1) */
+    double onfh_style[GF_ONFH_DIMS]; /* how this patient's disease shows, each ~N(0,1); unused if healthy */
 } gf_gait_subject;
 
 /* Simulates one cycle at cadence_spm (steps/min). trial_rng supplies the
