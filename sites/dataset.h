@@ -1,7 +1,12 @@
 /* A set of gait cycles in the Gait2Hip-60 layout, the one in-memory type that
  * readers, the site store, the synthetic generator and writers exchange.
  *
- * x  [n][GF_T][GF_DIN]  joint angles, degrees, channel order gf_in_cols
+ * x  [n][GF_T][GF_DIN]  joint angles, degrees, channel order gf_in_cols, in
+ *                       the Gait2Hip files' convention: flexion, knee flexion
+ *                       and ankle dorsiflexion positive on both sides; right
+ *                       hip adduction and internal rotation positive, the
+ *                       left hip's negated (abduction / external rotation
+ *                       positive: OpenSim's left axes unmirrored)
  * yf [n][GF_T][GF_NF]   14 right hip muscle forces, N (absolute), or NULL
  * ym [n][GF_T][GF_NM]   3 right hip moments, N·m (absolute), or NULL
  * Targets are stored absolute; dividing by meta[i].weight_kg gives N/kg. */

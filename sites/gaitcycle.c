@@ -203,6 +203,13 @@ static gf_err map_ik(importer *im, const gf_osim_trial *tr, gf_osim_report *rep)
     for (int c = 0; c < GF_DIN; c++) {
         im->x_scale[c] = rad ? 180.0 / M_PI : 1.0;
         if (flip && (c == 6 || c == 8)) im->x_scale[c] = -im->x_scale[c];
+        /* OpenSim mirrors the left hip's adduction and rotation axes
+         * (positive = adduction / internal rotation on both sides); the
+         * Gait2Hip files do not (their real pool means: left adduction
+         * -6.3 deg against right +2.8, rotation +1.2 against -8.0), and the
+         * published models expect theirs: negate both. docs/SYNTHETIC.md,
+         * "Angle conventions". */
+        if (c == 4 || c == 5) im->x_scale[c] = -im->x_scale[c];
     }
     if (rep) { rep->ik_radians = rad; rep->knee_flipped = flip; }
     return GF_OK;

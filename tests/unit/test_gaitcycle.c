@@ -94,7 +94,8 @@ Test(gaitcycle, resample_matches_np_interp)
 }
 
 /* x at sample 0 of every cycle equals the IK interpolated at its heel strike
- * (knee negated for Gait2392), for all 10 channels. */
+ * (knee negated for Gait2392; left hip adduction and rotation negated into
+ * the Gait2Hip convention), for all 10 channels. */
 static void check_x0(const gf_dataset *ds, int i, const char *ik, double hs, double scale, int flip_knee)
 {
     for (int c = 0; c < GF_DIN; c++) {
@@ -105,6 +106,7 @@ static void check_x0(const gf_dataset *ds, int i, const char *ik, double hs, dou
         free(o);
         v *= scale;
         if (flip_knee && (c == 6 || c == 8)) v = -v;
+        if (c == 4 || c == 5) v = -v; /* left hip adduction, rotation: Gait2Hip's unmirrored convention */
         float got = ds->x[(size_t)i * GF_T * GF_DIN + c];
         cr_assert(close_to(got, v, 1e-5), "cycle %d %s: %g vs %g", i, gf_in_cols[c], got, v);
     }
