@@ -53,11 +53,31 @@ typedef struct {
     double cop_lat_heel_m;      /* COP lateral of the foot axis at heel strike (m) */
     double cop_med_m;           /* COP medial of the foot axis at toe-off (m) */
     double cop_start, cop_end;  /* COP along the foot (fraction of foot length from heel) */
+    /* ONFH (synth/onfh.c; all zero for a healthy subject) */
+    int onfh_side;           /* 0 healthy, 1 right hip affected, 2 left */
+    double onfh_lean_deg;    /* ipsilateral trunk lean over the affected hip in its stance (Duchenne) */
+    double onfh_drop_deg;    /* contralateral pelvic drop in the affected side's stance (Trendelenburg) */
+    double onfh_hike_deg;    /* swing-side pelvis hike accompanying the lean (hip adduction reduced) */
+    double onfh_cocon;       /* activation floor (fraction of Fmax) of the right hip muscles in right stance */
+    double onfh_abd_weak;    /* fraction of the right gluteus medius / minimus Fmax lost (atrophy) */
 } gf_trial_params;
 
 /* Draws the trial parameters (subject, cadence, trial_rng). */
 gf_err gf_synth_trial_params(const gf_gait_subject *s, double cadence_spm, gf_rng *trial_rng,
                              gf_trial_params *p);
+
+/* ONFH (synth/onfh.c). Validates onfh and onfh_style and sets the
+ * patient's changes of p (range of motion, stance, GRF, trunk lean, pelvic
+ * drop, co-contraction, abductor atrophy); healthy subjects: ONFH fields 0. */
+gf_err gf_synth_onfh_apply(const gf_gait_subject *s, gf_trial_params *p);
+/* Stance-phase frontal changes (pelvic drop or hike, affected hip
+ * adduction) added to the true kinematics ang[GF_T][GF_TMPL_NCH]. */
+void gf_synth_onfh_kinematics(const gf_trial_params *p, double *ang);
+/* Abductor atrophy of an affected right hip: scales fmax[GF_NF]. */
+void gf_synth_onfh_fmax(const gf_trial_params *p, double *fmax);
+/* Co-contraction: activation floor (fraction of Fmax) of the right hip
+ * muscles at sample k of the cycle (0 outside right stance and if healthy). */
+double gf_synth_onfh_floor(const gf_trial_params *p, int k);
 
 /* Stance fraction of healthy gait at a cadence (literature interpolation). */
 double gf_synth_stance_fraction(double cadence_spm);
@@ -82,6 +102,11 @@ void gf_synth_moment_arms(double flex_deg, double add_deg, double r[3][GF_NF]);
  * moment balance always holds. GF_ENUMERIC only for non-finite input. */
 gf_err gf_synth_static_opt(const double r[3][GF_NF], const double *fmax, const double m[3], double *f,
                            double reserve[3]);
+/* The same with lower bounds fmin[i] in [0, fmax[i]] (co-contraction: a
+ * minimum activation of every muscle, agonists and antagonists); fmin NULL
+ * is gf_synth_static_opt. */
+gf_err gf_synth_static_opt_floor(const double r[3][GF_NF], const double *fmax, const double *fmin, const double m[3],
+                                 double *f, double reserve[3]);
 
 
 /* gf_gait_simulate with diagnostics: the largest reserve moment (N·m) the

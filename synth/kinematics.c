@@ -1,7 +1,7 @@
 /* Kinematics of one simulated cycle: the Fourier templates fitted to the real
  * OpenSim walks (synth/templates.c), a stance-phase time warp for the
  * cadence, range-of-motion gains and offsets for cadence, subject style,
- * trial-to-trial variation and ONFH. Parameter sources: docs/SYNTHETIC.md. */
+ * trial-to-trial variation (ONFH: synth/onfh.c). Parameter sources: docs/SYNTHETIC.md. */
 #include <math.h>
 #include <stddef.h>
 
@@ -74,11 +74,9 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
         return gf_fail(GF_ERANGE, "gait: body mass %g kg outside [20, 250]", s->mass_kg);
     if (!(s->height_m >= 1.0 && s->height_m <= 2.3))
         return gf_fail(GF_ERANGE, "gait: height %g m outside [1.0, 2.3]", s->height_m);
-    if (s->onfh < 0 || s->onfh > 2) return gf_fail(GF_EINVAL, "gait: onfh %d not 0, 1 or 2", s->onfh);
     for (int i = 0; i < GF_STYLE_DIMS; i++)
         if (!isfinite(s->style[i]) || fabs(s->style[i]) > 10.0)
             return gf_fail(GF_ERANGE, "gait: style[%d] = %g not a finite deviate", i, s->style[i]);
-    double sev = s->onfh ? clampd(s->onfh_severity, 0.0, 1.0) : 0.0;
     const double *st = s->style;
     double dc = (c - 115.0) / 115.0;
 
@@ -134,37 +132,9 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     p->cop_start = 0.10;
     p->cop_end = COP_END;
 
-    /* ONFH: the affected hip loses range (sagittal and frontal most), the
-     * gait slows and stance lengthens, the affected limb is unloaded sooner
-     * (antalgic) and the trunk leans over it, shortening the frontal lever
-     * arm (Duchenne). */
-    if (sev > 0) {
-        gf_side_params *a = s->onfh == 1 ? &p->right : &p->left;
-        gf_side_params *u = s->onfh == 1 ? &p->left : &p->right;
-        /* range of motion: the loss grows steeply with the stage (cubic
-         * in severity: end-stage sev 1 loses 18 % of hip flexion range,
-         * sev 0.7 about 6 %), so that a cohort of severity 0.7-1 differs
-         * from healthy by about one SD (design target: SMD about -1) */
-        double sv3 = sev * sev * sev;
-        a->gain[GF_J_HIPFLEX] *= 1.0 - 0.18 * sv3;
-        a->gain[GF_J_HIPADD] *= 1.0 - 0.20 * sv3;
-        a->gain[GF_J_HIPROT] *= 1.0 - 0.25 * sev;
-        a->offset[GF_J_HIPFLEX] += 2.0 * sev;
-        a->stance += 0.02 * sev - 0.015 * sev;
-        u->stance += 0.02 * sev + 0.015 * sev;
-        if (s->onfh == 1) {
-            /* antalgic unloading mostly of the push-off (second) peak */
-            p->fy1 *= 1.0 - 0.03 * sev;
-            p->fy2 *= 1.0 - 0.18 * sev;
-            p->cop_med_m *= 1.0 - 0.135 * sev;
-            p->cop_lat_heel_m += 0.003 * sev;
-            /* Duchenne lean: the trunk (and the pivot point) over the hip */
-            p->vpp[2] += 0.006 * sev * H_SCALE;
-        } else {
-            p->fy1 *= 1.0 + 0.03 * sev;
-            p->fy2 *= 1.0 + 0.03 * sev;
-        }
-    }
+    /* ONFH (synth/onfh.c): after the healthy parameters, before the
+     * trial-to-trial variation (it draws nothing from the trial stream). */
+    GF_TRY(gf_synth_onfh_apply(s, p));
 
     /* Trial-to-trial variation: always the same number of draws. */
     gf_side_params *sides[2] = {&p->right, &p->left};

@@ -116,12 +116,20 @@ static void primal(const double a[3][NA], const double *c, const double *lo, con
 gf_err gf_synth_static_opt(const double r[3][GF_NF], const double *fmax, const double m[3], double *f,
                            double reserve[3])
 {
+    return gf_synth_static_opt_floor(r, fmax, NULL, m, f, reserve);
+}
+
+gf_err gf_synth_static_opt_floor(const double r[3][GF_NF], const double *fmax, const double *fmin, const double m[3],
+                                 double *f, double reserve[3])
+{
     double a[3][NA], c[NA], lo[NA], hi[NA], x[NA];
     for (int i = 0; i < GF_NF; i++) {
         if (!(fmax[i] > 0)) return gf_fail(GF_EINVAL, "static optimization: Fmax[%d] = %g", i, fmax[i]);
         for (int d = 0; d < 3; d++) a[d][i] = r[d][i];
         c[i] = 1.0 / (fmax[i] * fmax[i]);
-        lo[i] = 0.0;
+        lo[i] = fmin ? fmin[i] : 0.0; /* co-contraction floor (synth/onfh.c) */
+        if (!(lo[i] >= 0 && lo[i] <= fmax[i]))
+            return gf_fail(GF_EINVAL, "static optimization: Fmin[%d] = %g outside [0, Fmax]", i, lo[i]);
         hi[i] = fmax[i];
     }
     for (int k = 0; k < 3; k++) {

@@ -165,7 +165,7 @@ Test(synth_gait, onfh_right_reduces_rom_and_moments)
 
 /* Effect sizes of ONFH (end-stage hip disease, standardized mean
  * difference about -1): 40 healthy vs 40 right-affected subjects (severity
- * 0.7-1), seeded, random style, cohort-like anthropometrics, cadence
+ * 0.7-1, random onfh_style), seeded, random style, cohort-like anthropometrics, cadence
  * 100 +- 6 steps/min, one trial each. Per subject the peak magnitudes of the
  * extensor, flexor (25-75 % of the cycle) and abductor (0-65 %) moments
  * (N·m/kg) and the hip flexion range (deg); SMD = (ONFH - healthy) / pooled
@@ -190,6 +190,10 @@ Test(synth_gait, onfh_effect_sizes_about_minus_one)
             for (int d = 0; d < GF_STYLE_DIMS; d++) s.style[d] = gf_rng_normal(&r);
             s.onfh = g;
             s.onfh_severity = g ? 0.7 + 0.3 * gf_rng_uniform(&r) : 0.0;
+            /* patients differ in their compensations (drawn for patients
+             * only, so the healthy group is the same sample as before) */
+            if (g)
+                for (int d = 0; d < GF_ONFH_DIMS; d++) s.onfh_style[d] = gf_rng_normal(&r);
             double cad = 100.0 + 6.0 * (2.0 * gf_rng_uniform(&r) - 1.0);
             cr_assert_eq(gf_gait_simulate(&s, cad, &r, x, ym, yf), GF_OK, "%s", gf_errmsg());
             double ext = 0, flx = 0, abd = 0, lo = 1e9, hi = -1e9;
