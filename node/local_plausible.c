@@ -15,13 +15,18 @@
  * ankle plantarflexion 50 / dorsiflexion 20. Each is widened by 10 degrees
  * for what motion capture adds (per-session offsets of a few degrees,
  * docs/SYNTHETIC.md "Capture"; marker placement). Walking uses well inside
- * them: the synthetic cohort spans hip flexion -35..39, knee -6..96. */
+ * them: the synthetic cohort spans hip flexion -35..39, knee -6..96.
+ * The left hip's adduction and rotation are in the real Gait2Hip files'
+ * non-mirrored convention (negated relative to the anatomical left angles,
+ * docs/SYNTHETIC.md "the lab's conventions"), so the left adduction range is
+ * the right's mirrored: abduction (55) positive, adduction (40) negative.
+ * Rotation is symmetric. */
 const gf_angle_range gf_local_angle_range[GF_DIN] = {
     {-40, 130}, /* hip_flexion_r */
     {-55, 40},  /* hip_adduction_r */
     {-55, 55},  /* hip_rotation_r */
     {-40, 130}, /* hip_flexion_l */
-    {-55, 40},  /* hip_adduction_l */
+    {-40, 55},  /* hip_adduction_l (non-mirrored: abduction positive) */
     {-55, 55},  /* hip_rotation_l */
     {-20, 150}, /* knee_angle_r */
     {-60, 30},  /* ankle_angle_r */

@@ -22,8 +22,7 @@ gf_err gf_synth_cycle(const gf_gait_subject *s, double cadence_spm, gf_rng *tria
         const double *m = mom + (size_t)k * GF_NM;
         for (int c = 0; c < GF_DIN; c++)
             if (!isfinite(a[c])) return gf_fail(GF_ENUMERIC, "gait: angle %d at sample %d is not finite", c, k);
-        if (x)
-            for (int c = 0; c < GF_DIN; c++) x[(size_t)k * GF_DIN + c] = (float)a[c];
+        if (x) gf_synth_lab_angles(&p, a, x + (size_t)k * GF_DIN);
         if (ym)
             for (int c = 0; c < GF_NM; c++) ym[(size_t)k * GF_NM + c] = (float)m[c];
         if (yf || max_reserve) {

@@ -60,6 +60,13 @@ typedef struct {
     double onfh_hike_deg;    /* swing-side pelvis hike accompanying the lean (hip adduction reduced) */
     double onfh_cocon;       /* activation floor (fraction of Fmax) of the right hip muscles in right stance */
     double onfh_abd_weak;    /* fraction of the right gluteus medius / minimus Fmax lost (atrophy) */
+    /* inputs: the recording lab's angle conventions (synth/lab_frame.c), applied
+     * to the true anatomical angles only where they are written out */
+    double lab_tilt;    /* pelvis frame tilted anteriorly: + recorded hip flexion, both sides (deg) */
+    double lab_list;    /* pelvis frame obliquity: + right hip adduction, - left (anatomical) */
+    double lab_rot;     /* pelvis frame rotation: + right hip rotation, - left (anatomical) */
+    double lab_add;     /* thigh frames (hip joint centre, knee axis): + adduction, both sides */
+    double lab_knee, lab_ankle; /* knee flexion and ankle dorsiflexion reference offsets */
 } gf_trial_params;
 
 /* Draws the trial parameters (subject, cadence, trial_rng). */
@@ -85,6 +92,14 @@ double gf_synth_stance_fraction(double cadence_spm);
 /* True kinematics: ang[GF_T][GF_TMPL_NCH] degrees (inputs in gf_in_cols order
  * for the first 10 columns, then pelvis tilt/list/rotation). */
 void gf_synth_kinematics(const gf_trial_params *p, double *ang);
+
+/* The lab's convention offsets of one subject (style[8..11]). */
+void gf_synth_lab_params(const gf_gait_subject *s, gf_trial_params *p);
+/* The recorded input angles x[GF_DIN] (gf_in_cols order, the real Gait2Hip
+ * files' conventions) of one sample of true anatomical angles ang[GF_TMPL_NCH]:
+ * the lab's frame offsets, then the left hip's adduction and rotation in the
+ * non-mirrored convention (negated). */
+void gf_synth_lab_angles(const gf_trial_params *p, const double *ang, float *x);
 
 /* Right hip moments (N·m, OpenSim generalized-force signs) from the
  * kinematics, the anthropometric segment model and the GRF model. */

@@ -63,6 +63,9 @@ static double cad_gain(int j, double c)
 #ifndef COP_END
 #define COP_END 0.95
 #endif
+#ifndef KNEE_ROM_NORM
+#define KNEE_ROM_NORM 0.88
+#endif
 #define H_SCALE (s->height_m / 1.75)
 static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 
@@ -101,8 +104,10 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     base.gain[GF_J_HIPADD] *= clampd(1.0 + 0.15 * st[2], 0.5, 1.6);
     base.offset[GF_J_HIPADD] = 0.5 * st[2];
     base.gain[GF_J_HIPROT] *= clampd(1.0 + 0.10 * st[3], 0.5, 1.6);
-    base.offset[GF_J_HIPROT] = 5.0 * st[3];
-    base.gain[GF_J_KNEE] *= clampd(1.0 + 0.07 * st[4], 0.6, 1.4);
+    base.offset[GF_J_HIPROT] = 6.0 * st[3]; /* femoral anteversion and style */
+    /* the OpenSim walks flex the knee to 69-72 deg in swing; normative adult
+     * gait peaks near 60 (Perry & Burnfield 2010; Kadaba et al. 1990) */
+    base.gain[GF_J_KNEE] *= KNEE_ROM_NORM * clampd(1.0 + 0.07 * st[4], 0.6, 1.4);
     base.offset[GF_J_KNEE] = 2.0 * st[4];
     base.gain[GF_J_ANKLE] *= clampd(1.0 + 0.08 * st[5], 0.6, 1.4);
     base.offset[GF_J_ANKLE] = 2.5 * st[5];
@@ -115,6 +120,7 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     p->left.offset[GF_J_HIPADD] -= 0.7 * st[7];
     p->left.phase = 0.01 * st[7];
     p->pelvis_gain = cad_gain(GF_J_HIPFLEX, c) / cad_gain(GF_J_HIPFLEX, gf_tmpl_cadence_spm);
+    gf_synth_lab_params(s, p);
 
     /* GRF model. Vertical peaks (body weights) rise and the valley deepens
      * with cadence (Nilsson & Thorstensson 1989; Keller et al. 1996); the

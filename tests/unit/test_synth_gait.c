@@ -239,6 +239,11 @@ Test(synth_gait, static_optimization_balances_and_bounds)
         s.onfh_severity = 0.7;
         double res;
         double cad = 78 + 5 * t;
+        /* the same trial's parameters (a copy of the stream): x holds the
+         * lab's recorded angles, the muscles work at the anatomical ones */
+        gf_rng r_par = r;
+        gf_trial_params par;
+        cr_assert_eq(gf_synth_trial_params(&s, cad, &r_par, &par), GF_OK);
         cr_assert_eq(gf_synth_cycle(&s, cad, &r, x, ym, yf, &res), GF_OK, "%s", gf_errmsg());
         double fmax[GF_NF];
         gf_synth_fmax(s.mass_kg, fmax);
@@ -252,7 +257,7 @@ Test(synth_gait, static_optimization_balances_and_bounds)
             }
             /* recompute the muscles' own moment balance at the sample */
             double r3[3][GF_NF], fk[GF_NF], res3[3];
-            gf_synth_moment_arms(x[k * GF_DIN + 0], x[k * GF_DIN + 1], r3);
+            gf_synth_moment_arms(x[k * GF_DIN + 0] - par.lab_tilt, x[k * GF_DIN + 1] - par.lab_add - par.lab_list, r3);
             double m[3] = {ym[k * GF_NM], ym[k * GF_NM + 1], ym[k * GF_NM + 2]};
             cr_assert_eq(gf_synth_static_opt(r3, fmax, m, fk, res3), GF_OK);
             if (fabs(res3[0]) + fabs(res3[1]) + fabs(res3[2]) > 1e-4) continue; /* infeasible: reserve acts */

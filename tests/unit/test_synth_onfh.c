@@ -110,7 +110,8 @@ Test(synth_onfh, cocontraction_raises_antagonists_and_keeps_moment_balance)
         if (fl_k < 0.12 - 1e-9) continue; /* mid-stance: the full floor */
         mid++;
         double r[3][GF_NF];
-        gf_synth_moment_arms(xh[k * GF_DIN], xh[k * GF_DIN + 1], r);
+        /* x holds the lab's recorded angles; the muscles work at the anatomical ones */
+        gf_synth_moment_arms(xh[k * GF_DIN] - p.lab_tilt, xh[k * GF_DIN + 1] - p.lab_add - p.lab_list, r);
         for (int c = 0; c < GF_NF; c++)
             cr_assert_geq(fh[k * GF_NF + c], 0.12 * fmax[c] * (1 - 1e-5), "sample %d muscle %d below the floor", k, c);
         for (int d = 0; d < 3; d++) {
