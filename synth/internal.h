@@ -53,6 +53,9 @@ typedef struct {
     double cop_lat_heel_m;      /* COP lateral of the foot axis at heel strike (m) */
     double cop_med_m;           /* COP medial of the foot axis at toe-off (m) */
     double cop_start, cop_end;  /* COP along the foot (fraction of foot length from heel) */
+    /* GRF (outputs): the pivot point's height falls from vpp[1] in early
+     * stance to vpp_y_late, blended over stance fractions vpp_s0..vpp_s1 */
+    double vpp_y_late, vpp_s0, vpp_s1;
 } gf_trial_params;
 
 /* Draws the trial parameters (subject, cadence, trial_rng). */
@@ -61,6 +64,19 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double cadence_spm, gf_rn
 
 /* Stance fraction of healthy gait at a cadence (literature interpolation). */
 double gf_synth_stance_fraction(double cadence_spm);
+
+/* ---- GRF model (synth/grf.c) ---- */
+/* GRF parameters of a trial (vertical peaks, pivot point, COP path) from the
+ * subject and cadence, before ONFH and trial variation. */
+void gf_synth_grf_params(const gf_gait_subject *s, double cadence_spm, gf_trial_params *p);
+/* Vertical GRF (body weights) at stance fraction s. */
+double gf_synth_grf_vertical(const gf_trial_params *p, double s);
+/* Pivot point relative to the right hip (ground axes, m) at stance fraction s. */
+void gf_synth_grf_vpp(const gf_trial_params *p, double s, double vpp[3]);
+/* Right COP and GRF (N) at stance fraction s from the heel and toe positions
+ * relative to the right hip (ground axes, m). */
+void gf_synth_grf_at(const gf_trial_params *p, double s, const double heel[3], const double toe[3], double cop[3],
+                     double f[3]);
 
 /* True kinematics: ang[GF_T][GF_TMPL_NCH] degrees (inputs in gf_in_cols order
  * for the first 10 columns, then pelvis tilt/list/rotation). */
