@@ -130,6 +130,11 @@ static void leg_chain(mat3 rp, double flex, double add, double rotn, double knee
 
 void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *mout)
 {
+    gf_synth_hip_dynamics(p, ang, mout, NULL, NULL);
+}
+
+void gf_synth_hip_dynamics(const gf_trial_params *p, const double *ang, double *mout, double *grf_out, double *cop_out)
+{
     const int N = GF_T - 1; /* unique samples of the periodic cycle */
     const double H = p->height_m, M = p->mass_kg, bw = M * GRAV;
     const double len[NSEG] = {THIGH_L * H, SHANK_L * H, FOOT_L * H};
@@ -280,4 +285,9 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
         for (int d = 0; d < 3; d++) o[d] = mh[0] * axis[k][d][0] + mh[1] * axis[k][d][1] + mh[2] * axis[k][d][2];
     }
     memcpy(mout + (size_t)N * GF_NM, mout, GF_NM * sizeof(double));
+    for (int k = 0; k < GF_T; k++)
+        for (int i = 0; i < 3; i++) {
+            if (grf_out) grf_out[k * 3 + i] = grf[k % N][i];
+            if (cop_out) cop_out[k * 3 + i] = cop[k % N][i];
+        }
 }

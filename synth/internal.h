@@ -85,6 +85,9 @@ void gf_synth_kinematics(const gf_trial_params *p, double *ang);
 /* Right hip moments (N·m, OpenSim generalized-force signs) from the
  * kinematics, the anthropometric segment model and the GRF model. */
 void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m /* [GF_T][3] */);
+/* The same, also returning the right GRF (N) and COP relative to the right
+ * hip (m, ground axes), [GF_T][3] each (zero in swing); either may be NULL. */
+void gf_synth_hip_dynamics(const gf_trial_params *p, const double *ang, double *m, double *grf, double *cop);
 
 /* ---- muscles ---- */
 /* Maximum isometric forces (N) for body mass, gf_force_cols order. */
