@@ -72,32 +72,6 @@ static void cross(const double a[3], const double b[3], double o[3])
     o[2] = a[0] * b[1] - a[1] * b[0];
 }
 
-/* Piecewise cubic through knots with zero slope at every knot (smooth
- * plateaus at peaks and valleys). */
-static double knots(const double *x, const double *y, int n, double s)
-{
-    if (s <= x[0]) return y[0];
-    for (int i = 1; i < n; i++)
-        if (s <= x[i]) {
-            double t = (s - x[i - 1]) / (x[i] - x[i - 1]);
-            return y[i - 1] + (y[i] - y[i - 1]) * t * t * (3.0 - 2.0 * t);
-        }
-    return y[n - 1];
-}
-
-/* Vertical GRF (body weights) at stance fraction s: a fast rise to the
- * first peak at 0.22, the midstance valley at 0.50, the second peak at 0.78
- * and a fast unloading; zero slope at the peaks and the valley. */
-static double grf_vertical(const gf_trial_params *p, double s)
-{
-    if (s <= 0.0 || s >= 1.0) return 0.0;
-    if (s < 0.22) { double t = s / 0.22; return p->fy1 * t * (2.0 - t); }
-    if (s > 0.78) { double t = (s - 0.78) / 0.22; return p->fy2 * (1.0 - t * t * (3.0 - 2.0 * t)); }
-    static const double x[3] = {0.22, 0.50, 0.78};
-    double y[3] = {p->fy1, p->fyv, p->fy2};
-    return knots(x, y, 3, s);
-}
-
 #define NSEG 3
 #ifndef ACC_FC
 #define ACC_FC 6.0 /* Hz, low-pass cutoff of the kinematics for accelerations */
@@ -156,6 +130,11 @@ static void leg_chain(mat3 rp, double flex, double add, double rotn, double knee
 
 void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *mout)
 {
+    gf_synth_hip_dynamics(p, ang, mout, NULL, NULL);
+}
+
+void gf_synth_hip_dynamics(const gf_trial_params *p, const double *ang, double *mout, double *grf_out, double *cop_out)
+{
     const int N = GF_T - 1; /* unique samples of the periodic cycle */
     const double H = p->height_m, M = p->mass_kg, bw = M * GRAV;
     const double len[NSEG] = {THIGH_L * H, SHANK_L * H, FOOT_L * H};
@@ -209,15 +188,7 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
         memset(cop[k], 0, sizeof cop[k]);
         if (ph < p->right.stance) {
             sr = ph / p->right.stance;
-            double c = p->cop_start + (p->cop_end - p->cop_start) * sr;
-            for (int i = 0; i < 3; i++) cop[k][i] = R.heel[i] + c * (R.toe[i] - R.heel[i]);
-            /* the COP runs from the lateral heel to the medial forefoot */
-            cop[k][2] += p->cop_lat_heel_m * (1.0 - sr) - p->cop_med_m * sr;
-            /* the line of action runs from the COP through the VPP */
-            double fy = bw * grf_vertical(p, sr), dy = p->vpp[1] - cop[k][1];
-            grf[k][1] = fy;
-            grf[k][0] = fy * (p->vpp[0] - cop[k][0]) / dy;
-            grf[k][2] = fy * (p->vpp[2] - cop[k][2]) / dy;
+            gf_synth_grf_at(p, sr, R.heel, R.toe, cop[k], grf[k]);
         }
         double phl = (double)k / N - 0.5 - p->left.phase;
         phl -= floor(phl);
@@ -254,7 +225,7 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
             }
             if (hi < 0) hi = lo;
             if (lo < 0) lo = hi;
-            fl[1] = bw * grf_vertical(p, sl);
+            fl[1] = bw * gf_synth_grf_vertical(p, sl);
             if (lo >= 0 && hi >= 0 && grf[lo][1] > 0 && grf[hi][1] > 0) {
                 double w = sfr[hi] > sfr[lo] ? (sl - sfr[lo]) / (sfr[hi] - sfr[lo]) : 0.0;
                 double rx = (1 - w) * grf[lo][0] / grf[lo][1] + w * grf[hi][0] / grf[hi][1];
@@ -314,4 +285,9 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
         for (int d = 0; d < 3; d++) o[d] = mh[0] * axis[k][d][0] + mh[1] * axis[k][d][1] + mh[2] * axis[k][d][2];
     }
     memcpy(mout + (size_t)N * GF_NM, mout, GF_NM * sizeof(double));
+    for (int k = 0; k < GF_T; k++)
+        for (int i = 0; i < 3; i++) {
+            if (grf_out) grf_out[k * 3 + i] = grf[k % N][i];
+            if (cop_out) cop_out[k * 3 + i] = cop[k % N][i];
+        }
 }

@@ -67,6 +67,9 @@ typedef struct {
     double lab_rot;     /* pelvis frame rotation: + right hip rotation, - left (anatomical) */
     double lab_add;     /* thigh frames (hip joint centre, knee axis): + adduction, both sides */
     double lab_knee, lab_ankle; /* knee flexion and ankle dorsiflexion reference offsets */
+    /* GRF (outputs): the pivot point's height falls from vpp[1] in early
+     * stance to vpp_y_late, blended over stance fractions vpp_s0..vpp_s1 */
+    double vpp_y_late, vpp_s0, vpp_s1;
 } gf_trial_params;
 
 /* Draws the trial parameters (subject, cadence, trial_rng). */
@@ -89,6 +92,19 @@ double gf_synth_onfh_floor(const gf_trial_params *p, int k);
 /* Stance fraction of healthy gait at a cadence (literature interpolation). */
 double gf_synth_stance_fraction(double cadence_spm);
 
+/* ---- GRF model (synth/grf.c) ---- */
+/* GRF parameters of a trial (vertical peaks, pivot point, COP path) from the
+ * subject and cadence, before ONFH and trial variation. */
+void gf_synth_grf_params(const gf_gait_subject *s, double cadence_spm, gf_trial_params *p);
+/* Vertical GRF (body weights) at stance fraction s. */
+double gf_synth_grf_vertical(const gf_trial_params *p, double s);
+/* Pivot point relative to the right hip (ground axes, m) at stance fraction s. */
+void gf_synth_grf_vpp(const gf_trial_params *p, double s, double vpp[3]);
+/* Right COP and GRF (N) at stance fraction s from the heel and toe positions
+ * relative to the right hip (ground axes, m). */
+void gf_synth_grf_at(const gf_trial_params *p, double s, const double heel[3], const double toe[3], double cop[3],
+                     double f[3]);
+
 /* True kinematics: ang[GF_T][GF_TMPL_NCH] degrees (inputs in gf_in_cols order
  * for the first 10 columns, then pelvis tilt/list/rotation). */
 void gf_synth_kinematics(const gf_trial_params *p, double *ang);
@@ -104,6 +120,9 @@ void gf_synth_lab_angles(const gf_trial_params *p, const double *ang, float *x);
 /* Right hip moments (N·m, OpenSim generalized-force signs) from the
  * kinematics, the anthropometric segment model and the GRF model. */
 void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m /* [GF_T][3] */);
+/* The same, also returning the right GRF (N) and COP relative to the right
+ * hip (m, ground axes), [GF_T][3] each (zero in swing); either may be NULL. */
+void gf_synth_hip_dynamics(const gf_trial_params *p, const double *ang, double *m, double *grf, double *cop);
 
 /* ---- muscles ---- */
 /* Maximum isometric forces (N) for body mass, gf_force_cols order. */

@@ -45,28 +45,9 @@ static double cad_gain(int j, double c)
     return g < 0.5 ? 0.5 : g;
 }
 
-#ifndef VPP_X
-#define VPP_X 0.045
-#endif
-#ifndef VPP_H
-#define VPP_H 0.15
-#endif
-#ifndef VPP_Z
-#define VPP_Z 0.055
-#endif
-#ifndef COP_LAT
-#define COP_LAT 0.075
-#endif
-#ifndef COP_MED
-#define COP_MED (-0.02)
-#endif
-#ifndef COP_END
-#define COP_END 0.95
-#endif
 #ifndef KNEE_ROM_NORM
 #define KNEE_ROM_NORM 0.88
 #endif
-#define H_SCALE (s->height_m / 1.75)
 static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_trial_params *p)
@@ -81,7 +62,6 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
         if (!isfinite(s->style[i]) || fabs(s->style[i]) > 10.0)
             return gf_fail(GF_ERANGE, "gait: style[%d] = %g not a finite deviate", i, s->style[i]);
     const double *st = s->style;
-    double dc = (c - 115.0) / 115.0;
 
     p->cadence_spm = c;
     p->stride_s = 120.0 / c;
@@ -122,21 +102,8 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     p->pelvis_gain = cad_gain(GF_J_HIPFLEX, c) / cad_gain(GF_J_HIPFLEX, gf_tmpl_cadence_spm);
     gf_synth_lab_params(s, p);
 
-    /* GRF model. Vertical peaks (body weights) rise and the valley deepens
-     * with cadence (Nilsson & Thorstensson 1989; Keller et al. 1996); the
-     * valley is finally set for vertical impulse balance over the stride.
-     * The horizontal components follow from the line of action through a
-     * virtual pivot point above the hip (Maus et al. 2010; Gruben & Boehm
-     * 2012), which ties the GRF direction to the leg geometry. */
-    p->fy1 = (1.15 + 0.45 * dc) * (1.0 + 0.04 * st[6]);
-    p->fy2 = 1.10 + 0.20 * dc;
-    p->vpp[0] = VPP_X * H_SCALE;
-    p->vpp[1] = VPP_H * H_SCALE;
-    p->vpp[2] = -VPP_Z * H_SCALE;
-    p->cop_lat_heel_m = COP_LAT * H_SCALE;
-    p->cop_med_m = COP_MED * H_SCALE * (1.0 + 0.12 * st[2]);
-    p->cop_start = 0.10;
-    p->cop_end = COP_END;
+    /* GRF model (synth/grf.c) */
+    gf_synth_grf_params(s, c, p);
 
     /* ONFH (synth/onfh.c): after the healthy parameters, before the
      * trial-to-trial variation (it draws nothing from the trial stream). */
