@@ -37,7 +37,8 @@ for s in $SEEDS; do
     "$G" synth --out "$D" --seed "$s" > "$WORK/synth$s.log" 2>&1 ||
         { echo "synth_vs_real: synth --seed $s failed ($WORK/synth$s.log)" >&2; exit 1; }
     echo "== seed $s ($(head -1 "$WORK/synth$s.log"))"
-    "$PY" "$ROOT/bench/synth_vs_real.py" inputs "$D" || exit 1
+    "$PY" "$ROOT/tests/py/check_input_stats.py" "$ROOT/tests/data/gait2hip-published/real_input_stats.json" \
+        "$D/Gait2Hip_MF60.npz" || echo "inputs: outside the real pool's statistics (above)"
     "$PY" "$ROOT/bench/synth_vs_real.py" slowflex "$D" || exit 1
     echo "published models (subject-level; overall | per cadence R² / RMSE):"
     ev "Transformer MF60, healthy (60)" "$P/Transformer_MF60.safetensors" "$D/Gait2Hip_MF60.npz" || exit 1
