@@ -10,11 +10,12 @@ gf_err gf_synth_cycle(const gf_gait_subject *s, double cadence_spm, gf_rng *tria
 {
     gf_trial_params p;
     GF_TRY(gf_synth_trial_params(s, cadence_spm, trial_rng, &p));
+    gf_synth_body(s, &p.body);
     double ang[GF_T * GF_TMPL_NCH], mom[GF_T * GF_NM];
     gf_synth_kinematics(&p, ang);
     gf_synth_hip_moments(&p, ang, mom);
     double fmax[GF_NF], worst = 0;
-    gf_synth_fmax(s->mass_kg, fmax);
+    gf_synth_fmax(s->mass_kg, &p.body, fmax);
     for (int k = 0; k < GF_T; k++) {
         const double *a = ang + (size_t)k * GF_TMPL_NCH;
         const double *m = mom + (size_t)k * GF_NM;
@@ -26,7 +27,7 @@ gf_err gf_synth_cycle(const gf_gait_subject *s, double cadence_spm, gf_rng *tria
             for (int c = 0; c < GF_NM; c++) ym[(size_t)k * GF_NM + c] = (float)m[c];
         if (yf || max_reserve) {
             double r[3][GF_NF], f[GF_NF], res[3];
-            gf_synth_moment_arms(a[GF_TC_HIPFLEX_R], a[GF_TC_HIPADD_R], r);
+            gf_synth_moment_arms(a[GF_TC_HIPFLEX_R], a[GF_TC_HIPADD_R], &p.body, r);
             GF_TRY(gf_synth_static_opt(r, fmax, m, f, res));
             for (int d = 0; d < 3; d++)
                 if (fabs(res[d]) > worst) worst = fabs(res[d]);
