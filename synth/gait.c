@@ -15,7 +15,7 @@ gf_err gf_synth_cycle(const gf_gait_subject *s, double cadence_spm, gf_rng *tria
     gf_synth_onfh_kinematics(&p, ang);
     gf_synth_hip_moments(&p, ang, mom);
     double fmax[GF_NF], worst = 0;
-    gf_synth_fmax(s->mass_kg, fmax);
+    gf_synth_fmax(s->mass_kg, &p.body, fmax);
     gf_synth_onfh_fmax(&p, fmax);
     for (int k = 0; k < GF_T; k++) {
         const double *a = ang + (size_t)k * GF_TMPL_NCH;
@@ -28,7 +28,7 @@ gf_err gf_synth_cycle(const gf_gait_subject *s, double cadence_spm, gf_rng *tria
         if (yf || max_reserve) {
             double r[3][GF_NF], f[GF_NF], res[3], fmin[GF_NF], fl = gf_synth_onfh_floor(&p, k);
             for (int c = 0; c < GF_NF; c++) fmin[c] = fl * fmax[c]; /* ONFH co-contraction */
-            gf_synth_moment_arms(a[GF_TC_HIPFLEX_R], a[GF_TC_HIPADD_R], r);
+            gf_synth_moment_arms(a[GF_TC_HIPFLEX_R], a[GF_TC_HIPADD_R], &p.body, r);
             GF_TRY(gf_synth_static_opt_floor(r, fmax, fmin, m, f, res));
             /* no spare capacity for co-contraction where the muscles cannot
              * balance the moment with it: solve without the floor */

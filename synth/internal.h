@@ -31,6 +31,19 @@ double gf_tmpl_eval(int ch, double ph);
  * left channels averaged). */
 enum { GF_J_HIPFLEX, GF_J_HIPADD, GF_J_HIPROT, GF_J_KNEE, GF_J_ANKLE, GF_NJ };
 
+/* ---- the subject's muscles (synth/body.c) ---- */
+/* Per-subject factors on the generic muscle model (synth/muscles.c): what
+ * real people differ in and their joint angles do not show. */
+typedef struct {
+    double fmax_gain[GF_NF];   /* x the mass-scaled Fmax (relative strength of groups) */
+    double arm_gain[3][GF_NF]; /* x the generic moment arms (body size, femoral offset) */
+} gf_body;
+
+/* The subject's body factors from height and style[12..14] (docs/SYNTHETIC.md
+ * "Muscles"). Height 1.75 m with those deviates at 0 gives the generic model
+ * (every gain exactly 1). */
+void gf_synth_body(const gf_gait_subject *s, gf_body *b);
+
 /* ---- per-trial parameters ---- */
 typedef struct {
     double gain[GF_NJ];   /* range-of-motion scale about the template mean */
@@ -70,6 +83,9 @@ typedef struct {
     /* GRF (outputs): the pivot point's height falls from vpp[1] in early
      * stance to vpp_y_late, blended over stance fractions vpp_s0..vpp_s1 */
     double vpp_y_late, vpp_s0, vpp_s1;
+    /* body (outputs, issue 14): the muscles beyond height and mass, hidden
+     * from the joint angles; set by gf_synth_body (synth/body.c) */
+    gf_body body;
 } gf_trial_params;
 
 /* Draws the trial parameters (subject, cadence, trial_rng). */
@@ -125,11 +141,13 @@ void gf_synth_hip_moments(const gf_trial_params *p, const double *ang, double *m
 void gf_synth_hip_dynamics(const gf_trial_params *p, const double *ang, double *m, double *grf, double *cop);
 
 /* ---- muscles ---- */
-/* Maximum isometric forces (N) for body mass, gf_force_cols order. */
-void gf_synth_fmax(double mass_kg, double *fmax);
+/* Maximum isometric forces (N) for body mass and the subject's body factors
+ * (b NULL: the generic body), gf_force_cols order. */
+void gf_synth_fmax(double mass_kg, const gf_body *b, double *fmax);
 /* Moment arms (m) of the 14 muscles about flexion, adduction, rotation at
- * hip flexion/adduction angles (deg): r[3][GF_NF]. */
-void gf_synth_moment_arms(double flex_deg, double add_deg, double r[3][GF_NF]);
+ * hip flexion/adduction angles (deg), times the subject's body factors (b
+ * NULL: the generic body): r[3][GF_NF]. */
+void gf_synth_moment_arms(double flex_deg, double add_deg, const gf_body *b, double r[3][GF_NF]);
 /* Static optimization: min sum (F/Fmax)^2 s.t. R F + reserve = M, 0<=F<=Fmax,
  * with three expensive reserve actuators (reported) so that it is always
  * solvable; the reserves take the exact remainder M - R F, so that the

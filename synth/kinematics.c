@@ -101,6 +101,7 @@ gf_err gf_synth_trial_params(const gf_gait_subject *s, double c, gf_rng *r, gf_t
     p->left.phase = 0.01 * st[7];
     p->pelvis_gain = cad_gain(GF_J_HIPFLEX, c) / cad_gain(GF_J_HIPFLEX, gf_tmpl_cadence_spm);
     gf_synth_lab_params(s, p);
+    gf_synth_body(s, &p->body); /* muscles (synth/body.c) */
 
     /* GRF model (synth/grf.c) */
     gf_synth_grf_params(s, c, p);

@@ -25,9 +25,9 @@ static const double fmax75[GF_NF] = {
     444,  /* piri      444 / 444 */
 };
 
-void gf_synth_fmax(double mass_kg, double *fmax)
+void gf_synth_fmax(double mass_kg, const gf_body *b, double *fmax)
 {
-    for (int i = 0; i < GF_NF; i++) fmax[i] = fmax75[i] * mass_kg / 75.0;
+    for (int i = 0; i < GF_NF; i++) fmax[i] = fmax75[i] * mass_kg / 75.0 * (b ? b->fmax_gain[i] : 1.0);
 }
 
 /* Moment arms (m) at 0 deg: flexion (+ flexor), adduction (+ adductor),
@@ -66,12 +66,14 @@ static const double dflex60[GF_NF] = {-0.015, -0.020, -0.020, -0.020, 0.012, 0.0
 static const double dadd10[GF_NF] = {-0.002, -0.002, -0.002, -0.002, 0.0,    0.0,    0.0,
                                      0.0,    0.0,    0.0,    -0.004, -0.003, -0.002, -0.001};
 
-void gf_synth_moment_arms(double flex, double add, double r[3][GF_NF])
+void gf_synth_moment_arms(double flex, double add, const gf_body *b, double r[3][GF_NF])
 {
     for (int i = 0; i < GF_NF; i++) {
         r[0][i] = arm0[i][0] + dflex60[i] * flex / 60.0;
         r[1][i] = arm0[i][1] + dadd10[i] * add / 10.0;
         r[2][i] = arm0[i][2];
+        if (b)
+            for (int d = 0; d < 3; d++) r[d][i] *= b->arm_gain[d][i];
     }
 }
 

@@ -12,7 +12,7 @@
 #include "synth/internal.h"
 #include "tests/unit/testutil.h"
 
-#define NSUB 16
+#define NSUB 64
 
 /* Mean curves (per kg) over NSUB subjects of typical anthropometrics. */
 typedef struct {
@@ -245,8 +245,11 @@ Test(synth_gait, static_optimization_balances_and_bounds)
         gf_trial_params par;
         cr_assert_eq(gf_synth_trial_params(&s, cad, &r_par, &par), GF_OK);
         cr_assert_eq(gf_synth_cycle(&s, cad, &r, x, ym, yf, &res), GF_OK, "%s", gf_errmsg());
+        /* the subject's own muscles, through the functions the simulator uses */
+        gf_body b;
+        gf_synth_body(&s, &b);
         double fmax[GF_NF];
-        gf_synth_fmax(s.mass_kg, fmax);
+        gf_synth_fmax(s.mass_kg, &b, fmax);
         for (int k = 0; k < GF_T; k++) {
             for (int c = 0; c < GF_DIN; c++) cr_assert(isfinite(x[k * GF_DIN + c]));
             for (int c = 0; c < GF_NM; c++) cr_assert(isfinite(ym[k * GF_NM + c]));
@@ -257,7 +260,7 @@ Test(synth_gait, static_optimization_balances_and_bounds)
             }
             /* recompute the muscles' own moment balance at the sample */
             double r3[3][GF_NF], fk[GF_NF], res3[3];
-            gf_synth_moment_arms(x[k * GF_DIN + 0] - par.lab_tilt, x[k * GF_DIN + 1] - par.lab_add - par.lab_list, r3);
+            gf_synth_moment_arms(x[k * GF_DIN + 0] - par.lab_tilt, x[k * GF_DIN + 1] - par.lab_add - par.lab_list, &b, r3);
             double m[3] = {ym[k * GF_NM], ym[k * GF_NM + 1], ym[k * GF_NM + 2]};
             cr_assert_eq(gf_synth_static_opt(r3, fmax, m, fk, res3), GF_OK);
             if (fabs(res3[0]) + fabs(res3[1]) + fabs(res3[2]) > 1e-4) continue; /* infeasible: reserve acts */
@@ -277,8 +280,8 @@ Test(synth_gait, static_optimization_is_optimal_on_a_small_case)
     /* Perturbing the solution along the null space of R within the bounds
      * must not lower the cost. */
     double r[3][GF_NF], fmax[GF_NF], f[GF_NF], res[3];
-    gf_synth_moment_arms(10.0, 2.0, r);
-    gf_synth_fmax(70.0, fmax);
+    gf_synth_moment_arms(10.0, 2.0, NULL, r);
+    gf_synth_fmax(70.0, NULL, fmax);
     double m[3] = {-40.0, -30.0, -3.0};
     cr_assert_eq(gf_synth_static_opt(r, fmax, m, f, res), GF_OK);
     double cost = 0;
@@ -408,8 +411,10 @@ Test(synth_gait, plausible_subject_sweep_never_fails)
         double res;
         cr_assert_eq(gf_synth_cycle(&s, cad, &r, x, ym, yf, &res), GF_OK, "subject %d (%.1f kg, %.2f m, %.0f spm): %s",
                      t, s.mass_kg, s.height_m, cad, gf_errmsg());
+        gf_body b;
+        gf_synth_body(&s, &b);
         double fmax[GF_NF];
-        gf_synth_fmax(s.mass_kg, fmax);
+        gf_synth_fmax(s.mass_kg, &b, fmax);
         for (int k = 0; k < GF_T; k++) {
             for (int c = 0; c < GF_DIN; c++) {
                 float v = x[k * GF_DIN + c];
@@ -474,4 +479,124 @@ Test(synth_gait, grf_line_in_loading_response_matches_subject01)
                     "(-0.130..-0.147)\n", line, ratio);
     cr_expect(line > 0.0655 - 0.02 && line < 0.0655 + 0.02, "GRF line %+.3f m from the hip", line);
     cr_expect(ratio > -0.1385 - 0.03 && ratio < -0.1385 + 0.03, "Fx/Fy %+.3f", ratio);
+}
+
+/* Largest |R F - M| (N·m) over the cycle, with the moment arms of body b
+ * (NULL: the generic body) at each sample's anatomical hip angles (x holds
+ * the lab's recorded ones: the offsets of trial parameters lab removed). */
+static double worst_imbalance(const float *x, const gf_trial_params *lab, const float *ym, const float *yf,
+                              const gf_body *b)
+{
+    double worst = 0;
+    for (int k = 0; k < GF_T; k++) {
+        double r[3][GF_NF];
+        gf_synth_moment_arms(x[k * GF_DIN + 0] - lab->lab_tilt, x[k * GF_DIN + 1] - lab->lab_add - lab->lab_list, b, r);
+        for (int d = 0; d < 3; d++) {
+            double sum = 0;
+            for (int c = 0; c < GF_NF; c++) sum += r[d][c] * yf[k * GF_NF + c];
+            worst = fmax(worst, fabs(sum - ym[k * GF_NM + d]));
+        }
+    }
+    return worst;
+}
+
+/* The generic model's forces for the cycle's angles and moments, recomputed
+ * here with gf_synth_fmax / gf_synth_moment_arms without a body. */
+static void generic_forces(const float *x, const gf_trial_params *lab, const float *ym, double mass_kg, float *yf)
+{
+    double fmax[GF_NF];
+    gf_synth_fmax(mass_kg, NULL, fmax);
+    for (int k = 0; k < GF_T; k++) {
+        double r[3][GF_NF], m[3] = {ym[k * GF_NM], ym[k * GF_NM + 1], ym[k * GF_NM + 2]}, f[GF_NF], res[3];
+        gf_synth_moment_arms(x[k * GF_DIN + 0] - lab->lab_tilt, x[k * GF_DIN + 1] - lab->lab_add - lab->lab_list, NULL,
+                             r);
+        cr_assert_eq(gf_synth_static_opt(r, fmax, m, f, res), GF_OK, "%s", gf_errmsg());
+        for (int c = 0; c < GF_NF; c++) yf[k * GF_NF + c] = (float)f[c];
+    }
+}
+
+/* Muscles are hidden from the angles: two subjects with the same kinematics
+ * (same anthropometrics, gait style and trial stream) but different body
+ * deviates (style[12..14]: flexor/extensor and abductor/adductor strength,
+ * femoral offset) walk with identical angles and moments and different
+ * muscle forces; each one's forces balance the moments exactly with its own
+ * moment arms and not with the other's. With those deviates at 0 and the
+ * reference height the forces are the generic model's, recomputed here. */
+Test(synth_gait, body_changes_forces_not_kinematics)
+{
+    static float x[2][GF_T * GF_DIN], ym[2][GF_T * GF_NM], yf[2][GF_T * GF_NF], yg[GF_T * GF_NF];
+    gf_gait_subject s[2] = {{.mass_kg = 72, .height_m = 1.75}};
+    gf_rng g;
+    gf_rng_seed(&g, 41);
+    for (int d = 0; d < GF_STYLE_DIMS; d++) s[0].style[d] = d >= 12 && d <= 14 ? 0.0 : gf_rng_normal(&g);
+    s[1] = s[0];
+    s[1].style[12] = 1.0, s[1].style[13] = -1.0, s[1].style[14] = 1.0;
+    gf_body b[2];
+    for (int i = 0; i < 2; i++) {
+        gf_rng r;
+        gf_rng_seed(&r, 8);
+        cr_assert_eq(gf_synth_cycle(&s[i], 112, &r, x[i], ym[i], yf[i], NULL), GF_OK, "%s", gf_errmsg());
+        gf_synth_body(&s[i], &b[i]);
+    }
+    gf_trial_params lab; /* the trial's parameters (same stream): the lab's angle offsets */
+    gf_rng rl;
+    gf_rng_seed(&rl, 8);
+    cr_assert_eq(gf_synth_trial_params(&s[0], 112, &rl, &lab), GF_OK);
+    cr_assert_eq(memcmp(x[0], x[1], sizeof x[0]), 0, "the body deviates changed the kinematics");
+    cr_assert_eq(memcmp(ym[0], ym[1], sizeof ym[0]), 0, "the body deviates changed the moments");
+
+    double d2 = 0, f2 = 0;
+    for (int k = 0; k < GF_T * GF_NF; k++) {
+        d2 += ((double)yf[1][k] - yf[0][k]) * ((double)yf[1][k] - yf[0][k]);
+        f2 += (double)yf[0][k] * yf[0][k];
+    }
+    double rel = sqrt(d2 / f2);
+    double own0 = worst_imbalance(x[0], &lab, ym[0], yf[0], &b[0]), own1 = worst_imbalance(x[1], &lab, ym[1], yf[1], &b[1]);
+    double cross = worst_imbalance(x[1], &lab, ym[1], yf[1], &b[0]);
+    fprintf(stderr, "  body: forces differ by %.1f %% (RMS); |RF - M| own %.2g / %.2g N·m, other's arms %.2f N·m\n",
+            100 * rel, own0, own1, cross);
+    cr_assert_gt(rel, 0.02, "forces differ by only %.3f %% between the two bodies", 100 * rel);
+    cr_assert_lt(own0, 1e-3, "subject 0: moment balance off by %g N·m", own0);
+    cr_assert_lt(own1, 1e-3, "subject 1: moment balance off by %g N·m", own1);
+    cr_assert_gt(cross, 1.0, "subject 1's forces balance with subject 0's arms too (%g N·m)", cross);
+
+    /* negative control: deviates 0 at the reference height is the generic model, exactly */
+    for (int d = 0; d < 3; d++)
+        for (int c = 0; c < GF_NF; c++) {
+            cr_assert_eq(b[0].arm_gain[d][c], 1.0);
+            if (d == 0) cr_assert_eq(b[0].fmax_gain[c], 1.0);
+        }
+    generic_forces(x[0], &lab, ym[0], s[0].mass_kg, yg);
+    double e0 = 0, e1 = 0; /* N; the recomputation starts from the float outputs */
+    for (int k = 0; k < GF_T * GF_NF; k++) {
+        e0 = fmax(e0, fabs((double)yg[k] - yf[0][k]));
+        e1 = fmax(e1, fabs((double)yg[k] - yf[1][k]));
+    }
+    fprintf(stderr, "  body: generic model vs deviates 0: %.2g N, vs deviates set: %.1f N\n", e0, e1);
+    cr_assert_lt(e0, 0.01, "deviates at 0: forces differ from the generic model by %g N", e0);
+    cr_assert_gt(e1, 10.0, "deviates set: forces within %g N of the generic model", e1);
+}
+
+/* Moment arms scale with body size (OpenSim scales attachment points with the
+ * segments): a subject 10 % taller has every arm 10 % longer, and the same
+ * moments need 10 % less muscle force. */
+Test(synth_gait, moment_arms_scale_with_height)
+{
+    gf_gait_subject a = {.mass_kg = 70, .height_m = 1.75}, t = a;
+    t.height_m = 1.925;
+    gf_body ba, bt;
+    gf_synth_body(&a, &ba);
+    gf_synth_body(&t, &bt);
+    double ra[3][GF_NF], rt[3][GF_NF];
+    gf_synth_moment_arms(12.0, -3.0, &ba, ra);
+    gf_synth_moment_arms(12.0, -3.0, &bt, rt);
+    for (int d = 0; d < 3; d++)
+        for (int c = 0; c < GF_NF; c++)
+            cr_assert(fabs(rt[d][c] - 1.1 * ra[d][c]) <= 1e-12, "arm %d/%d: %g vs 1.1 x %g", d, c, rt[d][c], ra[d][c]);
+    double fmax[GF_NF], m[3] = {-50.0, -40.0, 2.0}, m10[3], fa[GF_NF], ft[GF_NF], res[3];
+    gf_synth_fmax(a.mass_kg, &ba, fmax);
+    for (int d = 0; d < 3; d++) m10[d] = 1.1 * m[d];
+    cr_assert_eq(gf_synth_static_opt(ra, fmax, m, fa, res), GF_OK);
+    cr_assert_eq(gf_synth_static_opt(rt, fmax, m10, ft, res), GF_OK);
+    for (int c = 0; c < GF_NF; c++) cr_assert(fabs(ft[c] - fa[c]) <= 1e-6 * (1 + fa[c]), "F[%d] %g vs %g", c, ft[c], fa[c]);
 }

@@ -100,7 +100,7 @@ Test(synth_onfh, cocontraction_raises_antagonists_and_keeps_moment_balance)
     params(&hi, 3, &p);
     cr_assert_float_eq(p.onfh_cocon, 0.12, 1e-12);
     double fmax[GF_NF];
-    gf_synth_fmax(hi.mass_kg, fmax);
+    gf_synth_fmax(hi.mass_kg, &p.body, fmax);
     gf_synth_onfh_fmax(&p, fmax);
     static const int antag[] = {4, 5, 0, 1, 2}; /* iliopsoas, recfem, addbrev, addlong, addmag */
     double sum_h[5] = {0}, sum_l[5] = {0};
@@ -111,7 +111,7 @@ Test(synth_onfh, cocontraction_raises_antagonists_and_keeps_moment_balance)
         mid++;
         double r[3][GF_NF];
         /* x holds the lab's recorded angles; the muscles work at the anatomical ones */
-        gf_synth_moment_arms(xh[k * GF_DIN] - p.lab_tilt, xh[k * GF_DIN + 1] - p.lab_add - p.lab_list, r);
+        gf_synth_moment_arms(xh[k * GF_DIN] - p.lab_tilt, xh[k * GF_DIN + 1] - p.lab_add - p.lab_list, &p.body, r);
         for (int c = 0; c < GF_NF; c++)
             cr_assert_geq(fh[k * GF_NF + c], 0.12 * fmax[c] * (1 - 1e-5), "sample %d muscle %d below the floor", k, c);
         for (int d = 0; d < 3; d++) {
