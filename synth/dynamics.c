@@ -6,7 +6,10 @@
  * about the hip joint centre, a_i = segment acceleration relative to the
  * pelvis plus the pelvis acceleration (taken as the body centre-of-mass
  * acceleration, (F_right + F_left)/m + g in all three directions, the left
- * foot loaded by the same GRF model half a cycle later), projected on the
+ * foot loaded by the same GRF model half a cycle later; in pre-swing the
+ * right leg's forward and vertical accelerations are corrected so that the
+ * loaded metatarsal heads stay still, in proportion to the right foot's
+ * share of the vertical load), projected on the
  * ground axes x forward, y up, z right (pelvis frame ~ ground frame):
  * flexion = M_z, adduction = M_x, internal rotation = M_y (OpenSim
  * generalized-force signs: flexion negative = extensor, adduction negative =
@@ -73,6 +76,15 @@ static void cross(const double a[3], const double b[3], double o[3])
 }
 
 #define NSEG 3
+/* Pre-swing forefoot contact: over these fractions of right stance (heel
+ * rise to toe-off; Perry & Burnfield 2010: heel rise at ~50 % of stance,
+ * i.e. 31 % of the cycle) the loaded metatarsal heads are taken as still. */
+#ifndef PIN_S0
+#define PIN_S0 0.55
+#endif
+#ifndef PIN_S1
+#define PIN_S1 0.75
+#endif
 #ifndef ACC_FC
 #define ACC_FC 6.0 /* Hz, low-pass cutoff of the kinematics for accelerations */
 #endif
@@ -147,6 +159,7 @@ void gf_synth_hip_dynamics(const gf_trial_params *p, const double *ang, double *
     /* right segment COMs relative to the pelvis centre, whose acceleration
      * is the body centre-of-mass acceleration from the GRFs (Newton) */
     double pc[GF_T][NSEG][3], ahip[GF_T][3], sfr[GF_T], sfl[GF_T];
+    double pball[GF_T][3], wpin[GF_T]; /* right metatarsal heads rel. to the pelvis centre; pin weight */
     double axis[GF_T][3][3]; /* hip flexion, adduction, rotation axes in ground */
 
     for (int k = 0; k < N; k++) {
@@ -173,6 +186,7 @@ void gf_synth_hip_dynamics(const gf_trial_params *p, const double *ang, double *
             com[k][1][i] = R.knee[i] + SHANK_COM * (R.ankle[i] - R.knee[i]);
             com[k][2][i] = R.heel[i] + FOOT_COM * (R.toe[i] - R.heel[i]);
             for (int sg = 0; sg < NSEG; sg++) pc[k][sg][i] = hr[i] + com[k][sg][i];
+            pball[k][i] = hr[i] + R.ball[i];
         }
         double sag = a[GF_TC_PELVIS_TILT] + a[GF_TC_HIPFLEX_R];
         double fro = a[GF_TC_PELVIS_LIST] + a[GF_TC_HIPADD_R];
@@ -236,6 +250,15 @@ void gf_synth_hip_dynamics(const gf_trial_params *p, const double *ang, double *
         }
         for (int i = 0; i < 3; i++) ahip[k][i] = (grf[k][i] + fl[i]) / M;
         ahip[k][1] -= GRAV;
+        /* pre-swing forefoot contact: weight of the still metatarsal heads,
+         * rising over PIN_S0..PIN_S1 of right stance, times the right foot's
+         * share of the vertical load */
+        wpin[k] = 0;
+        if (sfr[k] >= 0 && grf[k][1] > 0) {
+            double t = (sfr[k] - PIN_S0) / (PIN_S1 - PIN_S0);
+            t = t < 0 ? 0 : t > 1 ? 1 : t;
+            wpin[k] = t * t * (3.0 - 2.0 * t) * grf[k][1] / (grf[k][1] + fl[1]);
+        }
     }
     /* steady walking: no net horizontal impulse over the stride (the GRF
      * model's small residual braking/propulsion imbalance is removed) */
@@ -258,11 +281,21 @@ void gf_synth_hip_dynamics(const gf_trial_params *p, const double *ang, double *
             ck = cn;
         }
     }
-    double acc[GF_T][NSEG][3], alpha[GF_T][NSEG][3], tmp[GF_T];
+    double acc[GF_T][NSEG][3], alpha[GF_T][NSEG][3], tmp[GF_T], aball[GF_T][3];
+    for (int i = 0; i < 3; i++) {
+        lowpass_d2(&pball[0][i], 3, N, p->stride_s, cs, sn, tmp);
+        for (int k = 0; k < N; k++) aball[k][i] = tmp[k] + ahip[k][i];
+    }
     for (int sg = 0; sg < NSEG; sg++)
         for (int i = 0; i < 3; i++) {
             lowpass_d2(&pc[0][sg][i], NSEG * 3, N, p->stride_s, cs, sn, tmp);
-            for (int k = 0; k < N; k++) acc[k][sg][i] = tmp[k] + ahip[k][i];
+            for (int k = 0; k < N; k++) {
+                acc[k][sg][i] = tmp[k] + ahip[k][i];
+                /* the loaded forefoot does not accelerate (forward, vertical):
+                 * remove its spurious acceleration from the whole right leg in
+                 * proportion to the right foot's share of the load */
+                if (i < 2) acc[k][sg][i] -= wpin[k] * aball[k][i];
+            }
             lowpass_d2(&ang3[0][sg][i], NSEG * 3, N, p->stride_s, cs, sn, tmp);
             for (int k = 0; k < N; k++) alpha[k][sg][i] = tmp[k] * DEG;
         }

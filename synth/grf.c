@@ -1,8 +1,10 @@
 /* Ground-reaction-force model of right stance: the vertical force curve and
  * the line of action from the centre of pressure (COP) through a virtual
- * pivot point (VPP) fixed relative to the hip, whose height falls from early
- * to late stance as fitted to the real subject01 walk. Parameters and
- * sources: docs/SYNTHETIC.md, "Inverse dynamics". */
+ * pivot point (VPP) fixed relative to the hip. Its sagittal position is
+ * fitted to the two real walks in tests/data/opensim (subject01 at 98 spm,
+ * the Rajagopal walk at 105 spm; tools/real_hip_peaks.py); its height may
+ * fall over stance (vpp_y_late; the defaults keep it constant). Parameters
+ * and sources: docs/SYNTHETIC.md, "Inverse dynamics". */
 #include <math.h>
 
 #include "synth/internal.h"
@@ -12,15 +14,17 @@
 /* Pivot point (m for a 1.75 m subject, scaled by height): AP position
  * anterior of the hip, height above it in the first and second half of
  * stance (blended smoothly between the stance fractions VPP_S0 and VPP_S1),
- * and medial offset. */
+ * medial offset, and the height at which the frontal line of action passes
+ * the medial offset (the frontal plane keeps its earlier calibration: the
+ * real walks were fitted in the sagittal plane only). */
 #ifndef VPP_X
-#define VPP_X 0.045
+#define VPP_X 0.01
 #endif
 #ifndef VPP_H
-#define VPP_H 0.15
+#define VPP_H 0.30
 #endif
 #ifndef VPP_H_LATE
-#define VPP_H_LATE 0.15
+#define VPP_H_LATE 0.30
 #endif
 #ifndef VPP_S0
 #define VPP_S0 0.35
@@ -30,6 +34,9 @@
 #endif
 #ifndef VPP_Z
 #define VPP_Z 0.055
+#endif
+#ifndef VPP_H_FRONT
+#define VPP_H_FRONT 0.15
 #endif
 #ifndef COP_LAT
 #define COP_LAT 0.075
@@ -58,6 +65,7 @@ void gf_synth_grf_params(const gf_gait_subject *s, double c, gf_trial_params *p)
     p->vpp_y_late = VPP_H_LATE * hs;
     p->vpp_s0 = VPP_S0;
     p->vpp_s1 = VPP_S1;
+    p->vpp_y_front = VPP_H_FRONT * hs;
     p->cop_lat_heel_m = COP_LAT * hs;
     p->cop_med_m = COP_MED * hs * (1.0 + 0.12 * st[2]);
     p->cop_start = 0.10;
@@ -108,5 +116,5 @@ void gf_synth_grf_at(const gf_trial_params *p, double s, const double heel[3], c
     double fy = p->mass_kg * GRAV * gf_synth_grf_vertical(p, s), dy = vpp[1] - cop[1];
     f[1] = fy;
     f[0] = fy * (vpp[0] - cop[0]) / dy;
-    f[2] = fy * (vpp[2] - cop[2]) / dy;
+    f[2] = fy * (vpp[2] - cop[2]) / (p->vpp_y_front - cop[1]);
 }

@@ -81,8 +81,10 @@ typedef struct {
     double lab_add;     /* thigh frames (hip joint centre, knee axis): + adduction, both sides */
     double lab_knee, lab_ankle; /* knee flexion and ankle dorsiflexion reference offsets */
     /* GRF (outputs): the pivot point's height falls from vpp[1] in early
-     * stance to vpp_y_late, blended over stance fractions vpp_s0..vpp_s1 */
-    double vpp_y_late, vpp_s0, vpp_s1;
+     * stance to vpp_y_late, blended over stance fractions vpp_s0..vpp_s1
+     * (sagittal line, fitted to subject01); the frontal line of action runs
+     * through the medial offset vpp[2] at the constant height vpp_y_front */
+    double vpp_y_late, vpp_s0, vpp_s1, vpp_y_front;
     /* body (outputs, issue 14): the muscles beyond height and mass, hidden
      * from the joint angles; set by gf_synth_body (synth/body.c) */
     gf_body body;
