@@ -19,22 +19,30 @@ typedef struct {
     double m[GF_T][GF_NM], f[GF_T][GF_NF], x[GF_T][GF_DIN];
 } mean_curves;
 
+/* Test subject i of the mean curves (60-90 kg, 1.60-1.85 m; style 0 or
+ * random) and its stream r, which goes on to the trial. */
+static void test_subject(int i, int random_style, gf_rng *r, gf_gait_subject *s)
+{
+    gf_rng_derive(r, 2024, (uint64_t)i);
+    memset(s, 0, sizeof *s);
+    s->mass_kg = 60.0 + 30.0 * gf_rng_uniform(r);
+    s->height_m = 1.60 + 0.25 * gf_rng_uniform(r);
+    s->female = i % 2;
+    s->age_y = 25 + i;
+    for (int d = 0; d < GF_STYLE_DIMS; d++) {
+        double z = gf_rng_normal(r);
+        s->style[d] = random_style ? z : 0.0;
+    }
+}
+
 static void simulate_mean(double cadence, int random_style, int onfh, mean_curves *out)
 {
     memset(out, 0, sizeof *out);
     static float x[GF_T * GF_DIN], ym[GF_T * GF_NM], yf[GF_T * GF_NF];
     for (int i = 0; i < NSUB; i++) {
         gf_rng r;
-        gf_rng_derive(&r, 2024, (uint64_t)i);
-        gf_gait_subject s = {0};
-        s.mass_kg = 60.0 + 30.0 * gf_rng_uniform(&r);
-        s.height_m = 1.60 + 0.25 * gf_rng_uniform(&r);
-        s.female = i % 2;
-        s.age_y = 25 + i;
-        for (int d = 0; d < GF_STYLE_DIMS; d++) {
-            double z = gf_rng_normal(&r);
-            s.style[d] = random_style ? z : 0.0;
-        }
+        gf_gait_subject s;
+        test_subject(i, random_style, &r, &s);
         s.onfh = onfh;
         s.onfh_severity = onfh ? 1.0 : 0.0;
         cr_assert_eq(gf_gait_simulate(&s, cadence, &r, x, ym, yf), GF_OK, "%s", gf_errmsg());
@@ -476,11 +484,8 @@ static void grf_line_at(double cadence, double pct, double *line, double *ratio,
     *line = *ratio = *moment = 0;
     for (int i = 0; i < NSUB; i++) {
         gf_rng r;
-        gf_rng_derive(&r, 2024, (uint64_t)i);
-        gf_gait_subject s = {0};
-        s.mass_kg = 60.0 + 30.0 * gf_rng_uniform(&r);
-        s.height_m = 1.60 + 0.25 * gf_rng_uniform(&r);
-        for (int d = 0; d < GF_STYLE_DIMS; d++) (void)gf_rng_normal(&r);
+        gf_gait_subject s;
+        test_subject(i, 0, &r, &s);
         gf_trial_params p;
         cr_assert_eq(gf_synth_trial_params(&s, cadence, &r, &p), GF_OK, "%s", gf_errmsg());
         static double ang[GF_T * GF_TMPL_NCH], m[GF_T * GF_NM], f[GF_T * 3], c[GF_T * 3];
