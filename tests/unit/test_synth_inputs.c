@@ -20,7 +20,7 @@ Test(synth_inputs, real_input_stats_regenerate_from_the_checkpoint)
     cr_assert_eq(rc, 0, "regenerated statistics differ from " REAL " (or the tool failed)");
 }
 
-Test(synth_inputs, healthy_cohort_matches_the_real_pool_on_seeds_1_to_3, .timeout = 120)
+Test(synth_inputs, healthy_cohort_matches_the_real_pool_on_seeds_1_to_3)
 {
     const char *d = tu_tmpdir();
     cr_assert_not_null(d);
