@@ -134,6 +134,9 @@ void gf_synth_lab_params(const gf_gait_subject *s, gf_trial_params *p);
  * the lab's frame offsets, then the left hip's adduction and rotation in the
  * non-mirrored convention (negated). */
 void gf_synth_lab_angles(const gf_trial_params *p, const double *ang, float *x);
+/* The inverse for the right hip, which the muscles need: its anatomical
+ * flexion and adduction (deg) from one recorded sample x[GF_DIN]. */
+void gf_synth_lab_hip(const gf_trial_params *p, const float *x, double *flex, double *add);
 
 /* Right hip moments (N·m, OpenSim generalized-force signs) from the
  * kinematics, the anthropometric segment model and the GRF model. */

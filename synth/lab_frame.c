@@ -69,3 +69,9 @@ void gf_synth_lab_angles(const gf_trial_params *p, const double *a, float *x)
     r[GF_TC_HIPROT_L] = -r[GF_TC_HIPROT_L];
     for (int c = 0; c < GF_DIN; c++) x[c] = (float)r[c];
 }
+
+void gf_synth_lab_hip(const gf_trial_params *p, const float *x, double *flex, double *add)
+{
+    *flex = x[GF_TC_HIPFLEX_R] - p->lab_tilt;
+    *add = x[GF_TC_HIPADD_R] - p->lab_add - p->lab_list;
+}

@@ -111,7 +111,9 @@ Test(synth_onfh, cocontraction_raises_antagonists_and_keeps_moment_balance)
         mid++;
         double r[3][GF_NF];
         /* x holds the lab's recorded angles; the muscles work at the anatomical ones */
-        gf_synth_moment_arms(xh[k * GF_DIN] - p.lab_tilt, xh[k * GF_DIN + 1] - p.lab_add - p.lab_list, &p.body, r);
+        double hf, ad;
+        gf_synth_lab_hip(&p, xh + k * GF_DIN, &hf, &ad);
+        gf_synth_moment_arms(hf, ad, &p.body, r);
         for (int c = 0; c < GF_NF; c++)
             cr_assert_geq(fh[k * GF_NF + c], 0.12 * fmax[c] * (1 - 1e-5), "sample %d muscle %d below the floor", k, c);
         for (int d = 0; d < 3; d++) {
